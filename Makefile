@@ -1,0 +1,47 @@
+# nst-course: every task a learner, lecturer or CI needs. `make help` lists them.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+# Tests and CI run offline: seeded random VGG19 weights and small, quick settings.
+TEST_ENV := NST_WEIGHTS=random NST_QUICK=1 MPLBACKEND=Agg PYTHONHASHSEED=0
+
+.PHONY: help venv lab test test-browser demo lint format benchmark slides site clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@touch $(STAMP)
+
+venv: $(STAMP)  ## create/update .venv with the package and dev tools
+
+lab: $(STAMP)  ## open JupyterLab on the chapters
+	$(PY) -m jupyter lab notebooks/
+
+test: $(STAMP)  ## run all tests and every notebook, offline (random weights, quick mode)
+	$(TEST_ENV) $(PY) -m pytest -p no:cacheprovider --ignore=tests/browser --nbval-lax tests notebooks
+
+test-browser: $(STAMP)  ## the studio in real JupyterLab + headless Chromium (Playwright)
+	bash scripts/browser_setup.sh
+	$(TEST_ENV) $(PY) -m pytest -p no:cacheprovider tests/browser
+
+demo: $(STAMP)  ## stylise a bundled photo with the CLI -> outputs/demo.png
+	$(PY) -m nst_helpers stylize chelsea brush_strokes -o outputs/demo.png --overwrite \
+		--steps $${STEPS:-300} --size $${SIZE:-384} --seed 0
+
+lint: $(STAMP)  ## ruff lint + format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)  ## apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+benchmark: $(STAMP)  ## time stylize against a naive tutorial loop (see README)
+	NST_WEIGHTS=random $(PY) benchmarks/bench_step.py
+
+clean:  ## remove generated files (keeps .venv)
+	rm -rf outputs _site slides tests/artifacts .pytest_cache .ruff_cache

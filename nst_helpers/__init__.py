@@ -1,0 +1,70 @@
+"""nst_helpers: Neural Style Transfer (Gatys, Ecker & Bethge, 2015) in small, tested pieces.
+
+The chapters of the nst-course build each piece by hand, then call the helper here::
+
+    from nst_helpers import stylize
+    result = stylize("chelsea", "brush_strokes", steps=300, image_size=256)
+    result.image
+"""
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .data import SampleUnavailableError, list_samples, sample_path
+from .devices import resolve_device, resolve_precision
+from .features import (
+    VGG19_LAYERS,
+    FeatureExtractor,
+    RandomWeightsWarning,
+    WeightsError,
+    load_vgg19,
+    weights_are_random,
+)
+from .images import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ImageError,
+    denormalize,
+    image_to_tensor,
+    load_image,
+    normalize,
+    save_image,
+    tensor_to_image,
+)
+from .losses import content_loss, gram_matrix, style_loss, tv_loss
+from .memory import InsufficientMemoryError, estimate_memory
+from .optimize import NonFiniteLossError, StylizeResult, stylize
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "VGG19_LAYERS",
+    "FeatureExtractor",
+    "ImageError",
+    "InsufficientMemoryError",
+    "NonFiniteLossError",
+    "RandomWeightsWarning",
+    "SampleUnavailableError",
+    "StylizeResult",
+    "WeightsError",
+    "content_loss",
+    "denormalize",
+    "estimate_memory",
+    "gram_matrix",
+    "image_to_tensor",
+    "list_samples",
+    "load_checkpoint",
+    "load_image",
+    "load_vgg19",
+    "normalize",
+    "resolve_device",
+    "resolve_precision",
+    "sample_path",
+    "save_checkpoint",
+    "save_image",
+    "style_loss",
+    "stylize",
+    "tensor_to_image",
+    "tv_loss",
+    "weights_are_random",
+]

@@ -1,0 +1,112 @@
+"""The losses of Gatys, Ecker & Bethge (arXiv 1508.06576), batched and differentiable.
+
+Notation of the paper: a layer ``l`` has ``N_l`` feature maps, each of ``M_l = H_l * W_l``
+positions. ``F`` holds the generated image's activations, ``P`` the content image's, and
+``A = G(style)`` the style image's Gram matrix.
+
+* content (eq. 1):  L_content = 1/2 * sum_ij (F_ij - P_ij)^2
+* Gram (eq. 3):     G_ij = sum_k F_ik F_jk
+* style (eq. 4-5):  E_l = 1 / (4 N_l^2 M_l^2) * sum_ij (G_ij - A_ij)^2,  L_style = sum_l w_l E_l
+* total (eq. 7):    L_total = alpha * L_content + beta * L_style
+
+Every loss is summed over the batch by default (each image's gradient is then exactly that of
+its own loss); ``reduction="none"`` returns the per-image values ``[B]`` instead.
+
+Grams are always computed in float32: a bf16/fp16 Gram of a deep layer sums ``M_l`` products and
+overflows fp16 (max 65504) or loses most of its digits in bf16.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """Unnormalised Gram matrix ``G = F F^T`` of ``[B, C, H, W]`` features -> ``[B, C, C]`` fp32."""
+    if features.dim() != 4:
+        raise ValueError(f"expected features [B, C, H, W], got shape {tuple(features.shape)}")
+    b, c, h, w = features.shape
+    flat = features.float().reshape(b, c, h * w)
+    with torch.autocast(device_type=features.device.type, enabled=False):
+        return torch.bmm(flat, flat.transpose(1, 2))
+
+
+def _reduce(per_image: torch.Tensor, reduction: str) -> torch.Tensor:
+    if reduction == "sum":
+        return per_image.sum()
+    if reduction == "none":
+        return per_image
+    raise ValueError(f"reduction={reduction!r} must be 'sum' or 'none'")
+
+
+def content_loss(
+    features: torch.Tensor, target: torch.Tensor, reduction: str = "sum"
+) -> torch.Tensor:
+    """Eq. 1: ``1/2 * sum (F - P)^2`` -> scalar (``target`` may have batch 1)."""
+    if features.shape[1:] != target.shape[1:]:
+        raise ValueError(
+            f"content features {tuple(features.shape)} and target {tuple(target.shape)} differ"
+        )
+    diff = features.float() - target.float()
+    return _reduce(0.5 * diff.pow(2).flatten(1).sum(dim=1), reduction)
+
+
+def style_layer_loss(
+    features: torch.Tensor, target_gram: torch.Tensor, reduction: str = "sum"
+) -> torch.Tensor:
+    """Eq. 4: ``E_l = sum (G - A)^2 / (4 N^2 M^2)`` for one layer -> scalar.
+
+    ``target_gram`` is ``A``, the style image's ``[1 or B, C, C]`` Gram matrix.
+    """
+    _, n, h, w = features.shape
+    if target_gram.shape[-2:] != (n, n):
+        raise ValueError(f"Gram target {tuple(target_gram.shape)} does not fit {n} channels")
+    m = h * w
+    diff = gram_matrix(features) - target_gram.float()
+    return _reduce(diff.pow(2).flatten(1).sum(dim=1) / (4.0 * n**2 * m**2), reduction)
+
+
+def style_loss(
+    features: Mapping[str, torch.Tensor] | torch.Tensor,
+    targets: Mapping[str, torch.Tensor] | torch.Tensor,
+    layer_weights: Mapping[str, float] | None = None,
+    reduction: str = "sum",
+) -> torch.Tensor:
+    """Eq. 5: ``sum_l w_l E_l`` -> scalar.
+
+    ``features``: the generated image's activations, one tensor or ``{layer: [B, C, H, W]}``.
+    ``targets``: the style image's activations (``[1, C, H, W]``, the paper's *A* is their Gram)
+    or precomputed Grams (``[1, C, C]``), in the same shape of container. ``layer_weights``
+    default to ``1 / number_of_layers`` as in the paper.
+    """
+    if isinstance(features, torch.Tensor):
+        features, targets = {"layer": features}, {"layer": targets}
+        if layer_weights is not None:
+            raise ValueError("layer_weights need named layers: pass dicts of features")
+    if set(features) != set(targets):
+        raise ValueError(f"feature layers {sorted(features)} differ from targets {sorted(targets)}")
+    if layer_weights is None:
+        layer_weights = {name: 1.0 / len(features) for name in features}
+    total = None
+    for name, feats in features.items():
+        target = targets[name]
+        gram = target if target.dim() == 3 else gram_matrix(target)
+        term = layer_weights.get(name, 0.0) * style_layer_loss(feats, gram, reduction)
+        total = term if total is None else total + term
+    return total
+
+
+def tv_loss(x: torch.Tensor, reduction: str = "sum") -> torch.Tensor:
+    """Total variation ``sum |x[i+1,j] - x[i,j]|^2 + |x[i,j+1] - x[i,j]|^2`` -> scalar.
+
+    Not in the paper; a common smoothness prior (Mahendran & Vedaldi 2015) against
+    high-frequency noise. Squared (beta = 2) differences, summed, on ``[B, C, H, W]``.
+    """
+    if x.dim() != 4:
+        raise ValueError(f"expected an image batch [B, C, H, W], got shape {tuple(x.shape)}")
+    x = x.float()
+    dh = (x[:, :, 1:, :] - x[:, :, :-1, :]).pow(2).flatten(1).sum(dim=1)
+    dw = (x[:, :, :, 1:] - x[:, :, :, :-1]).pow(2).flatten(1).sum(dim=1)
+    return _reduce(dh + dw, reduction)

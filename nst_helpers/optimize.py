@@ -1,0 +1,577 @@
+"""The optimisation loop: find an image whose VGG19 features match a photo's content and a
+painting's style (Gatys, Ecker & Bethge, 2015).
+
+``stylize`` is the one entry point. Its defaults are the original method: VGG19 truncated after
+``conv5_1``, content from ``conv4_2``, style from the Grams of ``conv1_1 ... conv5_1`` weighted
+equally, the generated image initialised from the content photo and optimised with Adam.
+
+Speed comes from doing less, not from tricks: the network is frozen (no weight gradients),
+truncated after the deepest layer used, loaded once per process, and the content and style
+targets are computed once under ``no_grad``; channels_last and autocast help on top.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from . import devices
+from .features import FeatureExtractor, _weights_key, min_input_size, validate_layers
+from .images import (
+    ImageSource,
+    image_to_tensor,
+    load_image,
+    normalize,
+    resize_to,
+    save_image,
+    tensor_to_image,
+)
+from .losses import content_loss, gram_matrix, style_loss, tv_loss
+from .parameterization import PARAMETERIZATIONS, make_parameterization
+
+OPTIMIZERS = ("adam", "lbfgs")
+INITS = ("content", "noise", "style")
+PRESERVE_COLOR = (None, "luminance", "histogram")
+DEFAULT_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+DEFAULT_CONTENT_LAYERS = ("conv4_2",)
+DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}
+CHECKPOINT_VERSION = 1
+
+Record = dict[str, Any]
+"""One step of history: ``step``, ``total``, ``content``, ``style``, ``tv``, ``seconds``, ..."""
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; ``.result`` holds the last finite image."""
+
+    def __init__(self, message: str, result: StylizeResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+@dataclass
+class StylizeResult:
+    """What ``stylize`` returns.
+
+    ``image`` is the lowest-loss image seen (PIL, RGB), ``history`` one record per step,
+    ``snapshots`` ``{step: PIL image}``, ``interrupted`` whether the run stopped early.
+    """
+
+    image: Image.Image
+    history: list[Record]
+    snapshots: dict[int, Image.Image] = field(default_factory=dict)
+    interrupted: bool = False
+    best_step: int = 0
+    best_loss: float = math.inf
+    seconds: float = 0.0
+    device: str = "cpu"
+    precision: str = "fp32"
+    random_weights: bool = False
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Write the image atomically; refuses to replace an existing file unless asked."""
+        return save_image(self.image, path, overwrite=overwrite)
+
+
+def _check_weight(name: str, value: float) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+    return float(value)
+
+
+def _as_list(value: Any) -> list:
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _image_digest(img: Image.Image) -> str:
+    return hashlib.sha256(img.tobytes() + repr(img.size).encode()).hexdigest()[:16]
+
+
+def _split_steps(steps: int, n_scales: int) -> list[int]:
+    """Equal shares of ``steps`` per scale; the remainder goes to the finest scale."""
+    share = [steps // n_scales] * n_scales
+    share[-1] += steps - sum(share)
+    return share
+
+
+def stylize(
+    content: ImageSource,
+    style: ImageSource | Sequence[ImageSource],
+    *,
+    steps: int = 4000,
+    image_size: int = 512,
+    optimizer: str = "adam",
+    lr: float | None = None,
+    content_weight: float = 1.0,
+    style_weight: float = 1e6,
+    tv_weight: float = 0.0,
+    content_layers: Sequence[str] = DEFAULT_CONTENT_LAYERS,
+    style_layers: Sequence[str] = DEFAULT_STYLE_LAYERS,
+    style_layer_weights: Sequence[float] | dict[str, float] | None = None,
+    init: str = "content",
+    weights: str | Path | None = None,
+    device: str | torch.device | None = "auto",
+    precision: str = "fp32",
+    seed: int | None = None,
+    snapshot_every: int | None = None,
+    callback: Callable[[Record], bool | None] | None = None,
+    progress: bool = False,
+    preserve_color: str | None = None,
+    style_blend: Sequence[float] | None = None,
+    style_scale: float = 1.0,
+    pooling: str = "max",
+    scales: Sequence[int] | None = None,
+    parameterization: str = "pixel",
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int | None = None,
+    resume: str | Path | None = None,
+    memory_check: bool = True,
+) -> StylizeResult:
+    """Neural Style Transfer: an image with ``content``'s content painted in ``style``'s style.
+
+    ``content`` and ``style`` take anything ``load_image`` does; ``style`` may be a list, mixed
+    by ``style_blend`` weights. The output's longest side is ``image_size`` (or ``scales[-1]``
+    for a coarse-to-fine run). ``content_weight``/``style_weight`` are the paper's alpha/beta;
+    ``tv_weight`` adds a total-variation prior. ``optimizer="lbfgs"`` counts real iterations
+    (each may evaluate the loss several times in its line search). ``lr`` defaults to 0.02 for
+    Adam (in normalised-pixel units) and 1 for L-BFGS. ``precision`` "bf16"/"fp16"/"auto" runs
+    the network under autocast; Grams and losses stay fp32. The same ``seed`` gives the same
+    pixels on the same machine.
+
+    ``callback(record)`` runs after every step; returning ``False`` stops the run, as does
+    Ctrl-C: the result then holds the best image so far with ``interrupted=True``.
+    ``snapshot_every=N`` keeps the image every N steps. ``checkpoint=PATH`` (every
+    ``checkpoint_every`` steps, and when stopped) saves everything needed to ``resume=PATH``.
+
+    Raises ``ValueError`` for invalid arguments before any optimisation, and
+    ``NonFiniteLossError`` (holding the last finite image) if the loss diverges.
+    """
+    # ---- validate everything before any work --------------------------------------------
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer={optimizer!r} must be one of {', '.join(OPTIMIZERS)}")
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+        raise ValueError(f"steps must be an int >= 0, got {steps!r}")
+    content_weight = _check_weight("content_weight", content_weight)
+    style_weight = _check_weight("style_weight", style_weight)
+    tv_weight = _check_weight("tv_weight", tv_weight)
+    if lr is None:
+        lr = DEFAULT_LR[optimizer]
+    elif _check_weight("lr", lr) == 0:
+        raise ValueError("lr must be > 0")
+    if init not in INITS:
+        raise ValueError(f"init={init!r} must be one of {', '.join(INITS)}")
+    if preserve_color not in PRESERVE_COLOR:
+        raise ValueError(
+            f"preserve_color={preserve_color!r} must be None, 'luminance' or 'histogram'"
+        )
+    if parameterization not in PARAMETERIZATIONS:
+        raise ValueError(
+            f"parameterization={parameterization!r} must be one of {', '.join(PARAMETERIZATIONS)}"
+        )
+    if pooling not in ("max", "avg"):
+        raise ValueError(f"pooling={pooling!r} must be 'max' or 'avg'")
+    for name, value in (("snapshot_every", snapshot_every), ("checkpoint_every", checkpoint_every)):
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 1
+        ):
+            raise ValueError(f"{name} must be None or an int >= 1, got {value!r}")
+    if checkpoint_every is not None and checkpoint is None:
+        raise ValueError("checkpoint_every needs checkpoint=PATH")
+    style_scale = _check_weight("style_scale", style_scale)
+    if style_scale == 0:
+        raise ValueError("style_scale must be > 0")
+    content_layers = validate_layers(content_layers)
+    style_layers = validate_layers(style_layers)
+    layer_weights = _layer_weights(style_layers, style_layer_weights)
+    styles = _as_list(style)
+    if not styles:
+        raise ValueError("style must be an image or a non-empty list of images")
+    blend = _blend_weights(style_blend, len(styles))
+    sizes = [image_size] if scales is None else _as_list(scales)
+    min_side = min_input_size(content_layers + style_layers)
+    for s in sizes:
+        if not isinstance(s, int) or isinstance(s, bool) or s < min_side:
+            raise ValueError(
+                f"image size {s!r} is too small: layers up to {max(content_layers + style_layers, key=_depth)} "
+                f"need at least {min_side} px per side"
+            )
+    dev = devices.resolve_device(device)
+    dtype = devices.resolve_precision(precision, dev)
+
+    # ---- images (cheap), then checks that depend on their shapes -------------------------
+    content_img = load_image(content, max_size=max(sizes))
+    style_imgs = [load_image(s, max_size=max(1, round(max(sizes) * style_scale))) for s in styles]
+    if preserve_color == "histogram":
+        from .color import match_histogram
+
+        style_imgs = [match_histogram(s, content_img) for s in style_imgs]
+    for s in sizes:
+        short = min(resize_to(content_img, s).size)
+        if short < min_side:
+            raise ValueError(
+                f"at image size {s} the content image is only {short} px on its short side; "
+                f"the chosen layers need {min_side} px: use a larger size or less extreme aspect"
+            )
+        for img in style_imgs:
+            if min(resize_to(img, round(s * style_scale)).size) < min_side:
+                raise ValueError(
+                    f"style image too small at size {s} x style_scale {style_scale}: "
+                    f"needs {min_side} px per side"
+                )
+
+    settings = {
+        "content": _image_digest(content_img),
+        "style": [_image_digest(s) for s in style_imgs],
+        "optimizer": optimizer, "lr": lr, "content_weight": content_weight,
+        "style_weight": style_weight, "tv_weight": tv_weight,
+        "content_layers": content_layers, "style_layers": style_layers,
+        "style_layer_weights": layer_weights, "init": init, "weights": _weights_key(weights),
+        "precision": devices.precision_name(dtype), "seed": seed,
+        "preserve_color": preserve_color, "style_blend": blend, "style_scale": style_scale,
+        "pooling": pooling, "scales": sizes, "parameterization": parameterization,
+        "steps_per_scale": _split_steps(steps, len(sizes)) if len(sizes) > 1 else None,
+    }  # fmt: skip
+    state = None
+    if resume is not None:
+        from .checkpoint import check_compatible, load_checkpoint
+
+        state = load_checkpoint(resume)
+        check_compatible(state.get("settings", {}), settings, resume)
+
+    from .memory import InsufficientMemoryError, check_memory, oom_message
+
+    out_w, out_h = resize_to(content_img, sizes[-1]).size
+    memory_options = dict(
+        content_layers=content_layers, style_layers=style_layers, precision=settings["precision"],
+        optimizer=optimizer, pooling=pooling, parameterization=parameterization,
+        n_styles=len(styles),
+    )  # fmt: skip
+    if memory_check:
+        check_memory((out_h, out_w), dev, **memory_options)
+
+    try:
+        run = _Run(
+            content_img, style_imgs, blend, settings, layer_weights, dev, dtype, weights,
+            snapshot_every, callback, checkpoint, checkpoint_every,
+        )  # fmt: skip
+        return run.execute(_split_steps(steps, len(sizes)), state, progress)
+    except (torch.cuda.OutOfMemoryError, RuntimeError) as err:
+        # CUDA raises OutOfMemoryError, MPS a RuntimeError that says so: both get our advice.
+        if isinstance(err, torch.cuda.OutOfMemoryError) or "out of memory" in str(err).lower():
+            advice = oom_message((out_h, out_w), dev, **memory_options)
+            raise InsufficientMemoryError(advice) from err
+        raise
+
+
+def _depth(name: str) -> int:
+    from .features import VGG19_LAYERS
+
+    return VGG19_LAYERS[name]
+
+
+def _layer_weights(
+    layers: list[str], weights: Sequence[float] | dict[str, float] | None
+) -> dict[str, float]:
+    if weights is None:
+        return {name: 1.0 / len(layers) for name in layers}
+    if isinstance(weights, dict):
+        extra = set(weights) - set(layers)
+        if extra:
+            raise ValueError(
+                f"style_layer_weights name layers not in style_layers: {sorted(extra)}"
+            )
+        out = {
+            name: _check_weight(f"style_layer_weights[{name!r}]", weights.get(name, 0.0))
+            for name in layers
+        }
+    else:
+        weights = list(weights)
+        if len(weights) != len(layers):
+            raise ValueError(
+                f"style_layer_weights has {len(weights)} values for {len(layers)} style layers"
+            )
+        out = {
+            n: _check_weight(f"style_layer_weights[{n!r}]", w)
+            for n, w in zip(layers, weights, strict=True)
+        }
+    return out
+
+
+def _blend_weights(blend: Sequence[float] | None, n: int) -> list[float]:
+    if blend is None:
+        return [1.0 / n] * n
+    blend = list(blend) if isinstance(blend, list | tuple) else [blend]
+    if len(blend) != n:
+        raise ValueError(f"style_blend has {len(blend)} weights for {n} style image(s)")
+    blend = [_check_weight("style_blend weight", w) for w in blend]
+    total = sum(blend)
+    if total <= 0:
+        raise ValueError("style_blend weights must not all be zero")
+    return [w / total for w in blend]
+
+
+class _Run:
+    """One call of ``stylize``: holds what every scale and step shares."""
+
+    def __init__(
+        self, content_img, style_imgs, blend, settings, layer_weights, dev, dtype, weights,
+        snapshot_every, callback, checkpoint, checkpoint_every,
+    ) -> None:  # fmt: skip
+        self.content_img, self.style_imgs, self.blend = content_img, style_imgs, blend
+        self.settings, self.layer_weights = settings, layer_weights
+        self.dev, self.dtype = dev, dtype
+        self.fmt = devices.memory_format(dev)
+        self.snapshot_every, self.callback = snapshot_every, callback
+        self.checkpoint, self.checkpoint_every = checkpoint, checkpoint_every
+        s = settings
+        self.extractor = FeatureExtractor(
+            list(dict.fromkeys(s["content_layers"] + s["style_layers"])), weights=weights,
+            pooling=s["pooling"], device=dev,
+        )  # fmt: skip
+        self.random_weights = s["weights"] == "random"
+        self.history: list[Record] = []
+        self.snapshots: dict[int, Image.Image] = {}
+        self.best_loss, self.best_step, self.best_x = math.inf, 0, None
+        self.loss_scale = 2.0**16  # fp16 only: keeps tiny style gradients from underflowing
+
+    # -- targets ------------------------------------------------------------------------------
+    def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        with devices.autocast(self.dev, self.dtype):
+            return self.extractor(x.contiguous(memory_format=self.fmt))
+
+    @torch.no_grad()
+    def targets(self, size: int) -> tuple[torch.Tensor, dict, dict]:
+        s = self.settings
+        content = image_to_tensor(self.content_img, size, self.dev)
+        feats = self.features(content)
+        content_targets = {n: feats[n].float() for n in s["content_layers"]}
+        m_out = {n: feats[n].shape[-2] * feats[n].shape[-1] for n in s["style_layers"]}
+        grams: dict[str, torch.Tensor] = {}
+        for img, w in zip(self.style_imgs, self.blend, strict=True):
+            if w == 0:
+                continue
+            sf = self.features(image_to_tensor(img, round(size * s["style_scale"]), self.dev))
+            for n in s["style_layers"]:
+                # Rescale by M_out / M_style so a style image of another size means the same
+                # texture: Grams sum over positions, and the loss assumes the output's count.
+                g = gram_matrix(sf[n]) * (m_out[n] / (sf[n].shape[-2] * sf[n].shape[-1]))
+                grams[n] = w * g if n not in grams else grams[n] + w * g
+        return content, content_targets, grams
+
+    def initial_image(self, content: torch.Tensor) -> torch.Tensor:
+        init, (h, w) = self.settings["init"], content.shape[-2:]
+        if init == "content":
+            return content.clone()
+        if init == "style":
+            return image_to_tensor(self.style_imgs[0], (h, w), self.dev)
+        # White noise in pixel space, drawn on the CPU so every device sees the same pixels.
+        gen = torch.Generator()
+        if self.settings["seed"] is None:
+            gen.seed()
+        else:
+            gen.manual_seed(self.settings["seed"])
+        return normalize(torch.rand(1, 3, h, w, generator=gen)).to(self.dev)
+
+    # -- one scale --------------------------------------------------------------------------
+    def losses(self, x, content_targets, grams) -> dict[str, torch.Tensor]:
+        s = self.settings
+        feats = self.features(x)
+        lc = sum(content_loss(feats[n], content_targets[n]) for n in s["content_layers"])
+        ls = style_loss({n: feats[n] for n in s["style_layers"]}, grams, self.layer_weights)
+        lt = tv_loss(x) if s["tv_weight"] > 0 else torch.zeros((), device=x.device)
+        total = s["content_weight"] * lc + s["style_weight"] * ls + s["tv_weight"] * lt
+        return {"total": total, "content": lc, "style": ls, "tv": lt}
+
+    def execute(
+        self, steps_per_scale: list[int], state: dict | None, progress: bool
+    ) -> StylizeResult:
+        from tqdm.auto import tqdm
+
+        s = self.settings
+        start_scale, start_step, param_state, opt_state = 0, 0, None, None
+        if state is not None:
+            start_scale, start_step = state["scale_index"], state["step"]
+            param_state, opt_state = state["param"], state["optimizer"]
+            self.history = list(state["history"])
+            self.snapshots = {int(k): v for k, v in state.get("snapshots", {}).items()}
+            self.best_loss, self.best_step = state["best_loss"], state["best_step"]
+            self.best_x = state["best_x"]
+        total_steps = sum(steps_per_scale)
+        self.t0 = time.perf_counter() - (self.history[-1]["seconds"] if self.history else 0.0)
+        bar = tqdm(total=total_steps, initial=min(start_step, total_steps), disable=not progress,
+                   desc="stylize", unit="step", dynamic_ncols=True)  # fmt: skip
+        interrupted, x_prev, param = False, None, None
+        try:
+            step = start_step
+            for k, size in enumerate(s["scales"]):
+                end = sum(steps_per_scale[: k + 1])
+                if k < start_scale:
+                    continue
+                content, content_targets, grams = self.targets(size)
+                if x_prev is not None:
+                    init = F.interpolate(x_prev, size=content.shape[-2:], mode="bilinear",
+                                         align_corners=False)  # fmt: skip
+                    self.best_loss, self.best_x = math.inf, None  # losses differ between scales
+                else:
+                    init = self.initial_image(content)
+                param = make_parameterization(s["parameterization"], init.to(self.dev))
+                opt = self.make_optimizer(param)
+                if param_state is not None:
+                    param.load_state_dict(param_state)
+                    opt.load_state_dict(opt_state)
+                    param_state = opt_state = None
+                    if self.best_x is not None:
+                        self.best_x = self.best_x.to(self.dev)
+                self.scale_index = k
+                while step < end:
+                    step += 1
+                    record = self.step(param, opt, content_targets, grams, step, size)
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{record['total']:.4g}", refresh=False)
+                    if self.snapshot_every and (
+                        step % self.snapshot_every == 0 or step == total_steps
+                    ):
+                        self.snapshots[step] = self.output_image(param.image())
+                    if self.checkpoint_every and step % self.checkpoint_every == 0:
+                        self.save_checkpoint(param, opt, step)
+                    if self.callback is not None and self.callback(record) is False:
+                        interrupted = True
+                        break
+                if interrupted:
+                    break
+                x_prev = param.image().detach()
+            if not interrupted and param is not None:
+                with torch.no_grad():  # the last update has not been scored yet
+                    final = self.losses(param.image(), content_targets, grams)["total"].item()
+                if math.isfinite(final) and final <= self.best_loss:
+                    self.best_loss, self.best_step = final, step
+                    self.best_x = param.image().detach().clone()
+        except KeyboardInterrupt:
+            interrupted = True
+        except _NonFinite as err:
+            bar.close()
+            result = self.result(param, interrupted=True)
+            raise NonFiniteLossError(
+                f"the loss became {err.value} at step {err.step}; the run stopped and kept the "
+                "last finite image (see .result). Lower lr, the style weight, or use fp32.",
+                result,
+            ) from None
+        finally:
+            bar.close()
+        if interrupted and self.checkpoint is not None and param is not None:
+            self.save_checkpoint(param, opt, len(self.history))
+        return self.result(param, interrupted)
+
+    def make_optimizer(self, param) -> torch.optim.Optimizer:
+        s = self.settings
+        if s["optimizer"] == "adam":
+            return torch.optim.Adam(param.parameters(), lr=s["lr"])
+        # max_iter=1: each .step() is one real L-BFGS iteration, so `steps` means iterations.
+        return torch.optim.LBFGS(param.parameters(), lr=s["lr"], max_iter=1, history_size=50,
+                                 line_search_fn="strong_wolfe")  # fmt: skip
+
+    def step(self, param, opt, content_targets, grams, step: int, size: int) -> Record:
+        parts: dict[str, torch.Tensor] = {}
+        evals = 0
+
+        def closure() -> torch.Tensor:
+            nonlocal parts, evals
+            evals += 1
+            for _ in range(30):  # fp16: shrink the loss scale until gradients are finite
+                opt.zero_grad(set_to_none=True)
+                out = self.losses(param.image(), content_targets, grams)
+                if self.dtype is not torch.float16:
+                    out["total"].backward()
+                    break
+                (out["total"] * self.loss_scale).backward()
+                grads = [p.grad for p in param.parameters()]
+                if all(torch.isfinite(g).all() for g in grads):
+                    for g in grads:
+                        g.div_(self.loss_scale)
+                    break
+                self.loss_scale /= 2.0
+            if evals == 1:
+                parts = {k: v.detach() for k, v in out.items()}
+            return out["total"]
+
+        x_before = param.image().detach()
+        if isinstance(opt, torch.optim.LBFGS):
+            x_before = x_before.clone()  # the line search moves the parameters in place
+            opt.step(closure)
+        else:
+            closure()
+            total = parts["total"].item()
+            if math.isfinite(total) and total < self.best_loss:
+                self._keep_best(x_before, total, step - 1)
+            if math.isfinite(total):
+                opt.step()
+        values = {k: float(v) for k, v in parts.items()}
+        if not math.isfinite(values["total"]):
+            raise _NonFinite(step, values["total"])
+        if isinstance(opt, torch.optim.LBFGS) and values["total"] < self.best_loss:
+            self._keep_best(x_before, values["total"], step - 1)
+        param.project_()
+        record: Record = {"step": step, **values, "seconds": time.perf_counter() - self.t0,
+                          "lr": opt.param_groups[0]["lr"], "scale": size}  # fmt: skip
+        if evals > 1:
+            record["evals"] = evals
+        self.history.append(record)
+        return record
+
+    def _keep_best(self, x: torch.Tensor, loss: float, step: int) -> None:
+        self.best_loss, self.best_step = loss, step
+        self.best_x = x.clone()
+
+    def output_image(self, x: torch.Tensor) -> Image.Image:
+        img = tensor_to_image(x)
+        if self.settings["preserve_color"] == "luminance":
+            from .color import transfer_luminance
+
+            img = transfer_luminance(img, resize_to(self.content_img, img.size[::-1]))
+        return img
+
+    def result(self, param, interrupted: bool) -> StylizeResult:
+        if self.best_x is not None:
+            x = self.best_x
+        elif param is not None:
+            x = param.image().detach()
+        else:  # zero steps: the initial image is the answer
+            content, _, _ = self.targets(self.settings["scales"][-1])
+            x = self.initial_image(content)
+        return StylizeResult(
+            image=self.output_image(x), history=self.history, snapshots=self.snapshots,
+            interrupted=interrupted, best_step=self.best_step, best_loss=self.best_loss,
+            seconds=time.perf_counter() - self.t0, device=str(self.dev),
+            precision=devices.precision_name(self.dtype), random_weights=self.random_weights,
+            settings=dict(self.settings),
+        )  # fmt: skip
+
+    def save_checkpoint(self, param, opt, step: int) -> None:
+        from .checkpoint import save_checkpoint
+
+        save_checkpoint(self.checkpoint, {
+            "version": CHECKPOINT_VERSION, "settings": self.settings, "step": step,
+            "scale_index": self.scale_index, "param": param.state_dict(),
+            "optimizer": opt.state_dict(), "history": self.history, "snapshots": self.snapshots,
+            "best_loss": self.best_loss, "best_step": self.best_step,
+            "best_x": None if self.best_x is None else self.best_x.cpu(),
+            "rng": torch.get_rng_state(),
+        })  # fmt: skip
+
+
+class _NonFinite(Exception):
+    def __init__(self, step: int, value: float) -> None:
+        super().__init__(step, value)
+        self.step, self.value = step, value
