@@ -176,7 +176,7 @@ def _stylize(args: argparse.Namespace) -> int:
             result = optimize.stylize(args.content, style, **options)
     except optimize.NonFiniteLossError as err:
         save_image(err.result.image, out, overwrite=True)
-        return _fail(EXIT_BAD_INPUT, f"{_one_line(err)} Last finite image saved to {out}")
+        return _fail(EXIT_BAD_INPUT, f"{_one_line(err)} Best finite image saved to {out}")
     except (FileNotFoundError, ImageError, ValueError) as err:
         return _fail(EXIT_BAD_INPUT, _one_line(err))
     except (WeightsError, InsufficientMemoryError) as err:

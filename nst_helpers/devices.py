@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator
 
 import torch
 
@@ -76,8 +75,17 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device.type == "mps":
-        return torch.float16
+        return torch.float16 if _mps_autocast_supported() else None
     return torch.bfloat16 if cpu_has_fast_bf16() else None
+
+
+@functools.cache
+def _mps_autocast_supported() -> bool:
+    try:  # autocast on MPS arrived in torch 2.5
+        torch.autocast(device_type="mps", dtype=torch.float16)
+        return True
+    except (RuntimeError, ValueError):
+        return False
 
 
 def precision_name(dtype: torch.dtype | None) -> str:
@@ -92,21 +100,17 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.Abst
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
+def no_autocast(device_type: str) -> contextlib.AbstractContextManager:
+    """Switch autocast off for a block (Grams, losses), even inside a caller's autocast region."""
+    try:
+        return torch.autocast(device_type=device_type, enabled=False)
+    except (RuntimeError, ValueError):  # older torch: no autocast for this device type at all
+        return contextlib.nullcontext()
+
+
 def memory_format(device: torch.device) -> torch.memory_format:
     """channels_last where the convolution kernels prefer it (CPU oneDNN, CUDA cuDNN)."""
     return torch.channels_last if device.type in ("cpu", "cuda") else torch.contiguous_format
-
-
-@contextlib.contextmanager
-def seeded(seed: int | None, device: torch.device) -> Iterator[None]:
-    """Seed torch for the body only, leaving the caller's global RNG state untouched."""
-    if seed is None:
-        yield
-        return
-    devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
 
 
 def synchronize(device: torch.device) -> None:

@@ -71,6 +71,17 @@ def build_vgg19_features() -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def _empty_vgg19_features() -> nn.Sequential:
+    """``build_vgg19_features()`` with uninitialised weights, for loading into.
+
+    Built on the meta device, so it skips the default init: loading a network never draws from
+    the global RNG (a seeded notebook gets the same noise whether or not VGG19 was cached).
+    """
+    with torch.device("meta"):
+        net = build_vgg19_features()
+    return net.to_empty(device="cpu")
+
+
 def default_weights() -> str:
     """``NST_WEIGHTS`` when set (``imagenet``, ``random`` or a path), else ``imagenet``."""
     return os.environ.get("NST_WEIGHTS", "").strip() or "imagenet"
@@ -122,7 +133,7 @@ def _features_state(state: dict[str, torch.Tensor], source: str) -> dict[str, to
     """Accept full-model (``features.N.weight``) or features-only (``N.weight``) state dicts."""
     if any(k.startswith("features.") for k in state):
         state = {k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")}
-    expected = build_vgg19_features().state_dict()
+    expected = _empty_vgg19_features().state_dict()
     missing = sorted(set(expected) - set(state))
     wrong = [
         k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)
@@ -153,7 +164,7 @@ def _imagenet_state() -> dict[str, torch.Tensor]:
 
 
 def _random_features() -> nn.Sequential:
-    net = build_vgg19_features()
+    net = _empty_vgg19_features()
     gen = torch.Generator().manual_seed(RANDOM_SEED)
     for m in net.modules():
         if isinstance(m, nn.Conv2d):
@@ -211,7 +222,7 @@ def load_vgg19(
                 if state is None:
                     path = Path(key)
                     state = _features_state(_read_state_dict(path), repr(str(path)))
-                net = build_vgg19_features()
+                net = _empty_vgg19_features()
                 net.load_state_dict(state)
             net = net.eval().requires_grad_(False).to(dev, memory_format=memory_format(dev))
             _CACHE[(key, str(dev))] = net
@@ -242,7 +253,7 @@ def validate_layers(layers: Iterable[str]) -> list[str]:
 def min_input_size(layers: Iterable[str]) -> int:
     """Smallest image side for which every layer in ``layers`` has at least a 1x1 map."""
     deepest = max(VGG19_LAYERS[name] for name in validate_layers(layers))
-    pools = sum(1 for name, i in VGG19_LAYERS.items() if name.startswith("pool") and i < deepest)
+    pools = sum(1 for name, i in VGG19_LAYERS.items() if name.startswith("pool") and i <= deepest)
     return 2**pools
 
 

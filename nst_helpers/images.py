@@ -74,17 +74,19 @@ def load_image(source: ImageSource, max_size: int | None = None) -> Image.Image:
 def _open(fh, name: str, max_size: int | None) -> Image.Image:
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Pillow warns from ~89 MP (and refuses from ~179 MP); our own limit below decides,
+            # after draft(), so a 108 MP phone photo loaded with max_size is fine.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(fh)
+            if max_size is not None and img.format == "JPEG":
+                # draft() lets libjpeg decode at 1/2, 1/4 or 1/8 scale: big photos never
+                # reach full resolution in memory.
+                img.draft("RGB", (max_size, max_size))
             if img.width * img.height > MAX_PIXELS:
                 raise ImageError(
                     f"{name} is {img.width}x{img.height} pixels, larger than the "
                     f"{MAX_PIXELS // 1_000_000} MP this library accepts (decompression bomb guard)"
                 )
-            if max_size is not None and img.format == "JPEG":
-                # draft() lets libjpeg decode at 1/2, 1/4 or 1/8 scale: big photos never
-                # reach full resolution in memory.
-                img.draft("RGB", (max_size, max_size))
             img.load()
     except ImageError:
         raise

@@ -22,6 +22,8 @@ from collections.abc import Mapping
 
 import torch
 
+from .devices import no_autocast
+
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """Unnormalised Gram matrix ``G = F F^T`` of ``[B, C, H, W]`` features -> ``[B, C, C]`` fp32."""
@@ -29,7 +31,7 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"expected features [B, C, H, W], got shape {tuple(features.shape)}")
     b, c, h, w = features.shape
     flat = features.float().reshape(b, c, h * w)
-    with torch.autocast(device_type=features.device.type, enabled=False):
+    with no_autocast(features.device.type):
         return torch.bmm(flat, flat.transpose(1, 2))
 
 
@@ -87,8 +89,15 @@ def style_loss(
             raise ValueError("layer_weights need named layers: pass dicts of features")
     if set(features) != set(targets):
         raise ValueError(f"feature layers {sorted(features)} differ from targets {sorted(targets)}")
+    if not features:
+        raise ValueError("style_loss needs at least one layer")
     if layer_weights is None:
         layer_weights = {name: 1.0 / len(features) for name in features}
+    elif set(layer_weights) - set(features):  # a misspelt name would silently weigh 0
+        raise ValueError(
+            f"layer_weights name layers {sorted(set(layer_weights) - set(features))} that are "
+            f"not among the features {sorted(features)}"
+        )
     total = None
     for name, feats in features.items():
         target = targets[name]

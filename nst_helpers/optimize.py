@@ -51,7 +51,7 @@ Record = dict[str, Any]
 
 
 class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or infinite; ``.result`` holds the last finite image."""
+    """The loss became NaN or infinite; ``.result`` holds the best finite image so far."""
 
     def __init__(self, message: str, result: StylizeResult) -> None:
         super().__init__(message)
@@ -156,7 +156,7 @@ def stylize(
     ``checkpoint_every`` steps, and when stopped) saves everything needed to ``resume=PATH``.
 
     Raises ``ValueError`` for invalid arguments before any optimisation, and
-    ``NonFiniteLossError`` (holding the last finite image) if the loss diverges.
+    ``NonFiniteLossError`` (holding the best finite image so far) if the loss diverges.
     """
     # ---- validate everything before any work --------------------------------------------
     if optimizer not in OPTIMIZERS:
@@ -344,7 +344,8 @@ class _Run:
         self.history: list[Record] = []
         self.snapshots: dict[int, Image.Image] = {}
         self.best_loss, self.best_step, self.best_x = math.inf, 0, None
-        self.loss_scale = 2.0**16  # fp16 only: keeps tiny style gradients from underflowing
+        self.loss_scale, self.good_steps = 2.0**16, 0  # fp16 only: see evaluate()
+        self._cache = None  # L-BFGS: (parameters, gradients, losses) of the last evaluation
 
     # -- targets ------------------------------------------------------------------------------
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -465,7 +466,7 @@ class _Run:
             result = self.result(param, interrupted=True)
             raise NonFiniteLossError(
                 f"the loss became {err.value} at step {err.step}; the run stopped and kept the "
-                "last finite image (see .result). Lower lr, the style weight, or use fp32.",
+                "best finite image so far (see .result). Lower lr or the style weight, or use fp32.",
                 result,
             ) from None
         finally:
@@ -479,35 +480,33 @@ class _Run:
         if s["optimizer"] == "adam":
             return torch.optim.Adam(param.parameters(), lr=s["lr"])
         # max_iter=1: each .step() is one real L-BFGS iteration, so `steps` means iterations.
-        return torch.optim.LBFGS(param.parameters(), lr=s["lr"], max_iter=1, history_size=50,
+        # Zero tolerances: the caller's step budget decides when to stop, not L-BFGS's own
+        # convergence tests (which quit at once on the small gradients of style losses).
+        # max_eval is the line search's budget; its default (max_iter * 5/4 = 1) leaves none.
+        return torch.optim.LBFGS(param.parameters(), lr=s["lr"], max_iter=1, max_eval=25, history_size=50,
+                                 tolerance_grad=0.0, tolerance_change=0.0,
                                  line_search_fn="strong_wolfe")  # fmt: skip
 
     def step(self, param, opt, content_targets, grams, step: int, size: int) -> Record:
+        lbfgs = isinstance(opt, torch.optim.LBFGS)
         parts: dict[str, torch.Tensor] = {}
         evals = 0
 
         def closure() -> torch.Tensor:
             nonlocal parts, evals
-            evals += 1
-            for _ in range(30):  # fp16: shrink the loss scale until gradients are finite
-                opt.zero_grad(set_to_none=True)
-                out = self.losses(param.image(), content_targets, grams)
-                if self.dtype is not torch.float16:
-                    out["total"].backward()
-                    break
-                (out["total"] * self.loss_scale).backward()
-                grads = [p.grad for p in param.parameters()]
-                if all(torch.isfinite(g).all() for g in grads):
-                    for g in grads:
-                        g.div_(self.loss_scale)
-                    break
-                self.loss_scale /= 2.0
-            if evals == 1:
-                parts = {k: v.detach() for k, v in out.items()}
+            out = self._cached_evaluation(param) if lbfgs else None
+            if out is None:
+                evals += 1
+                out = self.evaluate(param, opt, content_targets, grams)
+                if lbfgs:
+                    self._cache = ([p.detach().clone() for p in param.parameters()],
+                                   [p.grad.clone() for p in param.parameters()], out)  # fmt: skip
+            if not parts:
+                parts = out
             return out["total"]
 
         x_before = param.image().detach()
-        if isinstance(opt, torch.optim.LBFGS):
+        if lbfgs:
             x_before = x_before.clone()  # the line search moves the parameters in place
             opt.step(closure)
         else:
@@ -520,15 +519,53 @@ class _Run:
         values = {k: float(v) for k, v in parts.items()}
         if not math.isfinite(values["total"]):
             raise _NonFinite(step, values["total"])
-        if isinstance(opt, torch.optim.LBFGS) and values["total"] < self.best_loss:
+        if lbfgs and values["total"] < self.best_loss:
             self._keep_best(x_before, values["total"], step - 1)
-        param.project_()
+        if not lbfgs:
+            # L-BFGS is left unclamped: moving the point behind its back would spoil its
+            # curvature pairs and waste an evaluation per step. Its output is clamped at the end.
+            param.project_()
         record: Record = {"step": step, **values, "seconds": time.perf_counter() - self.t0,
                           "lr": opt.param_groups[0]["lr"], "scale": size}  # fmt: skip
-        if evals > 1:
+        if lbfgs:
             record["evals"] = evals
         self.history.append(record)
         return record
+
+    def evaluate(self, param, opt, content_targets, grams) -> dict[str, torch.Tensor]:
+        """Losses at the current image, with gradients left in the parameters' ``.grad``."""
+        for _ in range(30):
+            opt.zero_grad(set_to_none=True)
+            out = self.losses(param.image(), content_targets, grams)
+            if self.dtype is not torch.float16 or not torch.isfinite(out["total"]):
+                out["total"].backward()  # a diverged loss is reported by step(); no scale helps
+                break
+            # fp16: scale the loss up so tiny style gradients survive the half-precision
+            # backward pass; shrink the scale when that overflows, grow it back when it's safe.
+            (out["total"] * self.loss_scale).backward()
+            grads = [p.grad for p in param.parameters()]
+            if all(torch.isfinite(g).all() for g in grads):
+                for g in grads:
+                    g.div_(self.loss_scale)
+                self.good_steps += 1
+                if self.good_steps % 200 == 0:
+                    self.loss_scale = min(self.loss_scale * 2.0, 2.0**24)
+                break
+            self.loss_scale /= 2.0
+            self.good_steps = 0
+        return {k: v.detach() for k, v in out.items()}
+
+    def _cached_evaluation(self, param) -> dict[str, torch.Tensor] | None:
+        """L-BFGS asks again for the point its line search just scored: answer from memory."""
+        if self._cache is None:
+            return None
+        xs, grads, out = self._cache
+        params = param.parameters()
+        if not all(torch.equal(p, x) for p, x in zip(params, xs, strict=True)):
+            return None
+        for p, g in zip(params, grads, strict=True):
+            p.grad = g.clone()
+        return out
 
     def _keep_best(self, x: torch.Tensor, loss: float, step: int) -> None:
         self.best_loss, self.best_step = loss, step

@@ -1,0 +1,365 @@
+"""optimize.stylize end to end on tiny images (random VGG19 weights, CPU, a few steps each)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from nst_helpers import NonFiniteLossError, StylizeResult, WeightsError, features, optimize, stylize
+from nst_helpers.images import load_image, resize_to
+
+SIZE = 32  # conv5_1, the deepest default layer, needs 16 px; 48x32 content -> 32x21
+FAST = dict(image_size=SIZE, device="cpu", weights="random")
+
+
+def _pixels(img: Image.Image) -> np.ndarray:
+    return np.asarray(img)
+
+
+def _assert_record(record: dict, step: int) -> None:
+    assert record["step"] == step and isinstance(record["step"], int)
+    for key in ("total", "content", "style", "tv", "seconds", "lr"):
+        assert type(record[key]) is float, (key, type(record[key]))
+        assert math.isfinite(record[key]), key
+
+
+# ---- a normal run ----------------------------------------------------------------------------
+
+
+def test_result_structure_history_and_snapshots(tiny_images) -> None:
+    content, style = tiny_images
+    weights = dict(content_weight=2.0, style_weight=1e3, tv_weight=0.5)
+    result = stylize(content, style, steps=5, snapshot_every=2, seed=0, **weights, **FAST)
+    assert isinstance(result, StylizeResult)
+    assert isinstance(result.image, Image.Image) and result.image.mode == "RGB"
+    assert result.image.size == (32, 21)  # longest side = image_size, aspect kept
+    assert not result.interrupted
+    assert len(result.history) == 5
+    for step, record in enumerate(result.history, start=1):
+        _assert_record(record, step)
+        expected = 2.0 * record["content"] + 1e3 * record["style"] + 0.5 * record["tv"]
+        assert record["total"] == pytest.approx(expected, rel=1e-5)
+        assert record["tv"] > 0 and record["style"] > 0
+    assert result.history[0]["content"] == 0.0  # step 1 scores the content image itself
+    # every 2 steps, plus the final image
+    assert sorted(result.snapshots) == [2, 4, 5]
+    assert all(s.size == (32, 21) and s.mode == "RGB" for s in result.snapshots.values())
+    assert result.device == "cpu" and result.precision == "fp32"
+    assert result.random_weights is True
+    assert 0 <= result.best_step <= 5
+    assert result.best_loss <= min(r["total"] for r in result.history)
+
+
+def test_loss_falls_from_noise(tiny_images) -> None:
+    content, style = tiny_images
+    result = stylize(content, style, steps=10, init="noise", seed=0, **FAST)
+    totals = [r["total"] for r in result.history]
+    assert len(totals) == 10
+    assert totals[-1] < totals[0]
+    assert result.best_loss < totals[0]
+
+
+def test_best_image_is_the_lowest_loss_image(tiny_images) -> None:
+    content, style = tiny_images
+    result = stylize(content, style, steps=4, init="noise", seed=3, snapshot_every=1, **FAST)
+    # Snapshot k is the image after step k; record k+1 scores it; the last one is scored at
+    # the end. The loss falls from noise, so the best image is the last one.
+    assert result.best_step == 4
+    np.testing.assert_array_equal(_pixels(result.image), _pixels(result.snapshots[4]))
+
+
+def test_lbfgs_counts_real_iterations(tiny_images) -> None:
+    content, style = tiny_images
+    result = stylize(content, style, steps=3, optimizer="lbfgs", seed=0, **FAST)
+    assert [r["step"] for r in result.history] == [1, 2, 3]
+    for step, record in enumerate(result.history, start=1):
+        _assert_record(record, step)
+        assert record.get("evals", 1) >= 1
+    assert result.history[-1]["total"] < result.history[0]["total"]
+    assert result.image.size == (32, 21)
+
+
+def test_same_seed_same_pixels(tiny_images) -> None:
+    content, style = tiny_images
+    run = dict(steps=3, init="noise", **FAST)
+    torch.manual_seed(5)
+    untouched = torch.rand(4)
+    torch.manual_seed(5)
+    a = stylize(content, style, seed=1, **run)
+    torch.testing.assert_close(torch.rand(4), untouched)  # the caller's RNG is left alone
+    b = stylize(content, style, seed=1, **run)
+    c = stylize(content, style, seed=2, **run)
+    np.testing.assert_array_equal(_pixels(a.image), _pixels(b.image))
+    assert [r["total"] for r in a.history] == [r["total"] for r in b.history]
+    assert not np.array_equal(_pixels(a.image), _pixels(c.image))
+
+
+def test_bf16_precision_runs(tiny_images) -> None:
+    content, style = tiny_images
+    result = stylize(content, style, steps=2, precision="bf16", seed=0, **FAST)
+    assert result.precision == "bf16"
+    for step, record in enumerate(result.history, start=1):
+        _assert_record(record, step)
+
+
+# ---- inputs and sizes --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["pil", "path", "str", "bytes", "sample"])
+def test_content_and_style_accept_what_load_image_does(kind, tiny_images, tiny_image_files):
+    content_path, style_path = tiny_image_files
+    content, style = {
+        "pil": tiny_images,
+        "path": (content_path, style_path),
+        "str": (str(content_path), str(style_path)),
+        "bytes": (content_path.read_bytes(), style_path.read_bytes()),
+        "sample": ("chelsea", "mosaic"),
+    }[kind]
+    result = stylize(content, style, steps=0, init="content", **FAST)
+    # zero steps from the content image: the result is the content image at image_size
+    expected = resize_to(load_image(content, max_size=SIZE), SIZE)
+    assert result.image.size == expected.size and max(expected.size) == SIZE
+    np.testing.assert_array_equal(_pixels(result.image), _pixels(expected))
+    assert result.history == [] and not result.interrupted
+
+
+@pytest.mark.parametrize(("size", "expected"), [(24, (24, 16)), (32, (32, 21)), (64, (64, 43))])
+def test_result_size_is_image_size_on_the_longest_side(size, expected, tiny_images) -> None:
+    content, style = tiny_images
+    run = dict(steps=0, image_size=size, device="cpu", weights="random")
+    landscape = stylize(content, style, **run)
+    assert landscape.image.size == expected
+    portrait = stylize(content.transpose(Image.Transpose.TRANSPOSE), style, **run)
+    assert portrait.image.size == expected[::-1]
+
+
+def test_init_style_starts_from_the_style_image(tiny_images) -> None:
+    content, style = tiny_images
+    result = stylize(content, style, steps=0, init="style", **FAST)
+    expected = resize_to(load_image(style, max_size=SIZE), (21, 32))
+    np.testing.assert_array_equal(_pixels(result.image), _pixels(expected))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="auto picks the GPU")
+def test_device_auto_and_default_weights(tiny_images, monkeypatch) -> None:
+    monkeypatch.setenv("NST_WEIGHTS", "random")
+    content, style = tiny_images
+    result = stylize(content, style, steps=1, image_size=SIZE)  # device="auto", weights=None
+    assert result.device in ("cpu", "mps")
+    assert result.random_weights
+
+
+def test_missing_weights_file(tiny_images, tmp_path) -> None:
+    content, style = tiny_images
+    with pytest.raises(WeightsError, match="nothing.pth"):
+        stylize(content, style, steps=1, image_size=SIZE, device="cpu",
+                weights=tmp_path / "nothing.pth")  # fmt: skip
+
+
+def test_save_refuses_to_overwrite(tiny_images, tmp_path: Path) -> None:
+    content, style = tiny_images
+    result = stylize(content, style, steps=0, **FAST)
+    path = result.save(tmp_path / "out" / "result.png")
+    np.testing.assert_array_equal(_pixels(Image.open(path)), _pixels(result.image))
+    with pytest.raises(FileExistsError):
+        result.save(path)
+
+
+# ---- invalid arguments: ValueError before any work -----------------------------------------
+
+
+@pytest.fixture
+def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if stylize loads the network or starts optimising."""
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("stylize did work before rejecting its arguments")
+
+    monkeypatch.setattr(optimize, "FeatureExtractor", forbidden)
+    monkeypatch.setattr(optimize, "_Run", forbidden)
+    monkeypatch.setattr(features, "load_vgg19", forbidden)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"optimizer": "sgd"}, "sgd"),
+        ({"optimizer": "Adam"}, "Adam"),
+        ({"steps": -1}, "steps"),
+        ({"steps": 2.5}, "steps"),
+        ({"steps": "10"}, "steps"),
+        ({"content_weight": float("nan")}, "content_weight"),
+        ({"style_weight": float("inf")}, "style_weight"),
+        ({"tv_weight": -float("inf")}, "tv_weight"),
+        ({"style_weight": -1.0}, "style_weight"),
+        ({"content_weight": "1"}, "content_weight"),
+        ({"lr": 0.0}, "lr"),
+        ({"lr": float("nan")}, "lr"),
+        ({"lr": -0.1}, "lr"),
+        ({"init": "zeros"}, "zeros"),
+        ({"precision": "fp64"}, "fp64"),
+        ({"device": "bogus"}, "bogus"),
+        ({"image_size": 8}, "too small"),
+        ({"image_size": 0}, "too small"),
+        ({"image_size": 32.0}, "32.0"),
+        ({"content_layers": ("conv9_9",)}, "conv9_9"),
+        ({"style_layers": ["relu1_1", "bogus"]}, "bogus"),
+        ({"style_layers": []}, "layer"),
+        ({"snapshot_every": 0}, "snapshot_every"),
+        ({"pooling": "min"}, "pooling"),
+    ],
+)
+def test_invalid_arguments_fail_before_any_work(kwargs, match, tiny_images, no_work, monkeypatch):
+    def no_loading(*args, **kw):
+        raise AssertionError("stylize loaded images before checking its arguments")
+
+    monkeypatch.setattr(optimize, "load_image", no_loading)
+    content, style = tiny_images
+    run = {"steps": 3, **FAST, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        stylize(content, style, **run)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present")
+def test_unavailable_cuda_fails_before_any_work(tiny_images, no_work) -> None:
+    content, style = tiny_images
+    with pytest.raises(ValueError, match="CUDA"):
+        stylize(content, style, steps=1, image_size=SIZE, device="cuda")
+
+
+def test_image_too_small_for_the_deepest_layer(tiny_images, no_work) -> None:
+    _, style = tiny_images
+    sliver = Image.new("RGB", (200, 10), (90, 90, 90))  # 32 px wide -> 2 px tall
+    with pytest.raises(ValueError, match="16 px"):
+        stylize(sliver, style, steps=1, **FAST)
+
+
+def test_shallow_layers_work_on_small_images(tiny_images) -> None:
+    _, style = tiny_images
+    sliver = Image.new("RGB", (200, 10), (90, 90, 90))
+    result = stylize(sliver, style, steps=1, content_layers=("conv1_1",),
+                     style_layers=("conv2_1",), **FAST)  # fmt: skip
+    assert result.image.size == (32, 2)
+
+
+def test_unreadable_input_fails_before_any_work(tmp_path, tiny_images, no_work) -> None:
+    content, _ = tiny_images
+    bad = tmp_path / "style.jpg"
+    bad.write_text("not an image")
+    with pytest.raises(ValueError, match="style.jpg"):
+        stylize(content, bad, steps=1, **FAST)
+    with pytest.raises(FileNotFoundError):
+        stylize(tmp_path / "missing.png", content, steps=1, **FAST)
+
+
+# ---- stopping early ------------------------------------------------------------------------
+
+
+def test_callback_returning_false_stops(tiny_images) -> None:
+    content, style = tiny_images
+    seen: list[dict] = []
+
+    def callback(record: dict) -> bool:
+        seen.append(record)
+        return record["step"] < 3
+
+    result = stylize(content, style, steps=20, callback=callback, seed=0, **FAST)
+    assert result.interrupted
+    assert [r["step"] for r in result.history] == [1, 2, 3]
+    assert seen == result.history
+    assert result.image.size == (32, 21)
+
+
+def test_callback_returning_none_continues(tiny_images) -> None:
+    content, style = tiny_images
+    result = stylize(content, style, steps=2, callback=lambda record: None, **FAST)
+    assert not result.interrupted and len(result.history) == 2
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_ctrl_c_returns_best_image_so_far(optimizer, tiny_images) -> None:
+    content, style = tiny_images
+
+    def callback(record: dict) -> None:
+        if record["step"] == 2:
+            raise KeyboardInterrupt
+
+    result = stylize(content, style, steps=20, init="noise", seed=0, optimizer=optimizer,
+                     callback=callback, snapshot_every=1, **FAST)  # fmt: skip
+    assert result.interrupted
+    assert len(result.history) == 2
+    totals = [r["total"] for r in result.history]
+    assert result.best_loss == min(totals)
+    assert result.image.size == (32, 21)
+    if result.best_step >= 1:  # record k scores the image after step k - 1
+        np.testing.assert_array_equal(
+            _pixels(result.image), _pixels(result.snapshots[result.best_step])
+        )
+
+
+def test_non_finite_loss_stops_with_last_finite_image(tiny_images, monkeypatch) -> None:
+    content, style = tiny_images
+    calls = {"n": 0}
+    real_style_loss = optimize.style_loss
+
+    def style_loss_nan_from_step_3(*args, **kwargs):
+        calls["n"] += 1
+        loss = real_style_loss(*args, **kwargs)
+        return loss * float("nan") if calls["n"] >= 3 else loss
+
+    monkeypatch.setattr(optimize, "style_loss", style_loss_nan_from_step_3)
+    with pytest.raises(NonFiniteLossError) as info:
+        stylize(content, style, steps=10, seed=0, snapshot_every=1, **FAST)
+    message = str(info.value)
+    assert "nan" in message and "step 3" in message
+    result = info.value.result
+    assert isinstance(result, StylizeResult) and result.interrupted
+    assert [r["step"] for r in result.history] == [1, 2]
+    assert math.isfinite(result.best_loss)
+    assert result.best_loss == min(r["total"] for r in result.history)
+    assert result.image.size == (32, 21)
+    if result.best_step >= 1:
+        np.testing.assert_array_equal(
+            _pixels(result.image), _pixels(result.snapshots[result.best_step])
+        )
+
+
+def test_non_finite_loss_with_lbfgs(tiny_images, monkeypatch) -> None:
+    content, style = tiny_images
+    real_content_loss = optimize.content_loss
+    calls = {"n": 0}
+
+    def content_loss_inf(*args, **kwargs):
+        calls["n"] += 1
+        loss = real_content_loss(*args, **kwargs)
+        return loss * float("inf") if calls["n"] >= 3 else loss
+
+    monkeypatch.setattr(optimize, "content_loss", content_loss_inf)
+    with pytest.raises(NonFiniteLossError) as info:
+        stylize(content, style, steps=10, optimizer="lbfgs", seed=0, **FAST)
+    result = info.value.result
+    assert math.isfinite(result.best_loss)
+    assert result.image.size == (32, 21)
+    assert all(math.isfinite(r["total"]) for r in result.history)
+
+
+# ---- progress bar --------------------------------------------------------------------------
+
+
+def test_progress_bar(tiny_images, capsys) -> None:
+    content, style = tiny_images
+    stylize(content, style, steps=2, progress=True, **FAST)
+    err = capsys.readouterr().err
+    assert "stylize" in err and "2/2" in err
+
+
+def test_no_progress_bar_by_default(tiny_images, capsys) -> None:
+    content, style = tiny_images
+    stylize(content, style, steps=2, **FAST)
+    captured = capsys.readouterr()
+    assert "2/2" not in captured.err and "2/2" not in captured.out
