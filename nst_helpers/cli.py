@@ -63,7 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("style", nargs="+", help="style image(s): files or sample names")
     p.add_argument("-o", "--output", required=True, help="output image (.png or .jpg)")
     p.add_argument("--steps", type=int, default=500, help="optimisation steps (default 500)")
-    p.add_argument("--size", type=int, default=512, help="longest side in pixels (default 512)")
+    p.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        help="longest side in pixels (default 512, or --scales' last)",
+    )
     p.add_argument("--optimizer", choices=("adam", "lbfgs"), default="adam")
     p.add_argument("--lr", type=float, default=None, help="learning rate (adam 0.02, lbfgs 1)")
     p.add_argument("--content-weight", type=float, default=1.0, help="alpha (default 1)")
@@ -140,8 +145,14 @@ def _stylize(args: argparse.Namespace) -> int:
 
     try:
         out = _check_output(args)
+        if args.scales and args.size is not None and args.size != args.scales[-1]:
+            raise ValueError(
+                f"--size {args.size} disagrees with --scales {args.scales}: the output size is "
+                "the last scale; drop --size"
+            )
     except ValueError as err:
         return _fail(EXIT_BAD_INPUT, _one_line(err))
+    size = args.size if args.size is not None else (args.scales[-1] if args.scales else 512)
     announced = False
 
     def announce_random_weights(record: dict) -> None:
@@ -156,7 +167,7 @@ def _stylize(args: argparse.Namespace) -> int:
         announced = True
 
     options = dict(
-        steps=args.steps, image_size=args.size, optimizer=args.optimizer, lr=args.lr,
+        steps=args.steps, image_size=size, optimizer=args.optimizer, lr=args.lr,
         content_weight=args.content_weight, style_weight=args.style_weight,
         tv_weight=args.tv_weight, init=args.init, weights=args.weights, device=args.device,
         precision=args.precision, seed=args.seed, snapshot_every=args.save_every,

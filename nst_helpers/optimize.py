@@ -13,6 +13,7 @@ targets are computed once under ``no_grad``; channels_last and autocast help on 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -195,11 +196,20 @@ def stylize(
     content_layers = validate_layers(content_layers)
     style_layers = validate_layers(style_layers)
     layer_weights = _layer_weights(style_layers, style_layer_weights)
+    # A layer weighted zero costs a Gram per step (and may keep deeper layers alive): drop it.
+    style_layers = [n for n in style_layers if layer_weights[n] > 0]
+    if not style_layers:
+        raise ValueError(
+            "style_layer_weights are all zero: give at least one style layer a weight > 0"
+        )
+    layer_weights = {n: layer_weights[n] for n in style_layers}
     styles = _as_list(style)
     if not styles:
         raise ValueError("style must be an image or a non-empty list of images")
     blend = _blend_weights(style_blend, len(styles))
     sizes = [image_size] if scales is None else _as_list(scales)
+    if not sizes:
+        raise ValueError("scales must be None or a non-empty list of sizes, e.g. [256, 512]")
     min_side = min_input_size(content_layers + style_layers)
     for s in sizes:
         if not isinstance(s, int) or isinstance(s, bool) or s < min_side:
@@ -207,6 +217,8 @@ def stylize(
                 f"image size {s!r} is too small: layers up to {max(content_layers + style_layers, key=_depth)} "
                 f"need at least {min_side} px per side"
             )
+    if any(b <= a for a, b in itertools.pairwise(sizes)):
+        raise ValueError(f"scales={sizes} must increase (coarse to fine), e.g. [256, 384, 512]")
     dev = devices.resolve_device(device)
     dtype = devices.resolve_precision(precision, dev)
 
@@ -376,7 +388,8 @@ class _Run:
         if init == "content":
             return content.clone()
         if init == "style":
-            return image_to_tensor(self.style_imgs[0], (h, w), self.dev)
+            main_style = max(range(len(self.blend)), key=self.blend.__getitem__)
+            return image_to_tensor(self.style_imgs[main_style], (h, w), self.dev)
         # White noise in pixel space, drawn on the CPU so every device sees the same pixels.
         gen = torch.Generator()
         if self.settings["seed"] is None:
