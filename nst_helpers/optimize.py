@@ -128,6 +128,8 @@ def stylize(
     seed: int | None = None,
     snapshot_every: int | None = None,
     callback: Callable[[Record], bool | None] | None = None,
+    preview: Callable[[int, Image.Image], None] | None = None,
+    preview_every: int = 10,
     progress: bool = False,
     preserve_color: str | None = None,
     style_blend: Sequence[float] | None = None,
@@ -153,6 +155,8 @@ def stylize(
 
     ``callback(record)`` runs after every step; returning ``False`` stops the run, as does
     Ctrl-C: the result then holds the best image so far with ``interrupted=True``.
+    ``preview(step, image)`` receives the current image every ``preview_every`` steps (for live
+    displays; unlike snapshots nothing is kept).
     ``snapshot_every=N`` keeps the image every N steps. ``checkpoint=PATH`` (every
     ``checkpoint_every`` steps, and when stopped) saves everything needed to ``resume=PATH``.
 
@@ -183,7 +187,11 @@ def stylize(
         )
     if pooling not in ("max", "avg"):
         raise ValueError(f"pooling={pooling!r} must be 'max' or 'avg'")
-    for name, value in (("snapshot_every", snapshot_every), ("checkpoint_every", checkpoint_every)):
+    for name, value in (
+        ("snapshot_every", snapshot_every),
+        ("checkpoint_every", checkpoint_every),
+        ("preview_every", preview_every),
+    ):
         if value is not None and (
             not isinstance(value, int) or isinstance(value, bool) or value < 1
         ):
@@ -274,10 +282,12 @@ def stylize(
         check_memory((out_h, out_w), dev, **memory_options)
 
     try:
+        hooks = _Hooks(
+            snapshot_every, callback, preview, preview_every, checkpoint, checkpoint_every
+        )
         run = _Run(
-            content_img, style_imgs, blend, settings, layer_weights, dev, dtype, weights,
-            snapshot_every, callback, checkpoint, checkpoint_every,
-        )  # fmt: skip
+            content_img, style_imgs, blend, settings, layer_weights, dev, dtype, weights, hooks
+        )
         return run.execute(_split_steps(steps, len(sizes)), state, progress)
     except (torch.cuda.OutOfMemoryError, RuntimeError) as err:
         # CUDA raises OutOfMemoryError, MPS a RuntimeError that says so: both get our advice.
@@ -334,19 +344,32 @@ def _blend_weights(blend: Sequence[float] | None, n: int) -> list[float]:
     return [w / total for w in blend]
 
 
+@dataclass
+class _Hooks:
+    """What the caller wants to see or keep while a run goes on."""
+
+    snapshot_every: int | None
+    callback: Callable[[Record], bool | None] | None
+    preview: Callable[[int, Image.Image], None] | None
+    preview_every: int
+    checkpoint: str | Path | None
+    checkpoint_every: int | None
+
+
 class _Run:
     """One call of ``stylize``: holds what every scale and step shares."""
 
     def __init__(
         self, content_img, style_imgs, blend, settings, layer_weights, dev, dtype, weights,
-        snapshot_every, callback, checkpoint, checkpoint_every,
+        hooks: _Hooks,
     ) -> None:  # fmt: skip
         self.content_img, self.style_imgs, self.blend = content_img, style_imgs, blend
         self.settings, self.layer_weights = settings, layer_weights
         self.dev, self.dtype = dev, dtype
         self.fmt = devices.memory_format(dev)
-        self.snapshot_every, self.callback = snapshot_every, callback
-        self.checkpoint, self.checkpoint_every = checkpoint, checkpoint_every
+        self.snapshot_every, self.callback = hooks.snapshot_every, hooks.callback
+        self.preview, self.preview_every = hooks.preview, hooks.preview_every
+        self.checkpoint, self.checkpoint_every = hooks.checkpoint, hooks.checkpoint_every
         s = settings
         self.extractor = FeatureExtractor(
             list(dict.fromkeys(s["content_layers"] + s["style_layers"])), weights=weights,
@@ -458,6 +481,10 @@ class _Run:
                         step % self.snapshot_every == 0 or step == total_steps
                     ):
                         self.snapshots[step] = self.output_image(param.image())
+                    if self.preview is not None and (
+                        step % self.preview_every == 0 or step == total_steps
+                    ):
+                        self.preview(step, self.output_image(param.image().detach()))
                     if self.checkpoint_every and step % self.checkpoint_every == 0:
                         self.save_checkpoint(param, opt, step)
                     if self.callback is not None and self.callback(record) is False:
