@@ -80,8 +80,9 @@ def style_loss(
 
     ``features``: the generated image's activations, one tensor or ``{layer: [B, C, H, W]}``.
     ``targets``: the style image's activations (``[1, C, H, W]``, the paper's *A* is their Gram)
-    or precomputed Grams (``[1, C, C]``), in the same shape of container. ``layer_weights``
-    default to ``1 / number_of_layers`` as in the paper.
+    or precomputed Grams (``[1, C, C]``), in the same shape of container. Style activations of
+    another spatial size have their Gram rescaled by ``M_out / M_style`` (precomputed Grams are
+    used as given). ``layer_weights`` default to ``1 / number_of_layers`` as in the paper.
     """
     if isinstance(features, torch.Tensor):
         features, targets = {"layer": features}, {"layer": targets}
@@ -101,7 +102,13 @@ def style_loss(
     total = None
     for name, feats in features.items():
         target = targets[name]
-        gram = target if target.dim() == 3 else gram_matrix(target)
+        if target.dim() == 3:
+            gram = target
+        else:
+            # A style image of another size: its Gram sums over M_style positions, the loss
+            # assumes M_out, so rescale (a no-op at equal sizes, as in the paper).
+            m_out, m_style = feats.shape[-2] * feats.shape[-1], target.shape[-2] * target.shape[-1]
+            gram = gram_matrix(target) * (m_out / m_style)
         term = layer_weights.get(name, 0.0) * style_layer_loss(feats, gram, reduction)
         total = term if total is None else total + term
     return total
