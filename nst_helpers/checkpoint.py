@@ -15,7 +15,8 @@ from typing import Any
 
 import torch
 
-REQUIRED_KEYS = ("version", "settings", "step", "scale_index", "param", "optimizer", "history")
+REQUIRED_KEYS = ("version", "settings", "step", "scale_index", "param", "optimizer", "history",
+                 "snapshots", "best_loss", "best_step", "best_x")  # fmt: skip
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
@@ -45,9 +46,9 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not path.exists():
         raise FileNotFoundError(f"checkpoint not found: {str(path)!r}")
     try:
-        # PIL snapshots live in the file too, so this is not a weights-only load: only resume
-        # from checkpoints you wrote yourself.
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        # Tensors, numbers, strings and containers only: a checkpoint from elsewhere cannot
+        # run code when it is loaded (stylize stores its snapshots as uint8 tensors).
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - pickle and zip errors come in many types
         raise ValueError(f"checkpoint {str(path)!r} is corrupt or truncated: {err}") from err
     if not isinstance(state, dict) or any(k not in state for k in REQUIRED_KEYS):

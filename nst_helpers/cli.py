@@ -11,6 +11,7 @@ import math
 import os
 import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -155,7 +156,7 @@ def _stylize(args: argparse.Namespace) -> int:
     size = args.size if args.size is not None else (args.scales[-1] if args.scales else 512)
     announced = False
 
-    def announce_random_weights(record: dict) -> None:
+    def announce_random_weights(record: dict) -> bool:
         # Said once the run has really started, so a bad-input error stays a single line.
         nonlocal announced
         if not announced and weights_are_random(args.weights):
@@ -165,6 +166,8 @@ def _stylize(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         announced = True
+        _RUNNING.set()  # from now on the first Ctrl-C stops between steps (see _request_stop)
+        return not _STOP.is_set()
 
     options = dict(
         steps=args.steps, image_size=size, optimizer=args.optimizer, lr=args.lr,
@@ -192,6 +195,8 @@ def _stylize(args: argparse.Namespace) -> int:
         return _fail(EXIT_BAD_INPUT, _one_line(err))
     except (WeightsError, InsufficientMemoryError) as err:
         return _fail(EXIT_ENVIRONMENT, str(err))
+    except KeyboardInterrupt:
+        return _fail(EXIT_INTERRUPTED, "interrupted before the first step; nothing was saved")
     save_image(result.image, out, overwrite=True)
     for step, img in sorted(result.snapshots.items()):
         save_image(img, out.with_name(f"{out.stem}_step{step:05d}{out.suffix}"), overwrite=True)
@@ -219,8 +224,18 @@ def _samples(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _raise_keyboard_interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
+_RUNNING = threading.Event()  # the optimisation loop has finished its first step
+_STOP = threading.Event()  # a stop was requested: end after the current step
+
+
+def _request_stop(signum, frame) -> None:
+    """Ctrl-C / SIGTERM: once steps are running, finish the current one so the checkpoint and
+    image are those of a whole step (a resume then matches an uninterrupted run exactly);
+    before that, or on a second signal, stop at once."""
+    if _STOP.is_set() or not _RUNNING.is_set():
+        raise KeyboardInterrupt
+    _STOP.set()
+    print("\nstopping after this step (press Ctrl-C again to stop at once)", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -228,10 +243,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "samples":
         return _samples(args)
-    # SIGTERM (a scheduler, a notebook host) takes the same path as Ctrl-C: keep the best image.
-    if os.name == "posix":
-        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    return _stylize(args)
+    # Ctrl-C and SIGTERM (a scheduler, a notebook host) stop between steps: keep the best image.
+    _RUNNING.clear()
+    _STOP.clear()
+    signals = [signal.SIGINT] + ([signal.SIGTERM] if os.name == "posix" else [])
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, _request_stop) for s in signals} if in_main_thread else {}
+    try:
+        return _stylize(args)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

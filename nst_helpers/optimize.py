@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -198,6 +199,8 @@ def stylize(
             raise ValueError(f"{name} must be None or an int >= 1, got {value!r}")
     if checkpoint_every is not None and checkpoint is None:
         raise ValueError("checkpoint_every needs checkpoint=PATH")
+    if checkpoint is not None:
+        _check_checkpoint_path(Path(checkpoint), resume)
     style_scale = _check_weight("style_scale", style_scale)
     if style_scale == 0:
         raise ValueError("style_scale must be > 0")
@@ -295,6 +298,23 @@ def stylize(
             advice = oom_message((out_h, out_w), dev, **memory_options)
             raise InsufficientMemoryError(advice) from err
         raise
+
+
+def _check_checkpoint_path(path: Path, resume: str | Path | None) -> None:
+    """Refuse a checkpoint path where saving would destroy something that is not a checkpoint."""
+    if path.is_dir():
+        raise ValueError(f"checkpoint {str(path)!r} is a directory; give a file name")
+    if not path.exists() or (resume is not None and Path(resume).resolve() == path.resolve()):
+        return  # nothing there, or the file being resumed (load_checkpoint will vet it)
+    from .checkpoint import load_checkpoint
+
+    try:
+        load_checkpoint(path)
+    except ValueError:
+        raise ValueError(
+            f"checkpoint {str(path)!r} exists and is not a checkpoint; refusing to overwrite "
+            "it: choose another file name"
+        ) from None
 
 
 def _depth(name: str) -> int:
@@ -442,14 +462,18 @@ class _Run:
             start_scale, start_step = state["scale_index"], state["step"]
             param_state, opt_state = state["param"], state["optimizer"]
             self.history = list(state["history"])
-            self.snapshots = {int(k): v for k, v in state.get("snapshots", {}).items()}
+            self.snapshots = {
+                int(k): Image.fromarray(v.numpy(), "RGB") for k, v in state["snapshots"].items()
+            }
             self.best_loss, self.best_step = state["best_loss"], state["best_step"]
             self.best_x = state["best_x"]
+            self.loss_scale = state.get("loss_scale", self.loss_scale)  # fp16 only
+            self.good_steps = state.get("good_steps", 0)
         total_steps = sum(steps_per_scale)
         self.t0 = time.perf_counter() - (self.history[-1]["seconds"] if self.history else 0.0)
         bar = tqdm(total=total_steps, initial=min(start_step, total_steps), disable=not progress,
                    desc="stylize", unit="step", dynamic_ncols=True)  # fmt: skip
-        interrupted, x_prev, param = False, None, None
+        interrupted, x_prev, param, opt = False, None, None, None
         try:
             step = start_step
             for k, size in enumerate(s["scales"]):
@@ -511,7 +535,7 @@ class _Run:
             ) from None
         finally:
             bar.close()
-        if interrupted and self.checkpoint is not None and param is not None:
+        if interrupted and self.checkpoint is not None and opt is not None:
             self.save_checkpoint(param, opt, len(self.history))
         return self.result(param, interrupted)
 
@@ -641,10 +665,14 @@ class _Run:
         save_checkpoint(self.checkpoint, {
             "version": CHECKPOINT_VERSION, "settings": self.settings, "step": step,
             "scale_index": self.scale_index, "param": param.state_dict(),
-            "optimizer": opt.state_dict(), "history": self.history, "snapshots": self.snapshots,
+            "optimizer": opt.state_dict(), "history": self.history,
+            # uint8 [H, W, 3] tensors, not PIL objects: the file then loads with weights_only=True
+            "snapshots": {k: torch.from_numpy(np.asarray(v).copy())
+                          for k, v in self.snapshots.items()},
             "best_loss": self.best_loss, "best_step": self.best_step,
             "best_x": None if self.best_x is None else self.best_x.cpu(),
             "rng": torch.get_rng_state(),
+            "loss_scale": self.loss_scale, "good_steps": self.good_steps,
         })  # fmt: skip
 
 
