@@ -1,0 +1,191 @@
+"""The first cell of every chapter: seeds, device, quick mode, weights, and where outputs go.
+
+Every notebook starts with ``cfg = setup()`` so that the same environment variables mean the
+same thing everywhere:
+
+* ``NST_QUICK=1``: small images and few steps, so a chapter runs in about a minute on a laptop
+  CPU (and in CI). Notebooks choose sizes with ``cfg.pick(quick_value, full_value)``.
+* ``NST_WEIGHTS``: ``imagenet`` (default), ``random`` (offline tests: a seeded random VGG19
+  whose pictures are *not* art) or a path to ``vgg19-dcbb9e9d.pth``.
+* ``NST_DEVICE``: ``auto`` (default: CUDA, then Apple MPS, then CPU), ``cuda``, ``mps``, ``cpu``.
+
+    >>> cfg = setup()  # doctest: +SKIP
+    nst-course | device: cpu | quick mode: on | VGG19 weights: random | seed: 0
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import random
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+from .devices import resolve_device
+from .features import RandomWeightsWarning, default_weights, weights_are_random
+
+T = TypeVar("T")
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
+BANNER_LINES = (
+    "VGG19 HAS RANDOM WEIGHTS (NST_WEIGHTS=random)",
+    "The code runs end to end, but the pictures are NOT stylised and NOT artistic.",
+    "For real results use the ImageNet weights: unset NST_WEIGHTS (see chapter 00).",
+)
+
+
+@dataclass(frozen=True)
+class CourseConfig:
+    """What a chapter needs to know about where and how it runs (made by ``setup``)."""
+
+    device: torch.device
+    quick: bool
+    weights: str
+    random_weights: bool
+    repo: Path
+    outputs: Path
+    seed: int = 0
+
+    def pick(self, quick_value: T, full_value: T) -> T:
+        """``quick_value`` in quick mode (``NST_QUICK=1``), else ``full_value``.
+
+        >>> cfg.pick(96, 512)  # doctest: +SKIP
+        96
+        """
+        return quick_value if self.quick else full_value
+
+
+def quick_mode() -> bool:
+    """Read ``NST_QUICK``: ``1/true/yes/on`` -> True, ``0/false/no/off`` or unset -> False."""
+    raw = os.environ.get("NST_QUICK", "")
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(
+        f"NST_QUICK={raw!r} is not understood; use 1/true/yes/on or 0/false/no/off (or unset it)"
+    )
+
+
+def find_repo(start: Path | None = None) -> Path:
+    """The course checkout: the folder holding ``nst_helpers/`` and ``pyproject.toml``.
+
+    Looks next to the installed package first (an editable install on Colab or locally), then
+    upwards from ``start`` (default: the working directory); falls back to ``start`` itself so
+    that a plain ``pip install`` still has somewhere to write outputs.
+    """
+    start = (start or Path.cwd()).resolve()
+    package_parent = Path(__file__).resolve().parent.parent
+    for candidate in (package_parent, start, *start.parents):
+        if (candidate / "nst_helpers").is_dir() and (candidate / "pyproject.toml").is_file():
+            return candidate
+    return start
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices) so a chapter draws the same numbers each run."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds CUDA and MPS generators
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    # A Jupyter/Colab kernel has a `kernel` attribute; the terminal IPython shell does not.
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _banner_text() -> str:
+    width = max(len(line) for line in BANNER_LINES) + 4
+    rule = "!" * width
+    body = [f"! {line.ljust(width - 4)} !" for line in BANNER_LINES]
+    return "\n".join([rule, *body, rule])
+
+
+def _banner_html() -> str:
+    title, *rest = (html.escape(line) for line in BANNER_LINES)
+    return (
+        '<div style="border:4px solid #c62828;background:#ffebee;color:#b71c1c;'
+        'padding:12px 16px;margin:8px 0;font-family:sans-serif;border-radius:6px">'
+        f'<div style="font-size:1.4em;font-weight:bold">&#9888; {title}</div>'
+        + "".join(f"<div style='font-size:1.1em'>{line}</div>" for line in rest)
+        + "</div>"
+    )
+
+
+def random_weights_banner(weights: str | os.PathLike | None = None) -> bool:
+    """Show a large warning when ``weights`` (default: ``NST_WEIGHTS``) means random VGG19.
+
+    In a notebook it is a red HTML box (with a plain-text fallback); elsewhere a printed box.
+    Returns True when the banner was shown, False when the weights are real.
+    """
+    if not weights_are_random(weights):
+        return False
+    text = _banner_text()
+    if _in_notebook():
+        from IPython.display import display
+
+        display({"text/html": _banner_html(), "text/plain": text}, raw=True)
+    else:
+        print(text)
+    return True
+
+
+def setup(
+    seed: int = 0,
+    *,
+    quick: bool | None = None,
+    weights: str | os.PathLike | None = None,
+    device: str | torch.device | None = None,
+    banner: bool = True,
+) -> CourseConfig:
+    """Prepare a chapter: seed everything, resolve device/quick mode/weights, create outputs/.
+
+    Each argument overrides its environment variable (``NST_QUICK``, ``NST_WEIGHTS``,
+    ``NST_DEVICE``). Prints a one-line summary and, when the weights are random, a banner
+    that cannot be missed; that banner then replaces the ``RandomWeightsWarning`` which every
+    network load would repeat. Raises ``ValueError`` for an unknown device or ``NST_QUICK`` value.
+    """
+    seed_everything(seed)
+    quick = quick_mode() if quick is None else bool(quick)
+    weights = str(weights) if weights is not None else default_weights()
+    random_weights = weights_are_random(weights)
+    dev = resolve_device(device if device is not None else os.environ.get("NST_DEVICE") or "auto")
+    repo = find_repo()
+    outputs = repo / "outputs"
+    outputs.mkdir(parents=True, exist_ok=True)
+    cfg = CourseConfig(
+        device=dev,
+        quick=quick,
+        weights="random" if random_weights else weights,
+        random_weights=random_weights,
+        repo=repo,
+        outputs=outputs,
+        seed=seed,
+    )
+    print(
+        f"nst-course | device: {dev} | quick mode: {'on' if quick else 'off'} "
+        f"| VGG19 weights: {cfg.weights} "
+        f"| seed: {seed}"
+    )
+    if random_weights:
+        # The banner says it loudly once; the same warning on every stylize call would bury the
+        # output. ("once" does not help: any catch_warnings() resets its memory.)
+        warnings.filterwarnings("ignore", category=RandomWeightsWarning)
+    if banner:
+        random_weights_banner(cfg.weights)
+    return cfg
