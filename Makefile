@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # Tests and CI run offline: seeded random VGG19 weights and small, quick settings.
 TEST_ENV := NST_WEIGHTS=random NST_QUICK=1 MPLBACKEND=Agg PYTHONHASHSEED=0
 
-.PHONY: help venv lab test test-browser demo lint format benchmark slides site clean
+.PHONY: help venv lab test test-browser demo lint format benchmark notebooks slides site clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -26,7 +26,7 @@ test: $(STAMP)  ## run all tests and every notebook, offline (random weights, qu
 
 test-browser: $(STAMP)  ## the studio in real JupyterLab + headless Chromium (Playwright)
 	bash scripts/browser_setup.sh
-	$(TEST_ENV) $(PY) -m pytest -p no:cacheprovider tests/browser
+	$(TEST_ENV) $(PY) -m pytest -p no:cacheprovider tests/browser tests/site
 
 demo: $(STAMP)  ## stylise a bundled photo with the CLI -> outputs/demo.png
 	$(PY) -m nst_helpers stylize chelsea brush_strokes -o outputs/demo.png --overwrite \
@@ -43,5 +43,19 @@ format: $(STAMP)  ## apply ruff fixes and formatting
 benchmark: $(STAMP)  ## time stylize against a naive tutorial loop (see README)
 	NST_WEIGHTS=random $(PY) benchmarks/bench_step.py
 
+notebooks: $(STAMP)  ## rebuild every chapter from notebooks/build/, then add slides + self-checks
+	$(TEST_ENV) $(PY) notebooks/build/chapters_00_02.py
+	$(TEST_ENV) $(PY) notebooks/build/chapters_03_05.py
+	$(TEST_ENV) $(PY) notebooks/build/chapter_06.py
+	$(TEST_ENV) $(PY) notebooks/build/chapter_07.py
+	$(TEST_ENV) $(PY) notebooks/build/solutions.py
+	$(PY) notebooks/build/polish.py
+
+slides: $(STAMP)  ## reveal.js slides per chapter in slides/ (real pictures: NST_WEIGHTS=imagenet NST_QUICK=0)
+	$(PY) scripts/build_site.py slides
+
+site: $(STAMP)  ## the course as a website in _site/ (index.html = table of contents)
+	$(PY) scripts/build_site.py site
+
 clean:  ## remove generated files (keeps .venv)
-	rm -rf outputs _site slides tests/artifacts .pytest_cache .ruff_cache
+	rm -rf outputs _site _build slides tests/artifacts .pytest_cache .ruff_cache

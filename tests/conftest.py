@@ -74,3 +74,17 @@ def fresh_vgg_cache():
     clear_cache()
     yield
     clear_cache()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    """pytest-playwright (browser and site tests): Debian's Chromium, headless, nothing phoning
+    home. Used only where those tests run; without pytest-playwright nothing asks for it."""
+    from browser_support import CHROMIUM, CHROMIUM_ARGS
+
+    return {
+        **browser_type_launch_args,
+        "executable_path": str(CHROMIUM),
+        "headless": True,
+        "args": CHROMIUM_ARGS,
+    }

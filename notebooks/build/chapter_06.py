@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 import nbformat
+from common import SETUP_CELL
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 NAME = "06_interactive_studio"
@@ -24,20 +25,7 @@ BADGE = (
     f"(https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks/{NAME}.ipynb)"
 )
 
-SETUP = """\
-# Setup: on Colab, fetch the course and install its helpers; locally, use this checkout.
-import importlib.util
-import os
-
-on_colab = importlib.util.find_spec("google") and importlib.util.find_spec("google.colab")
-if on_colab and not os.path.isdir("/content/nst-course"):
-    !git clone -q --depth 1 https://github.com/nst-course/nst-course /content/nst-course
-    %pip install -q -e /content/nst-course
-    os.chdir("/content/nst-course/notebooks")
-
-from nst_helpers.course import setup
-
-cfg = setup()  # device, quick mode, weights; shows a banner when weights are random"""
+SETUP = SETUP_CELL
 
 CELLS: list[tuple[str, str]] = [
     (

@@ -25,6 +25,7 @@ from pathlib import Path
 from textwrap import dedent
 
 import nbformat
+from common import SETUP_CELL
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent
@@ -32,20 +33,7 @@ CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
 COLAB_URL = "https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks"
 BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 
-SETUP = """\
-# Setup: on Colab, fetch the course and install its helpers; locally, use this checkout.
-import importlib.util
-import os
-
-on_colab = importlib.util.find_spec("google") and importlib.util.find_spec("google.colab")
-if on_colab and not os.path.isdir("/content/nst-course"):
-    !git clone -q --depth 1 https://github.com/nst-course/nst-course /content/nst-course
-    %pip install -q -e /content/nst-course
-    os.chdir("/content/nst-course/notebooks")
-
-from nst_helpers.course import setup
-
-cfg = setup()  # device, quick mode, weights; shows a banner when weights are random"""
+SETUP = SETUP_CELL
 
 
 def md(text: str) -> dict:

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import nbformat
+from common import SETUP_CELL
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent
@@ -29,20 +30,7 @@ CHECK = "# NBVAL_CHECK_OUTPUT"
 COLAB = "https://colab.research.google.com"
 REPO_URL = "github/nst-course/nst-course/blob/main/notebooks"
 
-SETUP = """\
-# Setup: on Colab, fetch the course and install its helpers; locally, use this checkout.
-import importlib.util
-import os
-
-on_colab = importlib.util.find_spec("google") and importlib.util.find_spec("google.colab")
-if on_colab and not os.path.isdir("/content/nst-course"):
-    !git clone -q --depth 1 https://github.com/nst-course/nst-course /content/nst-course
-    %pip install -q -e /content/nst-course
-    os.chdir("/content/nst-course/notebooks")
-
-from nst_helpers.course import setup
-
-cfg = setup()  # device, quick mode, weights; shows a banner when weights are random"""
+SETUP = SETUP_CELL
 
 
 def md(text: str) -> nbformat.NotebookNode:

@@ -9,14 +9,13 @@ both with ``bash scripts/browser_setup.sh``.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import pytest
+from browser_support import CHROMIUM
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts"
-CHROMIUM = Path(os.environ.get("NST_CHROMIUM", "/usr/bin/chromium"))  # as in conftest.py
 
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 pytest.importorskip("pytest_playwright", reason="pytest-playwright is not installed")
