@@ -651,12 +651,14 @@ class StyleStudio(W.VBox):
 
     def _preview(self) -> Callable[[int, Image.Image], None]:
         last = -math.inf
+        by_time = self.preview_every is None
 
         def on_image(step: int, image: Image.Image) -> None:
-            # stylize hands over an image every `preview_every` steps; re-encoding it as PNG
-            # and sending it to the browser is what costs, so do that a few times a second.
+            # stylize hands over an image every `preview_every` steps. Without a step count set,
+            # re-encoding it as PNG and sending it to the browser is what costs, so do that a
+            # few times a second.
             nonlocal last
-            if step == 1 or time.monotonic() - last > PREVIEW_EVERY_S:
+            if not by_time or step == 1 or time.monotonic() - last > PREVIEW_EVERY_S:
                 last = time.monotonic()
                 self.preview.value = png_bytes(image)
 
