@@ -10,13 +10,10 @@ execution count reset, so the committed notebook is clean.
 
 from __future__ import annotations
 
-import argparse
-import os
 from pathlib import Path
 
 import nbformat
-from common import SETUP_CELL
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from common import SETUP_CELL, notebook, write_chapter
 
 NAME = "06_interactive_studio"
 NOTEBOOKS = Path(__file__).resolve().parent.parent
@@ -283,59 +280,12 @@ of `stylize`, and one more thing to try here.""",
 
 def build() -> nbformat.NotebookNode:
     """The chapter as an nbformat notebook, without outputs."""
-    cells = [new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in CELLS]
-    for i, cell in enumerate(cells):
-        cell.id = f"ch06-{i:02d}"  # stable ids: a rebuild gives a clean diff
-    nb = new_notebook(cells=cells)
-    nb.metadata.update(
-        {
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-            "colab": {"provenance": []},
-            "accelerator": "GPU",
-        }
-    )
-    return nb
-
-
-def execute_checked_outputs(nb: nbformat.NotebookNode) -> None:
-    """Run the notebook offline and keep only the outputs of ``# NBVAL_CHECK_OUTPUT`` cells."""
-    from nbclient import NotebookClient
-
-    env = {"NST_WEIGHTS": "random", "NST_QUICK": "1", "MPLBACKEND": "Agg"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        NotebookClient(nb, timeout=900, resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    nb.metadata.pop("widgets", None)
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        cell.metadata = {}
-        if "# NBVAL_CHECK_OUTPUT" not in cell.source:
-            # nbval skips comparing cells without an execution count: only checked cells keep one
-            cell.execution_count = None
-            cell.outputs = []
+    return notebook(CELLS, "ch06")
 
 
 def main() -> None:
-    """Write the notebook (executing it for its checked outputs unless ``--no-run``)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-run", action="store_true", help="do not execute the notebook")
-    args = parser.parse_args()
-    nb = build()
-    if not args.no_run:
-        execute_checked_outputs(nb)
-    path = NOTEBOOKS / f"{NAME}.ipynb"
-    nbformat.validate(nb)
-    nbformat.write(nb, path)
-    print(f"wrote {path}")
+    """Write the notebook, executing it for its checked outputs unless ``--no-run``."""
+    write_chapter(build, NOTEBOOKS / f"{NAME}.ipynb", __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

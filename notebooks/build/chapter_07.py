@@ -8,13 +8,10 @@ deterministic outputs for nbval; every other cell is written without outputs and
 
 from __future__ import annotations
 
-import argparse
-import os
 from pathlib import Path
 
 import nbformat
-from common import SETUP_CELL
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from common import SETUP_CELL, notebook, write_chapter
 
 NAME = "07_beyond_the_paper.ipynb"
 CHECK = "# NBVAL_CHECK_OUTPUT"
@@ -584,59 +581,13 @@ keyword of this chapter on your own photos.""",
 
 
 def build() -> nbformat.NotebookNode:
-    """The notebook, without outputs."""
-    cells = [new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in CELLS]
-    for i, cell in enumerate(cells):
-        cell.id = f"ch07-{i:02d}"  # stable ids: rebuilding gives an identical file
-    nb = new_notebook(cells=cells)
-    nb.metadata.update(
-        {
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-            "colab": {"provenance": []},
-            "accelerator": "GPU",
-        }
-    )
-    return nb
-
-
-def keep_checked_outputs(nb: nbformat.NotebookNode) -> None:
-    """Run the notebook offline (quick, random weights); keep only ``CHECK`` cells' outputs."""
-    from nbclient import NotebookClient
-
-    env = {"NST_WEIGHTS": "random", "NST_QUICK": "1", "MPLBACKEND": "Agg"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        NotebookClient(nb, timeout=900, resources={"metadata": {"path": str(OUT.parent)}}).execute()
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    nb.metadata["language_info"] = {"name": "python"}  # not the kernel's version: clean diffs
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        cell.metadata = {}
-        if CHECK not in cell.source:
-            # nbval compares only cells with an execution count: the others lose theirs.
-            cell.execution_count = None
-            cell.outputs = []
+    """The chapter as an nbformat notebook, without outputs."""
+    return notebook(CELLS, "ch07")
 
 
 def main() -> None:
     """Write the notebook, executing it for its checked outputs unless ``--no-run``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-run", action="store_true", help="do not execute the notebook")
-    args = parser.parse_args()
-    nb = build()
-    if not args.no_run:
-        keep_checked_outputs(nb)
-    nbformat.validate(nb)
-    nbformat.write(nb, OUT)
-    print(f"wrote {OUT}")
+    write_chapter(build, OUT, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

@@ -18,8 +18,7 @@ import sys
 from pathlib import Path
 
 import nbformat
-from common import SETUP_CELL
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from common import SETUP_CELL, notebook
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent
 OUT = NOTEBOOKS / "solutions" / "solutions.ipynb"
@@ -206,34 +205,17 @@ them together, or to any chapter's self-check questions."""
 
 def build() -> nbformat.NotebookNode:
     """The solutions notebook, without outputs, with stable cell ids."""
-    cells = [
-        new_markdown_cell(TITLE),
-        new_code_cell(SETUP),
-        new_code_cell(IMPORTS),
-        new_markdown_cell(NORMALIZE_MD),
-        new_code_cell(NORMALIZE),
-        new_markdown_cell(GRAM_MD),
-        new_code_cell(GRAM),
-        new_markdown_cell(CONTENT_MD),
-        new_code_cell(CONTENT),
-        new_markdown_cell(STYLE_MD),
-        new_code_cell(STYLE),
-        new_markdown_cell(TOTAL_MD),
-        new_code_cell(TOTAL),
-        new_markdown_cell(MISTAKES_MD),
-        new_code_cell(MISTAKES),
-        new_markdown_cell(END),
-    ]
-    for i, cell in enumerate(cells):
-        cell.id = f"solutions-{i:02d}"
-    nb = new_notebook(cells=cells)
-    nb.metadata.update(
-        {
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-            "colab": {"provenance": []},
-        }
-    )
+    nb = notebook(
+        [
+            ("md", TITLE), ("code", SETUP), ("code", IMPORTS),
+            ("md", NORMALIZE_MD), ("code", NORMALIZE), ("md", GRAM_MD), ("code", GRAM),
+            ("md", CONTENT_MD), ("code", CONTENT), ("md", STYLE_MD), ("code", STYLE),
+            ("md", TOTAL_MD), ("code", TOTAL), ("md", MISTAKES_MD), ("code", MISTAKES),
+            ("md", END),
+        ],
+        "solutions",
+        gpu=False,
+    )  # fmt: skip
     nbformat.validate(nb)
     return nb
 
