@@ -23,8 +23,19 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        # mkstemp makes the file private (0600); give it the mode a plain open() would have.
+        os.chmod(tmp, _default_mode(path))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _default_mode(path: Path) -> int:
+    """The replaced file's permissions, or 0666 less the process umask for a new file."""
+    if path.exists():
+        return path.stat().st_mode & 0o7777
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask

@@ -493,3 +493,20 @@ def test_save_image_unknown_extension(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="format"):
         save_image(Image.new("RGB", (2, 2)), tmp_path / "out.notanimage")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_saved_files_get_ordinary_permissions(tmp_path):
+    """Atomic writes go through a private temporary file; the result must not stay private."""
+    import os
+
+    from nst_helpers.images import save_image
+
+    umask = os.umask(0o022)
+    try:
+        out = save_image(Image.new("RGB", (4, 4)), tmp_path / "a.png")
+        assert out.stat().st_mode & 0o777 == 0o644
+        out.chmod(0o600)  # a user's choice for an existing file is kept
+        save_image(Image.new("RGB", (4, 4)), out, overwrite=True)
+        assert out.stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(umask)
