@@ -642,16 +642,18 @@ def chapter_04() -> list[nbformat.NotebookNode]:
             just scales the loss). In `stylize` they are `content_weight` ($\alpha$, default 1)
             and `style_weight` ($\beta$, default $10^6$); the layer weights $w_l$ are
             `style_layer_weights` (default: equal). The paper's Fig. 3 shows ratios from
-            $10^{-5}$ to $10^{-2}$; the numbers that work depend on image size and network,
-            so ours differ. Below, the same photo and painting over four ratios, starting from the
-            photo each time.
+            $10^{-5}$ to $10^{-2}$; the numbers that work depend on image size, layers and the
+            network's activation scale (torchvision's VGG19 sees normalised inputs, the paper's
+            Caffe model saw 0-255), so ours differ. Below, the same photo and painting over four
+            ratios a hundredfold apart, starting from the photo each time: find the one you like,
+            then refine between its neighbours.
             """
         ),
         code(
             """
             steps = cfg.pick(10, 800)
             size = cfg.pick(64, 384)
-            style_weights = [1e4, 1e5, 1e6, 1e7]  # beta, with alpha = 1
+            style_weights = [1e4, 1e6, 1e8, 1e10]  # beta, with alpha = 1
             runs = {}
             for beta in style_weights:
                 runs[beta] = stylize(

@@ -194,6 +194,9 @@ def _set_slides(nb: nbformat.NotebookNode) -> None:
         slideshow = cell.metadata.setdefault("slideshow", {})
         slideshow.setdefault("slide_type", slide_type(cell, i, n))
     nb.metadata.setdefault("rise", {"scroll": True})  # RISE: live slides in JupyterLab
+    # What an executing kernel leaves behind (its version, widget state) only makes diffs noisy.
+    nb.metadata.pop("widgets", None)
+    nb.metadata["language_info"] = {"name": "python"}
 
 
 # ---- outputs -----------------------------------------------------------------------------------
