@@ -13,14 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
-from common import SETUP_CELL, notebook, write_chapter
+from common import SETUP_CELL, colab_badge, notebook, write_chapter
 
 NAME = "06_interactive_studio"
 NOTEBOOKS = Path(__file__).resolve().parent.parent
-BADGE = (
-    "[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-    f"(https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks/{NAME}.ipynb)"
-)
+BADGE = colab_badge(f"{NAME}.ipynb")
 
 SETUP = SETUP_CELL
 

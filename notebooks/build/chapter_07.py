@@ -11,15 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
-from common import SETUP_CELL, notebook, write_chapter
+from common import SETUP_CELL, colab_badge, notebook, write_chapter
 
 NAME = "07_beyond_the_paper.ipynb"
 CHECK = "# NBVAL_CHECK_OUTPUT"
 OUT = Path(__file__).resolve().parent.parent / NAME
-COLAB = (
-    "[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-    f"(https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks/{NAME})"
-)
+COLAB = colab_badge(NAME)
 
 SETUP = SETUP_CELL
 

@@ -25,13 +25,11 @@ from pathlib import Path
 from textwrap import dedent
 
 import nbformat
-from common import SETUP_CELL
+from common import SETUP_CELL, colab_badge
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
-COLAB_URL = "https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks"
-BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 
 SETUP = SETUP_CELL
 
@@ -51,7 +49,7 @@ def title(name: str, heading: str, objectives: list[str], minutes: str) -> dict:
     items = "\n".join(f"- {line}" for line in objectives)
     return new_markdown_cell(
         f"# {heading}\n\n"
-        f"[![Open in Colab]({BADGE})]({COLAB_URL}/{name}.ipynb)\n\n"
+        f"{colab_badge(f'{name}.ipynb')}\n\n"
         f"*About {minutes} minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in about "
         "a minute on a laptop CPU; without it the sizes suit a Colab GPU.*\n\n"
         f"**Learning objectives**\n\n{items}"

@@ -22,13 +22,11 @@ import time
 from pathlib import Path
 
 import nbformat
-from common import SETUP_CELL
+from common import SETUP_CELL, colab_badge
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent
 CHECK = "# NBVAL_CHECK_OUTPUT"
-COLAB = "https://colab.research.google.com"
-REPO_URL = "github/nst-course/nst-course/blob/main/notebooks"
 
 SETUP = SETUP_CELL
 
@@ -47,7 +45,7 @@ def title_cell(
     name: str, title: str, intro: str, objectives: list[str], timing: str
 ) -> nbformat.NotebookNode:
     """First cell of a chapter: title, Colab badge, timing, a short intro and the objectives."""
-    badge = f"[![Open in Colab]({COLAB}/assets/colab-badge.svg)]({COLAB}/{REPO_URL}/{name}.ipynb)"
+    badge = colab_badge(f"{name}.ipynb")
     goals = "\n".join(f"- {goal}" for goal in objectives)
     intro = textwrap.dedent(intro).strip()
     return new_markdown_cell(

@@ -19,6 +19,17 @@ from nst_helpers.course import setup
 cfg = setup()  # device, quick mode, weights; shows a banner when weights are random"""
 
 
+COLAB_NOTEBOOKS = (
+    "https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks"
+)
+COLAB_BADGE_SVG = "https://colab.research.google.com/assets/colab-badge.svg"
+
+
+def colab_badge(path: str) -> str:
+    """Markdown "Open in Colab" badge for ``path`` (relative to ``notebooks/``, with .ipynb)."""
+    return f"[![Open in Colab]({COLAB_BADGE_SVG})]({COLAB_NOTEBOOKS}/{path})"
+
+
 CHECK = "# NBVAL_CHECK_OUTPUT"
 OFFLINE_ENV = {"NST_WEIGHTS": "random", "NST_QUICK": "1", "MPLBACKEND": "Agg"}
 

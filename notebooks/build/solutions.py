@@ -18,15 +18,11 @@ import sys
 from pathlib import Path
 
 import nbformat
-from common import SETUP_CELL, notebook
+from common import SETUP_CELL, colab_badge, notebook
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent
 OUT = NOTEBOOKS / "solutions" / "solutions.ipynb"
-BADGE = (
-    "[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-    "(https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks/"
-    "solutions/solutions.ipynb)"
-)
+BADGE = colab_badge("solutions/solutions.ipynb")
 
 TITLE = f"""\
 # Solutions to the exercises
