@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import torch
 
+from .devices import no_autocast
 from .images import IMAGENET_STD, pixel_bounds
 
 # Lucid, lucid/optvis/param/color.py (Apache 2.0): square root of ImageNet's RGB covariance,
@@ -110,7 +111,7 @@ class FourierParameterization:
 
     def image(self) -> torch.Tensor:
         """The current image, ImageNet-normalised ``[1, 3, H, W]``, differentiable."""
-        with torch.autocast(device_type=self.spectrum.device.type, enabled=False):
+        with no_autocast(self.spectrum.device.type):
             return self._decode(self.spectrum)
 
     @torch.no_grad()
