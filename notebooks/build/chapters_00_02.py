@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import sys
 import time
 from pathlib import Path
 from textwrap import dedent
 
 import nbformat
-from common import SETUP_CELL, colab_badge
+from common import SETUP_CELL, colab_badge, offline_environment
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent
@@ -905,20 +904,11 @@ def record_checked_outputs(nb: nbformat.NotebookNode, path: Path, timeout: int) 
     from nbclient import NotebookClient
 
     run = copy.deepcopy(nb)
-    env = {"NST_WEIGHTS": "random", "NST_QUICK": "1"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # the kernel inherits this process's environment
-    try:
+    with offline_environment():
         start = time.perf_counter()
         NotebookClient(run, timeout=timeout, kernel_name="python3",
                        resources={"metadata": {"path": str(path.parent)}}).execute()  # fmt: skip
         seconds = time.perf_counter() - start
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     for cell, ran in zip(nb.cells, run.cells, strict=True):
         if is_checked(cell):
             outputs = [o for o in ran.outputs if o.output_type == "stream" and o.name == "stdout"]

@@ -15,14 +15,13 @@ not). ``--executed DIR`` also keeps the fully executed copies for review.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import textwrap
 import time
 from pathlib import Path
 
 import nbformat
-from common import SETUP_CELL, colab_badge
+from common import SETUP_CELL, colab_badge, offline_environment
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent
@@ -1105,11 +1104,11 @@ def execute(nb: nbformat.NotebookNode) -> float:
     """Run ``nb`` in place, quick mode with random weights, from the notebooks folder."""
     from nbclient import NotebookClient
 
-    os.environ.update(NST_QUICK="1", NST_WEIGHTS="random")
-    start = time.perf_counter()
-    NotebookClient(nb, timeout=900, kernel_name="python3", record_timing=False,
-                   resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()  # fmt: skip
-    return time.perf_counter() - start
+    with offline_environment():
+        start = time.perf_counter()
+        NotebookClient(nb, timeout=900, kernel_name="python3", record_timing=False,
+                       resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()  # fmt: skip
+        return time.perf_counter() - start
 
 
 def strip(nb: nbformat.NotebookNode) -> None:

@@ -1,7 +1,11 @@
-"""What every chapter's build script shares: the standard setup cell (the second cell of each chapter).
+"""What the chapter build scripts share: the setup cell, badges, notebook assembly and execution.
 
 The build scripts run as ``python notebooks/build/NAME.py``, so this folder is on ``sys.path``.
 """
+
+import contextlib
+import os
+from collections.abc import Iterator
 
 SETUP_CELL = """\
 # Setup: on Colab, fetch the course and install its helpers; locally, use this checkout.
@@ -58,23 +62,29 @@ def notebook(cells: list[tuple[str, str]], id_prefix: str, gpu: bool = True):
     return nb
 
 
-def keep_checked_outputs(nb, cwd) -> None:
-    """Run ``nb`` offline (quick mode, random weights) in ``cwd``; keep only the outputs and
-    execution counts of ``# NBVAL_CHECK_OUTPUT`` cells, the ones nbval compares."""
-    import os
-
-    from nbclient import NotebookClient
-
-    old = {k: os.environ.get(k) for k in OFFLINE_ENV}
+@contextlib.contextmanager
+def offline_environment() -> Iterator[None]:
+    """Quick mode and random weights for the kernels started inside (they inherit this
+    process's environment); the caller's environment is restored afterwards."""
+    saved = {k: os.environ.get(k) for k in OFFLINE_ENV}
     os.environ.update(OFFLINE_ENV)
     try:
-        NotebookClient(nb, timeout=900, resources={"metadata": {"path": str(cwd)}}).execute()
+        yield
     finally:
-        for k, v in old.items():
+        for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def keep_checked_outputs(nb, cwd) -> None:
+    """Run ``nb`` offline (quick mode, random weights) in ``cwd``; keep only the outputs and
+    execution counts of ``# NBVAL_CHECK_OUTPUT`` cells, the ones nbval compares."""
+    from nbclient import NotebookClient
+
+    with offline_environment():
+        NotebookClient(nb, timeout=900, resources={"metadata": {"path": str(cwd)}}).execute()
     nb.metadata.pop("widgets", None)
     nb.metadata["language_info"] = {"name": "python"}  # not the kernel's version: clean diffs
     for cell in nb.cells:
