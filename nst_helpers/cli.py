@@ -123,25 +123,49 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _check_output(args: argparse.Namespace) -> Path:
-    from PIL import Image
+    """Everything about the files a run will write, checked before it starts (ValueError)."""
+    from .files import check_writable, local_path
+    from .images import output_format
 
-    out = Path(args.output)
-    if Image.registered_extensions().get(out.suffix.lower()) is None:
-        raise ValueError(f"output {str(out)!r} needs an image extension such as .png or .jpg")
+    for what, value in (("--resume", args.resume), ("--checkpoint", args.checkpoint)):
+        if value is not None:
+            local_path(value, what)  # a URL is refused with one line
+    if args.weights is not None and str(args.weights).lower() not in ("imagenet", "random"):
+        local_path(args.weights, "--weights")
+    out = local_path(args.output, "output")
+    if out.is_dir():
+        raise ValueError(f"output {str(out)!r} is a directory; give a file name")
+    try:
+        output_format(out)
+    except ValueError as err:
+        raise ValueError(f"output {str(out)!r}: {err}") from None
     for source in [args.content, *args.style]:
         if _same_file(out, Path(source)):
             raise ValueError(f"output {str(out)!r} is an input image; choose another name")
-    if out.is_dir():
-        raise ValueError(f"output {str(out)!r} is a directory; give a file name")
+    if args.checkpoint is not None and _same_file(out, local_path(args.checkpoint, "checkpoint")):
+        raise ValueError(f"output {str(out)!r} is also the checkpoint; give them two names")
     if out.exists() and not (args.overwrite or args.resume):
         raise ValueError(f"output {str(out)!r} exists; pass --overwrite to replace it")
-    return out
+    return check_writable(out, "output")
+
+
+def _save(img, path: Path) -> str | None:
+    """Write ``img``; the reason in one line if the disk or folder refuses (full, removed)."""
+    from .images import save_image
+
+    try:
+        save_image(img, path, overwrite=True)
+    except OSError as err:
+        return f"could not write {str(path)!r}: {err.strerror or err}"
+    return None
 
 
 def _stylize(args: argparse.Namespace) -> int:
     from . import optimize
-    from .features import WeightsError, weights_are_random
-    from .images import ImageError, save_image
+    from .data import SampleUnavailableError
+    from .devices import DeviceUnavailableError
+    from .features import RandomWeightsWarning, WeightsError, weights_are_random
+    from .images import ImageError
     from .memory import InsufficientMemoryError
 
     try:
@@ -156,7 +180,7 @@ def _stylize(args: argparse.Namespace) -> int:
     size = args.size if args.size is not None else (args.scales[-1] if args.scales else 512)
     announced = False
 
-    def announce_random_weights(record: dict) -> bool:
+    def announce_random_weights(record: dict) -> None:
         # Said once the run has really started, so a bad-input error stays a single line.
         nonlocal announced
         if not announced and weights_are_random(args.weights):
@@ -166,8 +190,6 @@ def _stylize(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         announced = True
-        _RUNNING.set()  # from now on the first Ctrl-C stops between steps (see _request_stop)
-        return not _STOP.is_set()
 
     options = dict(
         steps=args.steps, image_size=size, optimizer=args.optimizer, lr=args.lr,
@@ -186,20 +208,27 @@ def _stylize(args: argparse.Namespace) -> int:
     style = args.style if len(args.style) > 1 else args.style[0]
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the random-weights warning was printed above
+            # only this one: it is said above in words; every other warning still shows
+            warnings.filterwarnings("ignore", category=RandomWeightsWarning)
             result = optimize.stylize(args.content, style, **options)
     except optimize.NonFiniteLossError as err:
-        save_image(err.result.image, out, overwrite=True)
-        return _fail(EXIT_BAD_INPUT, f"{_one_line(err)} Best finite image saved to {out}")
+        problem = _save(err.result.image, out)
+        saved = f"could not save the best finite image: {problem}" if problem else (
+            f"Best finite image saved to {out}")  # fmt: skip
+        return _fail(EXIT_BAD_INPUT, f"{_one_line(err)} {saved}")
+    except (DeviceUnavailableError, SampleUnavailableError) as err:  # the machine, not the input
+        return _fail(EXIT_ENVIRONMENT, _one_line(err))
     except (FileNotFoundError, ImageError, ValueError) as err:
         return _fail(EXIT_BAD_INPUT, _one_line(err))
     except (WeightsError, InsufficientMemoryError) as err:
         return _fail(EXIT_ENVIRONMENT, str(err))
     except KeyboardInterrupt:
         return _fail(EXIT_INTERRUPTED, "interrupted before the first step; nothing was saved")
-    save_image(result.image, out, overwrite=True)
+    problem = _save(result.image, out)
     for step, img in sorted(result.snapshots.items()):
-        save_image(img, out.with_name(f"{out.stem}_step{step:05d}{out.suffix}"), overwrite=True)
+        problem = problem or _save(img, out.with_name(f"{out.stem}_step{step:05d}{out.suffix}"))
+    if problem:
+        return _fail(EXIT_ENVIRONMENT, f"{problem}; the run finished but its image is not saved")
     last = result.history[-1] if result.history else None
     summary = f"saved {out} ({result.image.width}x{result.image.height}"
     if last is not None:
@@ -224,18 +253,13 @@ def _samples(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_RUNNING = threading.Event()  # the optimisation loop has finished its first step
-_STOP = threading.Event()  # a stop was requested: end after the current step
-
-
-def _request_stop(signum, frame) -> None:
-    """Ctrl-C / SIGTERM: once steps are running, finish the current one so the checkpoint and
-    image are those of a whole step (a resume then matches an uninterrupted run exactly);
-    before that, or on a second signal, stop at once."""
-    if _STOP.is_set() or not _RUNNING.is_set():
+def _terminate(signum, frame) -> None:
+    """SIGTERM (a scheduler, a notebook host) is Ctrl-C: ``stylize``'s own handler stops between
+    steps, keeping a whole step's image and checkpoint; outside a run it stops at once."""
+    handler = signal.getsignal(signal.SIGINT)
+    if not callable(handler):
         raise KeyboardInterrupt
-    _STOP.set()
-    print("\nstopping after this step (press Ctrl-C again to stop at once)", file=sys.stderr)
+    handler(signal.SIGINT, frame)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -243,17 +267,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "samples":
         return _samples(args)
-    # Ctrl-C and SIGTERM (a scheduler, a notebook host) stop between steps: keep the best image.
-    _RUNNING.clear()
-    _STOP.clear()
-    signals = [signal.SIGINT] + ([signal.SIGTERM] if os.name == "posix" else [])
+    # Ctrl-C stops between steps (stylize itself sees to that); SIGTERM does the same.
     in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = {s: signal.signal(s, _request_stop) for s in signals} if in_main_thread else {}
+    previous = None
+    if in_main_thread and os.name == "posix":
+        previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return _stylize(args)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
+import warnings
 
 import torch
 
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 _DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class DeviceUnavailableError(ValueError):
+    """A device that is a real device name but is not present on this machine (exit code 3)."""
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -35,14 +41,45 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
             f"device={device!r} is not a device; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
         ) from err
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was requested but CUDA is not available here; use 'auto'")
+        raise DeviceUnavailableError(
+            f"device={str(device)!r} was requested but CUDA is not available here; use 'auto'"
+        )
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ValueError(f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s)")
+        raise DeviceUnavailableError(
+            f"device={str(device)!r}: only {torch.cuda.device_count()} CUDA device(s) here"
+        )
     if dev.type == "mps" and not _mps_available():
-        raise ValueError("device='mps' was requested but MPS is not available here; use 'auto'")
+        raise DeviceUnavailableError(
+            "device='mps' was requested but MPS is not available here; use 'auto'"
+        )
     if dev.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"device={device!r} is not supported; use 'auto', 'cpu', 'cuda' or 'mps'")
     return dev
+
+
+def device_key(device: torch.device) -> str:
+    """One name per physical device, for caches: ``cuda`` and ``cuda:0`` (when 0 is the current
+    device) are the same GPU, ``cpu`` and ``cpu:0`` the same CPU."""
+    if device.type == "cpu":
+        return "cpu"
+    if device.index is not None:
+        return f"{device.type}:{device.index}"
+    index = torch.cuda.current_device() if device.type == "cuda" else 0
+    return f"{device.type}:{index}"
+
+
+def release_memory(device: torch.device) -> None:
+    """Hand what a failed run held back to the device: collect cycles, empty the allocator cache.
+
+    Without it PyTorch keeps the freed blocks reserved, and other processes (and the memory
+    guard's view of what is free) cannot use them.
+    """
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    elif device.type == "mps" and hasattr(torch, "mps"):
+        with contextlib.suppress(RuntimeError, AttributeError):
+            torch.mps.empty_cache()
 
 
 def _mps_available() -> bool:
@@ -71,20 +108,35 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
         dtype = _DTYPES[precision]
         if dtype is torch.bfloat16 and device.type == "cuda" and not torch.cuda.is_bf16_supported():
             raise ValueError("precision='bf16' is not supported by this GPU; use 'fp16' or 'auto'")
+        if dtype is not None and device.type == "mps" and not mps_supports(dtype):
+            raise ValueError(
+                f"precision='{precision}' is not supported on this Mac's MPS with torch "
+                f"{torch.__version__} (bf16 needs macOS 14, autocast on MPS torch 2.5); use "
+                "'fp32' or 'auto'"
+            )
         return dtype
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device.type == "mps":
-        return torch.float16 if _mps_autocast_supported() else None
+        return torch.float16 if mps_supports(torch.float16) else None
     return torch.bfloat16 if cpu_has_fast_bf16() else None
 
 
 @functools.cache
-def _mps_autocast_supported() -> bool:
-    try:  # autocast on MPS arrived in torch 2.5
-        torch.autocast(device_type="mps", dtype=torch.float16)
+def mps_supports(dtype: torch.dtype) -> bool:
+    """True when the network can run under MPS autocast in ``dtype`` on this Mac.
+
+    Tried, not assumed: autocast on MPS arrived in torch 2.5 (older versions raise, or warn and
+    switch it off), and bf16 kernels need macOS 14.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # "...not supported. Disabling autocast." is a no
+            torch.autocast(device_type="mps", dtype=dtype)
+            (torch.ones(2, 2, device="mps", dtype=dtype) @ torch.ones(2, 2, device="mps",
+                                                                      dtype=dtype)).cpu()  # fmt: skip
         return True
-    except (RuntimeError, ValueError):
+    except (RuntimeError, ValueError, TypeError, UserWarning):
         return False
 
 

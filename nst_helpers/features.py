@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .devices import memory_format, resolve_device
+from .devices import device_key, memory_format, resolve_device
 
 # torchvision's configuration "E" (VGG19): channels per conv, "M" for a 2x2 max-pool.
 _VGG19_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
@@ -213,7 +213,7 @@ def load_vgg19(
             stacklevel=2,
         )
     with _CACHE_LOCK:
-        net = _CACHE.get((key, str(dev)))
+        net = _CACHE.get((key, device_key(dev)))
         if net is None:
             if key == "random":
                 net = _random_features()
@@ -225,7 +225,7 @@ def load_vgg19(
                 net = _empty_vgg19_features()
                 net.load_state_dict(state)
             net = net.eval().requires_grad_(False).to(dev, memory_format=memory_format(dev))
-            _CACHE[(key, str(dev))] = net
+            _CACHE[(key, device_key(dev))] = net
     return net
 
 

@@ -18,7 +18,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import data
-from .files import atomic_write
+from .files import atomic_write, local_path
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -55,7 +55,10 @@ def load_image(source: ImageSource, max_size: int | None = None) -> Image.Image:
             f"cannot load an image from {type(source).__name__}; pass a path, bytes, a PIL image "
             "or a sample name"
         )
-    path = Path(source)
+    try:
+        path = local_path(source, "image")  # file:// URLs are files; https:// ones are not
+    except ValueError as err:
+        raise ImageError(str(err)) from None
     if isinstance(source, str) and not path.exists() and data.is_sample(source):
         path = data.sample_path(source)
     if not path.exists():
@@ -218,9 +221,30 @@ def save_image(img: Image.Image, path: str | os.PathLike, overwrite: bool = True
     ``FileExistsError`` rather than being replaced.
     """
     path = Path(path)
-    if path.exists() and not overwrite:
+    if path.exists() and not overwrite:  # fail early; the write itself refuses atomically too
         raise FileExistsError(f"{str(path)!r} exists; choose another name or allow overwriting")
+    fmt = output_format(path)
+    return atomic_write(path, lambda fh: img.save(fh, format=fmt), overwrite=overwrite)
+
+
+def output_format(path: str | os.PathLike) -> str:
+    """The Pillow format ``save_image`` writes for ``path``'s extension (``.jpg`` -> ``JPEG``).
+
+    Raises ``ValueError`` for an extension that is no image format, or one Pillow can read but
+    not write (``.psd``): tried on a tiny RGB image, so it is known before any long run.
+    """
+    path = Path(path)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
-        raise ValueError(f"cannot tell the image format from {str(path)!r}; use .png or .jpg")
-    return atomic_write(path, lambda fh: img.save(fh, format=fmt))
+        raise ValueError(
+            f"cannot tell the image format from {str(path)!r}: give it an image extension such "
+            "as .png or .jpg"
+        )
+    try:
+        Image.new("RGB", (8, 8)).save(io.BytesIO(), format=fmt)
+    except (KeyError, OSError, ValueError) as err:
+        raise ValueError(
+            f"Pillow cannot write {path.suffix} ({fmt}) images from RGB: {err or 'no encoder'}; "
+            "use .png or .jpg"
+        ) from None
+    return fmt

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from . import devices
+from .checkpoint import CHECKPOINT_VERSION, restore_rng, rng_state
 from .features import FeatureExtractor, _weights_key, min_input_size, validate_layers
 from .images import (
     ImageSource,
@@ -37,6 +38,7 @@ from .images import (
     save_image,
     tensor_to_image,
 )
+from .interrupts import StepBoundary
 from .losses import content_loss, gram_matrix, style_loss, tv_loss
 from .parameterization import PARAMETERIZATIONS, make_parameterization
 
@@ -46,7 +48,6 @@ PRESERVE_COLOR = (None, "luminance", "histogram")
 DEFAULT_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 DEFAULT_CONTENT_LAYERS = ("conv4_2",)
 DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}
-CHECKPOINT_VERSION = 1
 
 Record = dict[str, Any]
 """One step of history: ``step``, ``total``, ``content``, ``style``, ``tv``, ``seconds``, ..."""
@@ -197,10 +198,11 @@ def stylize(
             not isinstance(value, int) or isinstance(value, bool) or value < 1
         ):
             raise ValueError(f"{name} must be None or an int >= 1, got {value!r}")
+    _check_seed(seed)
     if checkpoint_every is not None and checkpoint is None:
         raise ValueError("checkpoint_every needs checkpoint=PATH")
     if checkpoint is not None:
-        _check_checkpoint_path(Path(checkpoint), resume)
+        checkpoint = _check_checkpoint_path(checkpoint, resume)
     style_scale = _check_weight("style_scale", style_scale)
     if style_scale == 0:
         raise ValueError("style_scale must be > 0")
@@ -223,7 +225,10 @@ def stylize(
         raise ValueError("scales must be None or a non-empty list of sizes, e.g. [256, 512]")
     min_side = min_input_size(content_layers + style_layers)
     for s in sizes:
-        if not isinstance(s, int) or isinstance(s, bool) or s < min_side:
+        if not isinstance(s, int) or isinstance(s, bool):
+            raise ValueError(f"{'scales' if scales else 'image_size'} must hold whole numbers "
+                             f"of pixels, got {s!r}")  # fmt: skip
+        if s < min_side:
             raise ValueError(
                 f"image size {s!r} is too small: layers up to {max(content_layers + style_layers, key=_depth)} "
                 f"need at least {min_side} px per side"
@@ -272,6 +277,7 @@ def stylize(
 
         state = load_checkpoint(resume)
         check_compatible(state.get("settings", {}), settings, resume)
+        state["source"] = str(resume)  # named in errors found when the state is loaded
 
     from .memory import InsufficientMemoryError, check_memory, oom_message
 
@@ -284,6 +290,7 @@ def stylize(
     if memory_check:
         check_memory((out_h, out_w), dev, **memory_options)
 
+    run = None
     try:
         hooks = _Hooks(
             snapshot_every, callback, preview, preview_every, checkpoint, checkpoint_every
@@ -292,20 +299,66 @@ def stylize(
             content_img, style_imgs, blend, settings, layer_weights, dev, dtype, weights, hooks
         )
         return run.execute(_split_steps(steps, len(sizes)), state, progress)
+    except NonFiniteLossError as err:
+        run = state = None  # this frame stays in the traceback: it must not hold the run
+        raise _detached(err) from None
     except (torch.cuda.OutOfMemoryError, RuntimeError) as err:
         # CUDA raises OutOfMemoryError, MPS a RuntimeError that says so: both get our advice.
-        if isinstance(err, torch.cuda.OutOfMemoryError) or "out of memory" in str(err).lower():
-            advice = oom_message((out_h, out_w), dev, **memory_options)
-            raise InsufficientMemoryError(advice) from err
-        raise
+        if not _is_out_of_memory(err):
+            raise
+        said = " ".join(str(err).split())[:300]
+    # Out of memory. Raised here, outside the handler, with no cause attached: the CUDA error's
+    # traceback holds every frame of the failed run (Grams, images, optimiser state), and a
+    # notebook keeps the last exception. Free all of it first, so the next, smaller run fits
+    # and the advice below sees what is really free.
+    run = state = None
+    devices.release_memory(dev)
+    advice = oom_message((out_h, out_w), dev, **memory_options)
+    raise InsufficientMemoryError(f"{advice} (The device said: {said})")
 
 
-def _check_checkpoint_path(path: Path, resume: str | Path | None) -> None:
-    """Refuse a checkpoint path where saving would destroy something that is not a checkpoint."""
-    if path.is_dir():
-        raise ValueError(f"checkpoint {str(path)!r} is a directory; give a file name")
+def _load_resumed(param, opt, param_state: dict, opt_state: dict, source: str | None) -> None:
+    """Load a checkpoint's image and optimiser state; one that does not fit is a ValueError."""
+    current = param.state_dict()
+    shapes = {k: tuple(v.shape) for k, v in current.items()}
+    saved = {k: tuple(v.shape) for k, v in param_state.items()}
+    try:
+        if shapes != saved:  # copy_ would broadcast a wrong shape without a word
+            raise ValueError(f"image parameters {saved}, this run needs {shapes}")
+        param.load_state_dict(param_state)
+        opt.load_state_dict(opt_state)
+    except (KeyError, ValueError, RuntimeError, TypeError, IndexError) as err:
+        raise ValueError(
+            f"checkpoint {source!r} does not fit this run (damaged or foreign): "
+            f"{type(err).__name__}: {' '.join(str(err).split())[:200]}"
+        ) from None
+
+
+def _is_out_of_memory(err: BaseException) -> bool:
+    return isinstance(err, torch.cuda.OutOfMemoryError) or "out of memory" in str(err).lower()
+
+
+def _detached(err: BaseException) -> BaseException:
+    """``err`` without its traceback and chained exceptions, which hold the failed run's frames."""
+    err.__traceback__, err.__cause__, err.__context__ = None, None, None
+    return err
+
+
+def _check_seed(seed: Any) -> None:
+    if seed is None:
+        return
+    if not isinstance(seed, int) or isinstance(seed, bool) or not -(2**63) <= seed < 2**64:
+        raise ValueError(f"seed must be None or a whole number (64 bit), got {seed!r}")
+
+
+def _check_checkpoint_path(path: str | Path, resume: str | Path | None) -> Path:
+    """Refuse a checkpoint path where saving would destroy something that is not a checkpoint,
+    or where it cannot be written at all (found now, not at the first save mid-run)."""
+    from .files import check_writable
+
+    path = check_writable(path, "checkpoint")
     if not path.exists() or (resume is not None and Path(resume).resolve() == path.resolve()):
-        return  # nothing there, or the file being resumed (load_checkpoint will vet it)
+        return path  # nothing there, or the file being resumed (load_checkpoint will vet it)
     from .checkpoint import load_checkpoint
 
     try:
@@ -315,6 +368,7 @@ def _check_checkpoint_path(path: Path, resume: str | Path | None) -> None:
             f"checkpoint {str(path)!r} exists and is not a checkpoint; refusing to overwrite "
             "it: choose another file name"
         ) from None
+    return path
 
 
 def _depth(name: str) -> int:
@@ -469,11 +523,13 @@ class _Run:
             self.best_x = state["best_x"]
             self.loss_scale = state.get("loss_scale", self.loss_scale)  # fp16 only
             self.good_steps = state.get("good_steps", 0)
+            restore_rng(state)
         total_steps = sum(steps_per_scale)
         self.t0 = time.perf_counter() - (self.history[-1]["seconds"] if self.history else 0.0)
         bar = tqdm(total=total_steps, initial=min(start_step, total_steps), disable=not progress,
                    desc="stylize", unit="step", dynamic_ncols=True)  # fmt: skip
         interrupted, x_prev, param, opt = False, None, None, None
+        boundary = StepBoundary().__enter__()  # Ctrl-C stops between steps (see interrupts.py)
         try:
             step = start_step
             for k, size in enumerate(s["scales"]):
@@ -490,15 +546,15 @@ class _Run:
                 param = make_parameterization(s["parameterization"], init.to(self.dev))
                 opt = self.make_optimizer(param)
                 if param_state is not None:
-                    param.load_state_dict(param_state)
-                    opt.load_state_dict(opt_state)
+                    _load_resumed(param, opt, param_state, opt_state, state.get("source"))
                     param_state = opt_state = None
                     if self.best_x is not None:
                         self.best_x = self.best_x.to(self.dev)
                 self.scale_index = k
                 while step < end:
                     step += 1
-                    record = self.step(param, opt, content_targets, grams, step, size)
+                    with boundary.step():
+                        record = self.step(param, opt, content_targets, grams, step, size)
                     bar.update(1)
                     bar.set_postfix(loss=f"{record['total']:.4g}", refresh=False)
                     if self.snapshot_every and (
@@ -509,11 +565,13 @@ class _Run:
                         step % self.preview_every == 0 or step == total_steps
                     ):
                         self.preview(step, self.output_image(param.image().detach()))
-                    if self.checkpoint_every and step % self.checkpoint_every == 0:
-                        self.save_checkpoint(param, opt, step)
-                    if self.callback is not None and self.callback(record) is False:
+                    stop = self.callback is not None and self.callback(record) is False
+                    if stop or boundary.stop_requested:
                         interrupted = True
                         break
+                    # after the callback: the checkpoint holds the RNG state of the step's end
+                    if self.checkpoint_every and step % self.checkpoint_every == 0:
+                        self.save_checkpoint(param, opt, step)
                 if interrupted:
                     break
                 x_prev = param.image().detach()
@@ -535,7 +593,10 @@ class _Run:
             ) from None
         finally:
             bar.close()
-        if interrupted and self.checkpoint is not None and opt is not None:
+            boundary.__exit__()
+        # A second Ctrl-C tore a step: its half-updated state is no step at all, so the last
+        # checkpoint written (if any) stays the one to resume from.
+        if interrupted and self.checkpoint is not None and opt is not None and not boundary.torn:
             self.save_checkpoint(param, opt, len(self.history))
         return self.result(param, interrupted)
 
@@ -569,6 +630,7 @@ class _Run:
                 parts = out
             return out["total"]
 
+        self.overflowed = False
         x_before = param.image().detach()
         if lbfgs:
             x_before = x_before.clone()  # the line search moves the parameters in place
@@ -578,7 +640,7 @@ class _Run:
             total = parts["total"].item()
             if math.isfinite(total) and total < self.best_loss:
                 self._keep_best(x_before, total, step - 1)
-            if math.isfinite(total):
+            if math.isfinite(total) and not self.overflowed:
                 opt.step()
         values = {k: float(v) for k, v in parts.items()}
         if not math.isfinite(values["total"]):
@@ -593,6 +655,8 @@ class _Run:
                           "lr": opt.param_groups[0]["lr"], "scale": size}  # fmt: skip
         if lbfgs:
             record["evals"] = evals
+        if self.overflowed:
+            record["skipped"] = True
         self.history.append(record)
         return record
 
@@ -617,6 +681,10 @@ class _Run:
                 break
             self.loss_scale /= 2.0
             self.good_steps = 0
+        else:  # overflowed at every scale tried: skip this update, never apply inf gradients
+            for p in param.parameters():
+                p.grad = torch.zeros_like(p)
+            self.overflowed = True
         return {k: v.detach() for k, v in out.items()}
 
     def _cached_evaluation(self, param) -> dict[str, torch.Tensor] | None:
@@ -671,7 +739,7 @@ class _Run:
                           for k, v in self.snapshots.items()},
             "best_loss": self.best_loss, "best_step": self.best_step,
             "best_x": None if self.best_x is None else self.best_x.cpu(),
-            "rng": torch.get_rng_state(),
+            **rng_state(self.dev),
             "loss_scale": self.loss_scale, "good_steps": self.good_steps,
         })  # fmt: skip
 

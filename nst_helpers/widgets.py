@@ -24,6 +24,7 @@ import os
 import re
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from .optimize import (
     NonFiniteLossError,
     Record,
     StylizeResult,
+    _detached,
     stylize,
 )
 
@@ -213,6 +215,7 @@ class StyleStudio(W.VBox):
         self.history: list[Record] = []
         self.result: StylizeResult | None = None
         self.error: BaseException | None = None  # the last run's exception, for debugging
+        self.error_traceback = ""  # ... and its traceback as text (frames would hold the run)
         self.saved: list[Path] = []
         self.preview_every: int | None = None  # steps between previews; None: by time
         self._uploads: dict[str, Image.Image] = {}
@@ -392,7 +395,10 @@ class StyleStudio(W.VBox):
         self.upload_content.observe(lambda c: self._on_upload("content", c["new"]), "value")
         self.upload_style.observe(lambda c: self._on_upload("style", c["new"]), "value")
         self.optimizer.observe(self._on_optimizer, "value")
-        self.steps.observe(lambda c: setattr(self.progress, "max", c["new"]), "value")
+        # idle only: a running job keeps the step count it started with
+        self.steps.observe(
+            lambda c: None if self.running else setattr(self.progress, "max", c["new"]), "value"
+        )
 
     def _layout(self) -> list[W.Widget]:
         title = W.HTML(
@@ -604,6 +610,7 @@ class StyleStudio(W.VBox):
             self.loss_plot.value = loss_plot_png([])
             self.run_button.disabled, self.stop_button.disabled = True, False
             self.save_button.disabled = True
+            self._lock_job_controls(True)
             self._say("Preparing: loading VGG19 and computing the targets...")
             self._thread = threading.Thread(
                 target=self._run_thread, args=(content, style, kwargs, self.history),
@@ -679,24 +686,46 @@ class StyleStudio(W.VBox):
             )  # fmt: skip
             self._finish(result, history)
         except NonFiniteLossError as err:
-            self.error = err
+            self._keep_error(err)
             self._finish(err.result, history)
             self._say(f"{html.escape(str(err))}", "error")
         except data.SampleUnavailableError as err:
-            self.error = err
+            self._keep_error(err)
             self._say(html.escape(str(err)), "error")
         except (ImageError, FileNotFoundError, ValueError, MemoryError) as err:
-            self.error = err
+            self._keep_error(err)
             self._say(f"Cannot run: {html.escape(str(err))}", "error")
         except Exception as err:  # noqa: BLE001 - the UI shows a message, never a traceback
-            self.error = err
+            self._keep_error(err)
             self._say(f"The run failed: {type(err).__name__}: {html.escape(str(err))}", "error")
         finally:
+            self._lock_job_controls(False)
             self.run_button.disabled, self.stop_button.disabled = False, True
             self.save_button.disabled = self.result is None
             if self.result is None:
                 self.progress.bar_style = "danger"
                 self.progress_label.value = "failed"
+
+    def _job_controls(self) -> list[W.Widget]:
+        """Every control whose value a running job was started with."""
+        return [
+            self.content_picker, self.style_picker, self.upload_content, self.upload_style,
+            self.content_weight, self.style_weight, self.tv_weight, self.content_layer,
+            *self.style_layer_boxes.values(), self.optimizer, self.lr, self.steps,
+            self.image_size, self.init, self.precision, self.device, self.seed,
+        ]  # fmt: skip
+
+    def _lock_job_controls(self, locked: bool) -> None:
+        # Moving one mid-run would change nothing in the job but mislead (and, for Steps,
+        # the progress bar): they wait, greyed out, until it ends however it ends.
+        for control in self._job_controls():
+            control.disabled = locked
+
+    def _keep_error(self, err: BaseException) -> None:
+        """Keep the exception and its traceback as text, not its frames: those reference the
+        failed run's images, Grams and optimiser state, and would keep them in memory."""
+        self.error_traceback = "".join(traceback.format_exception(err))
+        self.error = _detached(err)
 
     def _finish(self, result: StylizeResult, history: list[Record]) -> None:
         self.result = result
