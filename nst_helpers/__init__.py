@@ -9,7 +9,7 @@ The chapters of the nst-course build each piece by hand, then call the helper he
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import SampleUnavailableError, list_samples, sample_path
-from .devices import resolve_device, resolve_precision
+from .devices import DeviceUnavailableError, resolve_device, resolve_precision
 from .features import (
     VGG19_LAYERS,
     FeatureExtractor,
@@ -39,6 +39,7 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "VGG19_LAYERS",
+    "DeviceUnavailableError",
     "FeatureExtractor",
     "ImageError",
     "InsufficientMemoryError",

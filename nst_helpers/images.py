@@ -40,6 +40,9 @@ def load_image(source: ImageSource, max_size: int | None = None) -> Image.Image:
     ``nst_helpers.data.list_samples()``). ``max_size`` shrinks the longest side (keeping the
     aspect ratio) while decoding where the format allows, before a large buffer is allocated.
 
+    Animated or multi-page files (GIF, WebP, APNG, TIFF) give their first frame; a ``file://``
+    URL is a path, other URLs are refused (``ImageError``: download the file first).
+
     Raises ``FileNotFoundError`` for a missing file and ``ImageError`` for anything unreadable.
     """
     if max_size is not None and (not isinstance(max_size, int) or max_size < 1):

@@ -156,14 +156,20 @@ def stylize(
     pixels on the same machine.
 
     ``callback(record)`` runs after every step; returning ``False`` stops the run, as does
-    Ctrl-C: the result then holds the best image so far with ``interrupted=True``.
+    Ctrl-C: the result then holds the best image so far with ``interrupted=True``. Ctrl-C during
+    a step (an L-BFGS line search, say) waits for that step to finish, so the image and the
+    checkpoint are those of whole steps; a second Ctrl-C stops at once (the checkpoint then
+    stays at the last one written).
     ``preview(step, image)`` receives the current image every ``preview_every`` steps (for live
     displays; unlike snapshots nothing is kept).
     ``snapshot_every=N`` keeps the image every N steps. ``checkpoint=PATH`` (every
     ``checkpoint_every`` steps, and when stopped) saves everything needed to ``resume=PATH``.
 
-    Raises ``ValueError`` for invalid arguments before any optimisation, and
-    ``NonFiniteLossError`` (holding the best finite image so far) if the loss diverges.
+    Raises ``ValueError`` for invalid arguments (and damaged checkpoints) before any
+    optimisation, ``NonFiniteLossError`` (holding the best finite image so far) if the loss
+    diverges, and ``InsufficientMemoryError`` when the device runs out of memory; neither keeps
+    the failed run's tensors alive, and the device's cache is emptied, so a smaller run can
+    follow at once.
     """
     # ---- validate everything before any work --------------------------------------------
     if optimizer not in OPTIMIZERS:
