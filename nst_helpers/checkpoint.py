@@ -24,8 +24,14 @@ REQUIRED_KEYS = ("version", "settings", "step", "scale_index", "param", "optimiz
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
-    """Write ``state`` to ``path`` atomically (temporary file, fsync, rename); returns the path."""
-    return atomic_write(path, lambda fh: torch.save(state, fh))
+    """Write ``state`` to ``path`` atomically (temporary file, fsync, rename); returns the path.
+
+    An ``OSError`` (disk full, folder removed) names ``path`` and leaves the previous file."""
+    try:
+        return atomic_write(path, lambda fh: torch.save(state, fh))
+    except OSError as err:
+        err.filename = err.filename or str(path)
+        raise
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:

@@ -222,6 +222,9 @@ def _stylize(args: argparse.Namespace) -> int:
         return _fail(EXIT_BAD_INPUT, _one_line(err))
     except (WeightsError, InsufficientMemoryError) as err:
         return _fail(EXIT_ENVIRONMENT, str(err))
+    except OSError as err:  # a checkpoint could not be written mid-run: disk full, folder gone
+        where = repr(str(err.filename)) if err.filename else "a file"
+        return _fail(EXIT_ENVIRONMENT, f"could not write {where}: {err.strerror or err}")
     except KeyboardInterrupt:
         return _fail(EXIT_INTERRUPTED, "interrupted before the first step; nothing was saved")
     problem = _save(result.image, out)

@@ -400,3 +400,17 @@ def test_cli_keeps_its_working_directory_clean(tmp_path, photo, capsys, monkeypa
     monkeypatch.chdir(tmp_path)
     cli(["stylize", photo, "mosaic", "-o", "https://example.com/o.png", *FAST], capsys)
     assert sorted(os.listdir(tmp_path)) == ["photo.png"]
+
+
+def test_disk_full_while_checkpointing_is_exit_3_one_line(tmp_path, photo, capsys, monkeypatch):
+    from nst_helpers import checkpoint
+
+    def full(path, write, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint, "atomic_write", full)
+    argv = ["stylize", photo, "mosaic", "-o", tmp_path / "o.png", *FAST,
+            "--checkpoint", tmp_path / "c.ckpt", "--checkpoint-every", "1"]  # fmt: skip
+    code, err = cli(argv, capsys)
+    assert code == 3 and one_line(err), err
+    assert "No space left" in err and "c.ckpt" in err

@@ -432,3 +432,15 @@ def test_fp16_gradient_that_always_overflows_skips_the_step():
     assert torch.equal(after, before)  # skipped: no update from a non-finite gradient
     assert toy.loss_scale < 1.0 and toy.good_steps == 0
     assert record["skipped"] is True and len(toy.history) == 1
+
+
+def test_sigterm_is_handled_like_ctrl_c(monkeypatch):
+    from nst_helpers import cli as cli_module
+
+    calls = []
+    monkeypatch.setattr(signal, "getsignal", lambda sig: lambda s, frame: calls.append(s))
+    cli_module._terminate(signal.SIGTERM, None)  # stylize's handler decides: now or after a step
+    assert calls == [signal.SIGINT]
+    monkeypatch.setattr(signal, "getsignal", lambda sig: signal.SIG_DFL)
+    with pytest.raises(KeyboardInterrupt):
+        cli_module._terminate(signal.SIGTERM, None)
