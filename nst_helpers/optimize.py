@@ -27,7 +27,6 @@ import torch.nn.functional as F
 from PIL import Image
 
 from . import devices
-from .checkpoint import CHECKPOINT_VERSION, restore_rng, rng_state
 from .features import FeatureExtractor, _weights_key, min_input_size, validate_layers
 from .images import (
     ImageSource,
@@ -38,7 +37,6 @@ from .images import (
     save_image,
     tensor_to_image,
 )
-from .interrupts import StepBoundary
 from .losses import content_loss, gram_matrix, style_loss, tv_loss
 from .parameterization import PARAMETERIZATIONS, make_parameterization
 
@@ -156,22 +154,25 @@ def stylize(
     pixels on the same machine.
 
     ``callback(record)`` runs after every step; returning ``False`` stops the run, as does
-    Ctrl-C: the result then holds the best image so far with ``interrupted=True``. Ctrl-C during
-    a step (an L-BFGS line search, say) waits for that step to finish, so the image and the
-    checkpoint are those of whole steps; a second Ctrl-C stops at once (the checkpoint then
-    stays at the last one written).
+    Ctrl-C: the result then holds the best image so far with ``interrupted=True``.
     ``preview(step, image)`` receives the current image every ``preview_every`` steps (for live
     displays; unlike snapshots nothing is kept).
     ``snapshot_every=N`` keeps the image every N steps. ``checkpoint=PATH`` (every
     ``checkpoint_every`` steps, and when stopped) saves everything needed to ``resume=PATH``.
 
-    Raises ``ValueError`` for invalid arguments (and damaged checkpoints) before any
-    optimisation, ``NonFiniteLossError`` (holding the best finite image so far) if the loss
-    diverges, and ``InsufficientMemoryError`` when the device runs out of memory; neither keeps
-    the failed run's tensors alive, and the device's cache is emptied, so a smaller run can
-    follow at once.
+    Raises ``ValueError`` for invalid arguments before any optimisation, and
+    ``NonFiniteLossError`` (holding the best finite image so far) if the loss diverges.
+
+    Ctrl-C during a step (an L-BFGS line search, say) waits for that step to finish, so the
+    image and the checkpoint are those of whole steps; a second Ctrl-C stops at once (the
+    checkpoint then stays at the last one written). A damaged or foreign ``resume`` file is a
+    ``ValueError`` before any step; running out of device memory is ``InsufficientMemoryError``.
+    Neither error keeps the failed run's tensors alive, and the device cache is emptied, so a
+    smaller run can follow at once.
     """
     # ---- validate everything before any work --------------------------------------------
+    checkpoint, resume = _local_files(checkpoint, resume)
+    _check_seed(seed)
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer={optimizer!r} must be one of {', '.join(OPTIMIZERS)}")
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
@@ -204,11 +205,10 @@ def stylize(
             not isinstance(value, int) or isinstance(value, bool) or value < 1
         ):
             raise ValueError(f"{name} must be None or an int >= 1, got {value!r}")
-    _check_seed(seed)
     if checkpoint_every is not None and checkpoint is None:
         raise ValueError("checkpoint_every needs checkpoint=PATH")
     if checkpoint is not None:
-        checkpoint = _check_checkpoint_path(checkpoint, resume)
+        _check_checkpoint_path(Path(checkpoint), resume)
     style_scale = _check_weight("style_scale", style_scale)
     if style_scale == 0:
         raise ValueError("style_scale must be > 0")
@@ -350,6 +350,13 @@ def _detached(err: BaseException) -> BaseException:
     return err
 
 
+def _local_files(*paths: str | Path | None) -> tuple[Path | None, ...]:
+    """Checkpoint paths as local Paths (``file://`` URLs too); other URLs are a ValueError."""
+    from .files import local_path
+
+    return tuple(None if p is None else local_path(p, "checkpoint") for p in paths)
+
+
 def _check_seed(seed: Any) -> None:
     if seed is None:
         return
@@ -357,14 +364,14 @@ def _check_seed(seed: Any) -> None:
         raise ValueError(f"seed must be None or a whole number (64 bit), got {seed!r}")
 
 
-def _check_checkpoint_path(path: str | Path, resume: str | Path | None) -> Path:
+def _check_checkpoint_path(path: Path, resume: str | Path | None) -> None:
     """Refuse a checkpoint path where saving would destroy something that is not a checkpoint,
     or where it cannot be written at all (found now, not at the first save mid-run)."""
     from .files import check_writable
 
-    path = check_writable(path, "checkpoint")
+    check_writable(path, "checkpoint")
     if not path.exists() or (resume is not None and Path(resume).resolve() == path.resolve()):
-        return path  # nothing there, or the file being resumed (load_checkpoint will vet it)
+        return  # nothing there, or the file being resumed (load_checkpoint will vet it)
     from .checkpoint import load_checkpoint
 
     try:
@@ -374,7 +381,6 @@ def _check_checkpoint_path(path: str | Path, resume: str | Path | None) -> Path:
             f"checkpoint {str(path)!r} exists and is not a checkpoint; refusing to overwrite "
             "it: choose another file name"
         ) from None
-    return path
 
 
 def _depth(name: str) -> int:
@@ -515,6 +521,9 @@ class _Run:
         self, steps_per_scale: list[int], state: dict | None, progress: bool
     ) -> StylizeResult:
         from tqdm.auto import tqdm
+
+        from .checkpoint import restore_rng
+        from .interrupts import StepBoundary
 
         s = self.settings
         start_scale, start_step, param_state, opt_state = 0, 0, None, None
@@ -734,7 +743,7 @@ class _Run:
         )  # fmt: skip
 
     def save_checkpoint(self, param, opt, step: int) -> None:
-        from .checkpoint import save_checkpoint
+        from .checkpoint import CHECKPOINT_VERSION, rng_state, save_checkpoint
 
         save_checkpoint(self.checkpoint, {
             "version": CHECKPOINT_VERSION, "settings": self.settings, "step": step,
