@@ -180,7 +180,7 @@ def _stylize(args: argparse.Namespace) -> int:
     size = args.size if args.size is not None else (args.scales[-1] if args.scales else 512)
     announced = False
 
-    def announce_random_weights(record: dict) -> None:
+    def announce_random_weights(record: dict) -> bool:
         # Said once the run has really started, so a bad-input error stays a single line.
         nonlocal announced
         if not announced and weights_are_random(args.weights):
@@ -190,6 +190,8 @@ def _stylize(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         announced = True
+        _RUNNING.set()  # from now on SIGTERM stops between steps (see _request_stop)
+        return not _STOP.is_set()
 
     options = dict(
         steps=args.steps, image_size=size, optimizer=args.optimizer, lr=args.lr,
@@ -256,13 +258,18 @@ def _samples(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _terminate(signum, frame) -> None:
-    """SIGTERM (a scheduler, a notebook host) is Ctrl-C: ``stylize``'s own handler stops between
-    steps, keeping a whole step's image and checkpoint; outside a run it stops at once."""
-    handler = signal.getsignal(signal.SIGINT)
-    if not callable(handler):
+_RUNNING = threading.Event()  # the optimisation loop has finished its first step
+_STOP = threading.Event()  # a stop was requested: end after the current step
+
+
+def _request_stop(signum, frame) -> None:
+    """Ctrl-C / SIGTERM: once steps are running, finish the current one so the checkpoint and
+    image are those of a whole step (a resume then matches an uninterrupted run exactly);
+    before that, or on a second signal, stop at once."""
+    if _STOP.is_set() or not _RUNNING.is_set():
         raise KeyboardInterrupt
-    handler(signal.SIGINT, frame)
+    _STOP.set()
+    print("\nstopping after this step (press Ctrl-C again to stop at once)", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -270,16 +277,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "samples":
         return _samples(args)
-    # Ctrl-C stops between steps (stylize itself sees to that); SIGTERM does the same.
+    # Ctrl-C and SIGTERM (a scheduler, a notebook host) stop between steps: keep the best image.
+    _RUNNING.clear()
+    _STOP.clear()
+    signals = [signal.SIGINT] + ([signal.SIGTERM] if os.name == "posix" else [])
     in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = None
-    if in_main_thread and os.name == "posix":
-        previous = signal.signal(signal.SIGTERM, _terminate)
+    previous = {s: signal.signal(s, _request_stop) for s in signals} if in_main_thread else {}
     try:
         return _stylize(args)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":
