@@ -223,7 +223,7 @@ def save_image(img: Image.Image, path: str | os.PathLike, overwrite: bool = True
     Creates missing parent folders. With ``overwrite=False`` an existing file raises
     ``FileExistsError`` rather than being replaced.
     """
-    path = Path(path)
+    path = local_path(path, "output")  # never a folder named "https:" in the working directory
     if path.exists() and not overwrite:  # fail early; the write itself refuses atomically too
         raise FileExistsError(f"{str(path)!r} exists; choose another name or allow overwriting")
     fmt = output_format(path)

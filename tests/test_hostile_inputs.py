@@ -414,3 +414,12 @@ def test_disk_full_while_checkpointing_is_exit_3_one_line(tmp_path, photo, capsy
     code, err = cli(argv, capsys)
     assert code == 3 and one_line(err), err
     assert "No space left" in err and "c.ckpt" in err
+
+
+def test_save_image_refuses_a_url(tmp_path, monkeypatch):
+    from nst_helpers import save_image
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="URL"):
+        save_image(Image.new("RGB", (4, 4)), "https://example.com/o.png")
+    assert os.listdir(tmp_path) == []
