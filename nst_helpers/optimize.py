@@ -307,7 +307,9 @@ def stylize(
         return run.execute(_split_steps(steps, len(sizes)), state, progress)
     except NonFiniteLossError as err:
         run = state = None  # this frame stays in the traceback: it must not hold the run
-        raise _detached(err) from None
+        _detached(err)
+        devices.release_memory(dev)
+        raise err from None
     except (torch.cuda.OutOfMemoryError, RuntimeError) as err:
         # CUDA raises OutOfMemoryError, MPS a RuntimeError that says so: both get our advice.
         if not _is_out_of_memory(err):
