@@ -423,3 +423,9 @@ def test_save_image_refuses_a_url(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="URL"):
         save_image(Image.new("RGB", (4, 4)), "https://example.com/o.png")
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("seed", [2**70, -(2**64)])
+def test_seed_beyond_64_bits_is_a_value_error(tiny_images, no_optimisation, seed):
+    with pytest.raises(ValueError, match="seed"):
+        stylize(*tiny_images, steps=1, image_size=32, weights="random", device="cpu", seed=seed)
