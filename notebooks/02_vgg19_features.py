@@ -198,6 +198,38 @@ with torch.no_grad():
 assert torch.allclose(got, true_conv, atol=1e-4) and got.min() < 0
 print(f"FeatureExtractor conv1_2: min {got.min().item():+.3f}, matches the true conv output")
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise: write a feature extractor
+#
+# Write `my_extract_features(vgg, x, names)`: run `x` (`[B, 3, H, W]`, normalised) through
+# `vgg` (the 37 modules of the table) and return `{name: that layer's output}` for each name
+# in `names`, the module at index `VGG19_LAYERS[name]`. Two ways work: walk the layers in a
+# loop (and stop after the deepest one you need), or register a forward hook on each wanted
+# module (and remove the hooks afterwards). Mind the trap above: a `conv*` output you keep must
+# survive the in-place ReLU that follows it.
+#
+# `check_feature_extractor` runs your function on a seeded VGG19 and names what is wrong
+# (post-ReLU values where a conv output was asked for, an off-by-one index, hooks left behind,
+# missing names).
+#
+# Stuck? The checker's hint names the mistake it found. A reference solution, checked the
+# same way, is in [the solutions notebook](solutions/solutions.ipynb) (exercise 2); the rest of
+# this chapter uses the library, so it runs whether or not your version passes.
+
+# %% slideshow={"slide_type": "-"}
+from nst_helpers.checks import check_feature_extractor
+
+
+def my_extract_features(
+    vgg: nn.Sequential, x: torch.Tensor, names: list[str]
+) -> dict[str, torch.Tensor]:
+    """{name: output of vgg[VGG19_LAYERS[name]] for x}: conv* before its ReLU."""
+    # YOUR CODE HERE (about 8 lines)
+    raise NotImplementedError("write your feature extractor here")
+
+
+check_feature_extractor(my_extract_features);
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## What the layers see
 #
@@ -223,15 +255,19 @@ for name in blocks:
 #
 # How much of the photo does one layer remember? Start from white noise and change the
 # pixels until their features at that layer match the photo's; whatever comes back is what
-# the layer encodes. This is the bottom row of the paper's Figure 1: from `conv1_2`,
-# `conv2_2` and `conv3_2` the photo returns almost perfectly; from `conv4_2` and `conv5_2`
-# the arrangement survives but the exact pixels do not. That is why content is taken from
-# a deep layer: it fixes *what is where* and leaves the texture free for the style.
+# the layer encodes. This is the bottom row of the paper's Figure 1 (the arXiv version
+# reconstructs from `conv1_1` ... `conv5_1`; the CVPR 2016 version, like this cell, from
+# `conv1_2` ... `conv5_2`): from the shallow layers the photo returns almost perfectly; from
+# `conv4_2` and `conv5_2` the arrangement survives but the exact pixels do not. That is why
+# content is taken from a deep layer: it fixes *what is where* and leaves the texture free for
+# the style.
 #
-# `stylize` does this when the style is switched off (`style_weight=0`): the content loss
+# We have not written a loss or an optimisation loop yet (chapters 04 and 05 do, and chapter
+# 05 opens this box), so here `stylize` is a black box that changes the pixels until one
+# layer's features match: with the style switched off (`style_weight=0`) the content loss
 # alone drives the image. Passing the same layer as the only style layer keeps the network
-# truncated at that layer. L-BFGS, the paper's optimiser, converges here in far fewer steps
-# than Adam.
+# truncated at that layer. L-BFGS (the optimiser the CVPR 2016 version of the paper names)
+# converges here in far fewer steps than Adam.
 
 # %% slideshow={"slide_type": "-"}
 from nst_helpers import load_image, stylize
@@ -265,6 +301,12 @@ else:
     caption = "Reconstructions from one layer: detail fades with depth, the layout stays"
 fig = show_images(panels, ncols=6, size=2.2, suptitle=caption)
 
+# %% [markdown] slideshow={"slide_type": "-"}
+# With ImageNet weights and the full-size run, `conv4_2` and `conv5_2` give a recognisable
+# cat whose fine texture is scrambled. With random weights the deep layers' filters were
+# never trained to respond to natural images, so a few steps leave mostly noise: a reminder
+# that the *trained* features are what make style transfer work.
+
 # %% [markdown] nst="self-check" slideshow={"slide_type": "slide"}
 # ## Self-check
 #
@@ -295,11 +337,17 @@ answer = ...  # "a", "b" or "c"
 quiz("02-inplace-relu", answer);
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# With ImageNet weights and the full-size run, `conv4_2` and `conv5_2` give a recognisable
-# cat whose fine texture is scrambled. With random weights the deep layers' filters were
-# never trained to respond to natural images, so a few steps leave mostly noise: a reminder
-# that the *trained* features are what make style transfer work.
+# ## Open question and experiment
 #
+# **Experiment.** Show `show_feature_maps` for `conv1_1` and for `relu1_1` of the same photo
+# (`FeatureExtractor(["conv1_1", "relu1_1"])`). Which maps lose the most when the ReLU cuts the
+# negative values, and what would a Gram matrix of each keep?
+#
+# **Open question.** The content reconstructions used a deep layer for *what is where*. What
+# would you expect from a content layer in block 5 with the ImageNet weights, and why might a
+# lecturer prefer block 4 anyway?
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Key takeaways
 #
 # - VGG19's `features` are 16 3×3 convolutions with ReLUs in five blocks; channels go

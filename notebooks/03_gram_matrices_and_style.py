@@ -142,6 +142,10 @@ print("same Gram after shuffling positions:    ", torch.equal(shuffled @ shuffle
 # `x.transpose(1, 2)` swaps the last two axes; `@` multiplies batches of matrices.
 # Then run the cell: `check_gram_matrix` tries your function on small inputs and tells
 # you what is wrong (shape, transpose, normalisation, batch, gradients, ...).
+#
+# Stuck? The checker's hint names the mistake it found. A reference solution, checked the
+# same way, is in [the solutions notebook](solutions/solutions.ipynb) (exercise 3); the rest of
+# this chapter uses the library, so it runs whether or not your version passes.
 
 # %% slideshow={"slide_type": "-"}
 def my_gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -151,19 +155,6 @@ def my_gram_matrix(features: torch.Tensor) -> torch.Tensor:
 
 
 check_gram_matrix(my_gram_matrix);
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# <details><summary><b>Solution</b> (open after you have tried)</summary>
-#
-# ```python
-# def my_gram_matrix(features: torch.Tensor) -> torch.Tensor:
-#     """[B, C, H, W] features -> [B, C, C] Gram matrices G = F F^T, one per image."""
-#     b, c, h, w = features.shape
-#     flat = features.reshape(b, c, h * w)  # [B, C, M]
-#     return flat @ flat.transpose(1, 2)  # [B, C, M] @ [B, M, C] -> [B, C, C]
-# ```
-#
-# </details>
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # From now on we use the library's `nst_helpers.gram_matrix`: the same three lines,
@@ -181,8 +172,10 @@ assert torch.equal(G_lib[0].long(), G)
 # ## 3. Gram matrices of real images
 #
 # The same computation on VGG19's `conv1_1` (64 channels) for two paintings and a
-# photo. Each Gram is divided by $M$ here only so the colour scales are comparable
-# between images (average co-activation per position).
+# photo. Each Gram is divided by $M$ here only so that images of different sizes are
+# comparable (average co-activation per position), and all three panels share one colour
+# scale, symmetric about 0: white is 0, red positive, blue negative, so equal colours mean
+# equal values across the panels.
 
 # %% slideshow={"slide_type": "subslide"}
 size = cfg.pick(128, 512)  # longest side in pixels
@@ -191,13 +184,18 @@ extractor = FeatureExtractor(["conv1_1", "conv3_1"], weights=cfg.weights, device
 with torch.no_grad():
     feats = {name: extractor(image_to_tensor(name, size, cfg.device)) for name in names}
 
+grams = {}
+for name in names:
+    f = feats[name]["conv1_1"]
+    grams[name] = gram_matrix(f) / (f.shape[-2] * f.shape[-1])  # per position
+vmax = max(g.abs().max().item() for g in grams.values())  # one scale for all three panels
+
 fig, axes = plt.subplots(2, 3, figsize=(12, 7))
 for col, name in enumerate(names):
-    f = feats[name]["conv1_1"]
     axes[0, col].imshow(load_image(name))
     axes[0, col].set_title(name)
     axes[0, col].set_axis_off()
-    show_gram(gram_matrix(f) / (f.shape[-2] * f.shape[-1]), ax=axes[1, col], title="conv1_1")
+    show_gram(grams[name], ax=axes[1, col], title="conv1_1", vmax=vmax)
 fig.suptitle("Each image has its own pattern of channel co-activations" + caveat)
 fig.tight_layout()
 
@@ -245,10 +243,11 @@ fig = show_images(
 # ## 4. Texture synthesis: the style loss alone
 #
 # Gatys et al. first used Gram matrices to *synthesise textures*: start from white
-# noise and change the pixels until the image's Gram matrices match the painting's
-# (chapter 04 writes down this **style loss**, chapter 05 the loop). `stylize` does
-# this when the content weight is zero and the start is noise. Its `content` argument
-# then only sets the output's shape, so we pass the painting itself.
+# noise and change the pixels until the image's Gram matrices match the painting's.
+# Chapter 04 writes down this **style loss** and chapter 05 the loop that minimises it;
+# until then `stylize` is a black box that does it for us, when the content weight is zero
+# and the start is noise. Its `content` argument then only sets the output's shape, so we
+# pass the painting itself.
 
 # %% slideshow={"slide_type": "subslide"}
 steps = cfg.pick(10, 1000)
@@ -326,6 +325,17 @@ quiz("03-position-free", answer);
 # Q3. For the toy F of section 1, what is G[2, 2]? Compute it by hand.
 answer = ...  # a number
 quiz("03-toy-g22", answer);
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Open question and experiment
+#
+# **Experiment.** Synthesise a texture from a *photo* instead of a painting (`stylize("chelsea",
+# "chelsea", content_weight=0, init="noise", ...)`). What survives of the cat, and what does
+# that tell you about what a Gram matrix keeps?
+#
+# **Open question.** A Gram matrix forgets positions. What does it keep that a colour
+# histogram of the image does not? Try to name one texture that two very different
+# paintings could share.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Key takeaways

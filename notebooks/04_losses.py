@@ -64,7 +64,7 @@ from nst_helpers import (
     losses,
     stylize,
 )
-from nst_helpers.checks import check_content_loss, check_style_loss
+from nst_helpers.checks import check_content_loss, check_style_gradient, check_style_loss
 from nst_helpers.plotting import show_images
 
 warnings.simplefilter("ignore", RandomWeightsWarning)  # the banner above already says so
@@ -100,25 +100,41 @@ for name, f in P.items():
 # $F$ are the generated image's features, $P$ the photo's, at one layer. The
 # $\tfrac{1}{2}$ makes the gradient simply $\partial\mathcal{L}/\partial F = F - P$
 # (eq. 2; the paper's extra "0 where $F < 0$" comes from taking features after the
-# ReLU, ours are taken before it). Autograd agrees:
+# ReLU, ours are taken before it).
+#
+# ### Exercise: write the content loss
+#
+# Write `my_content_loss(F, P)`: eq. 1 over every entry of two feature tensors of the same
+# shape, returned as a 0-dim tensor that autograd can differentiate. `check_content_loss`
+# names the usual slips (a missing 1/2, a mean instead of a sum, a norm instead of its
+# square, a Python number instead of a tensor).
+#
+# Stuck? The checker's hint names the mistake it found. A reference solution, checked the
+# same way, is in [the solutions notebook](solutions/solutions.ipynb) (exercise 4); the rest of
+# this chapter uses the library, so it runs whether or not your version passes.
 
 # %% slideshow={"slide_type": "-"}
-def content_loss_by_hand(F: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
+def my_content_loss(F: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
     """Eq. 1: 1/2 * sum (F - P)^2 over all entries -> 0-dim tensor."""
-    return 0.5 * ((F - P) ** 2).sum()
+    # YOUR CODE HERE (1 line)
+    raise NotImplementedError("write your content loss here")
 
 
-assert check_content_loss(content_loss_by_hand)
+check_content_loss(my_content_loss);
 
-# A noisy copy of the photo, compared with the photo at conv4_2.
+# %% [markdown] slideshow={"slide_type": "-"}
+# With the library's `losses.content_loss` (the same formula), autograd confirms eq. 2 on a
+# noisy copy of the photo, compared with the photo at `conv4_2`:
+
+# %% slideshow={"slide_type": "-"}
 noisy = (photo + 0.5 * torch.randn_like(photo)).requires_grad_(True)
 F = extractor(noisy)[content_layer]
 F.retain_grad()  # keep dL/dF (an intermediate tensor) for inspection
-loss = content_loss_by_hand(F, P[content_layer])
+loss = losses.content_loss(F, P[content_layer])
 loss.backward()
 print(f"content loss of the noisy photo: {loss.item():.4g}")
 print("dL/dF == F - P:", torch.allclose(F.grad, F - P[content_layer]))
-assert torch.allclose(loss, losses.content_loss(F, P[content_layer]))
+assert torch.allclose(loss, 0.5 * ((F - P[content_layer]) ** 2).sum())
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. The style loss (eq. 4-5)
@@ -155,8 +171,14 @@ for name in style_layers:
 # Write `my_style_loss(F, A)` where `F` are the generated image's features and `A`
 # the style image's features at the same layer, both `[1, C, H, W]` (features, not
 # Grams: compute both Gram matrices inside). Return the single-layer $E_l$ above as
-# a 0-dim tensor, with $N = C$ and $M = H \cdot W$. You may use
-# `losses.gram_matrix` (or your `my_gram_matrix` from chapter 03).
+# a 0-dim tensor, with $N = C$ and $M = H \cdot W$. Use `losses.gram_matrix` for the
+# Grams (chapter 03's exercise wrote the same function; this kernel does not have it).
+# `check_style_loss` tests three sizes, so a wrong normalisation is named as the formula
+# it computes, in $N$ and $M$.
+#
+# Stuck? The checker's hint names the mistake it found. A reference solution, checked the
+# same way, is in [the solutions notebook](solutions/solutions.ipynb) (exercise 5); the rest of
+# this chapter uses the library, so it runs whether or not your version passes.
 
 # %% slideshow={"slide_type": "-"}
 def my_style_loss(F: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
@@ -167,20 +189,6 @@ def my_style_loss(F: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
 
 check_style_loss(my_style_loss);
 
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# <details><summary><b>Solution</b> (open after you have tried)</summary>
-#
-# ```python
-# def my_style_loss(F: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
-#     """E_l = sum (G - A_gram)^2 / (4 N^2 M^2) for features F, A of shape [1, N, H, W]."""
-#     _, n, h, w = F.shape
-#     m = h * w
-#     G, A_gram = losses.gram_matrix(F), losses.gram_matrix(A)
-#     return ((G - A_gram) ** 2).sum() / (4 * n**2 * m**2)
-# ```
-#
-# </details>
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. All layers at once, and the library
@@ -209,6 +217,37 @@ lib = losses.style_loss({n: P[n] for n in style_layers}, {n: S[n] for n in style
 print(f"style loss of the photo: by hand {mine.item():.6g}, library {lib.item():.6g}")
 assert torch.allclose(mine, lib, rtol=1e-4)
 assert check_style_loss(style_layer_loss_by_hand)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise: the gradient of the style loss (eq. 6)
+#
+# The paper also writes the gradient of $E_l$ out by hand. With $F^l$ a layer's features
+# after the ReLU as an $N_l \times M_l$ matrix and $G^l = F^l F^{l\top}$:
+#
+# $$\frac{\partial E_l}{\partial F^l_{ij}} =
+# \begin{cases} \frac{1}{N_l^2 M_l^2} \left( (F^l)^\top (G^l - A^l) \right)_{ji} & F^l_{ij} > 0 \\
+# 0 & F^l_{ij} < 0 \end{cases}$$
+#
+# (The 4 of eq. 4 is gone: the square gives a 2 and $G = F F^\top$ depends on $F$ twice,
+# another 2. The case $F^l_{ij} \le 0$ is the ReLU, which passes no gradient where it cut the
+# activation.) Write `my_style_gradient(F, A)` for `F` `[N, M]` and the style image's Gram
+# `A` `[N, N]`, returning `[N, M]` without autograd. `check_style_gradient` compares your
+# formula with what autograd computes through a ReLU, at three sizes, and names a wrong
+# normaliser as a formula in $N$ and $M$. Autograd does this for us in every later chapter:
+# the exercise shows there is no magic in it.
+#
+# Stuck? The checker's hint names the mistake it found. A reference solution, checked the
+# same way, is in [the solutions notebook](solutions/solutions.ipynb) (exercise 7); the rest of
+# this chapter uses the library, so it runs whether or not your version passes.
+
+# %% slideshow={"slide_type": "-"}
+def my_style_gradient(F: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+    """Eq. 6: dE_l/dF for post-ReLU features F [N, M] and the target Gram A [N, N]."""
+    # YOUR CODE HERE (about 3 lines)
+    raise NotImplementedError("write eq. 6 here")
+
+
+check_style_gradient(my_style_gradient);
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Weighing content against style: $\alpha / \beta$ (eq. 7)
@@ -278,6 +317,16 @@ quiz("04-alpha-beta-closer", answer);
 #     (c) because the Gram matrix must lie in [0, 1]
 answer = ...  # "a", "b" or "c"
 quiz("04-why-normalise", answer);
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Open question and experiment
+#
+# **Experiment.** Take the $\alpha/\beta$ you liked best above and run it again at half the
+# image size. Does the balance between photo and painting stay the same? Count how $M_l$
+# enters eq. 1 and eq. 4 to predict the answer before you run it.
+#
+# **Open question.** The layer weights $w_l$ are all $1/5$ in the paper. Is an equal weight an
+# equal *say*? How would you measure each layer's share of the style loss during a run?
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Key takeaways

@@ -69,6 +69,7 @@ from nst_helpers import (
     stylize,
     tensor_to_image,
 )
+from nst_helpers.checks import check_loop
 from nst_helpers.images import pixel_bounds
 from nst_helpers.plotting import plot_history, snapshot_grid
 
@@ -76,7 +77,47 @@ warnings.simplefilter("ignore", RandomWeightsWarning)  # the banner above alread
 caveat = " (random VGG19 weights: NOT a real result)" if cfg.random_weights else ""
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 1. The loop, written out
+# ## 1. Exercise: write the loop
+#
+# Write `my_style_transfer(extractor, loss_fn, content, style, steps, optimizer)`, the whole
+# method in about twenty lines:
+#
+# - `extractor(x)` returns `{layer: features}` (a frozen network); `loss_fn(feats,
+#   content_feats, style_feats)` returns the total loss $\alpha\mathcal{L}_{content} +
+#   \beta\mathcal{L}_{style}$ (it computes the Grams itself); `content` and `style` are
+#   `[1, 3, H, W]` images with pixels in [0, 1].
+# - The targets: the photo's and the painting's features, once.
+# - Start from the photo: `x = content.clone().requires_grad_(True)`; only `x` is optimised.
+# - `optimizer="adam"`: `torch.optim.Adam([x], lr=0.05)`, and after every step clamp the pixels
+#   to [0, 1]. `optimizer="lbfgs"`: `torch.optim.LBFGS([x], max_iter=4)` with a closure, and
+#   clamp only the final image.
+# - Return `(image, history)` with `history[k]` the loss (a float) of step `k + 1`, measured
+#   before that step's update.
+#
+# `check_loop` replays your loop for six steps with both optimisers on a tiny network and
+# names the typical mistake it finds: targets recomputed in the loop or with gradients, the
+# network optimised instead of the image, a missing `zero_grad`, the loss logged after the
+# update, the image clamped inside the L-BFGS closure.
+#
+# Stuck? The checker's hint names the mistake it found. A reference solution, checked the
+# same way, is in [the solutions notebook](solutions/solutions.ipynb) (exercise 8); the next
+# section writes our version out at full size, so try yours first.
+
+# %% slideshow={"slide_type": "-"}
+def my_style_transfer(extractor, loss_fn, content, style, steps, optimizer="adam"):
+    """Optimise the pixels of a copy of `content`; return (image, history of losses)."""
+    # YOUR CODE HERE (about 20 lines)
+    raise NotImplementedError("write your optimisation loop here")
+
+
+check_loop(my_style_transfer);
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 1b. The loop, written out at full size
+#
+# Here is our version, with the real network, the chapter's photo and painting and the
+# paper's losses (the library's `content_loss` and `style_loss`, chapter 04); the rest of the
+# chapter builds on its run.
 #
 # The settings first. They are `stylize`'s defaults, spelled out so that our loop and
 # the library can run the very same optimisation.
@@ -177,6 +218,30 @@ ax.set_title("Our loop and stylize: one curve on top of the other");
 ax = plot_history(result)
 ax.set_title("Content rises from 0, style falls, the total falls" + caveat);
 
+# %% [markdown] slideshow={"slide_type": "-"}
+# The two losses live on very different scales, so the curves above cannot say which one
+# *drives* the optimisation. The weighted terms can: $\alpha\mathcal{L}_{content}$ and
+# $\beta\mathcal{L}_{style}$ add up to the total that Adam minimises, and their ratio is
+# the balance the picture shows.
+
+# %% slideshow={"slide_type": "subslide"}
+alpha, beta = result.settings["content_weight"], result.settings["style_weight"]
+steps_run = [r["step"] for r in result.history]
+weighted_content = [alpha * r["content"] for r in result.history]
+weighted_style = [beta * r["style"] for r in result.history]
+total = [r["total"] for r in result.history]
+terms = zip(weighted_content, weighted_style, total, strict=True)
+assert all(abs(c + s - t) <= 1e-4 * abs(t) for c, s, t in terms)  # no TV term: that is all
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.plot(steps_run, total, "k-", lw=2.5, label="total")
+ax.plot(steps_run, weighted_style, label="β · style")
+ax.plot(steps_run, weighted_content, label="α · content")
+ax.set_yscale("symlog", linthresh=max(min(total) * 1e-3, 1e-12))
+ax.set_xlabel("step")
+ax.set_ylabel("weighted loss")
+ax.legend()
+ax.set_title("α · content + β · style = total: which term is in charge" + caveat);
+
 # %% slideshow={"slide_type": "subslide"}
 fig = snapshot_grid(result.snapshots)
 fig.suptitle("Snapshots at 1/4, 2/4, 3/4 and 4/4 of the run" + caveat)
@@ -185,7 +250,8 @@ fig.tight_layout()
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Adam or L-BFGS?
 #
-# The paper used **L-BFGS**, a quasi-Newton method that builds a picture of the
+# The CVPR 2016 version of the paper names **L-BFGS** (the arXiv text does not name its
+# optimiser), a quasi-Newton method that builds a picture of the
 # loss's curvature from recent gradients; each of its iterations may evaluate the loss
 # several times (a line search). Adam makes one cheap evaluation per step. A fair
 # comparison therefore gives both the same *time*: here L-BFGS gets as many seconds as
@@ -203,7 +269,10 @@ print(f"in {budget:.1f} s: {len(adam)} Adam steps, {len(lbfgs.history)} L-BFGS s
 
 ax = plot_history(adam, keys=("total",), x="seconds", label="Adam")
 plot_history(lbfgs, keys=("total",), x="seconds", label="L-BFGS", ax=ax)
-ax.set_title("Total loss per second of compute");
+ax.lines[-1].set_marker("o")  # a marker per iteration: a run of one or two stays visible
+ax.lines[0].set_marker(".")
+ax.legend()
+ax.set_title("Total loss per second of compute" + caveat);
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # L-BFGS usually reaches a low loss in fewer iterations, but each costs more, needs
@@ -228,7 +297,7 @@ for other in (0.005, 0.1):
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for rate in sorted(curves):
     plot_history(curves[rate], keys=("total",), label=f"lr = {rate}", ax=ax)
-ax.set_title("The learning rate sets how fast, and how smoothly, the loss falls");
+ax.set_title("The learning rate sets how fast, and how smoothly, the loss falls" + caveat);
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Long runs on Colab: checkpoint and resume
@@ -306,6 +375,16 @@ quiz("05-snapshots", answer);
 #     (b) outside the closure, after optimizer.step(closure) (or only at the end)
 answer = ...  # "a" or "b"
 quiz("05-lbfgs-clamp", answer);
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Open question and experiment
+#
+# **Experiment.** Start from white noise instead of the photo (`init="noise"`) with the same
+# settings and the same number of steps, and compare the two results and loss curves. Which
+# start would you use for a 1024 px poster, and why?
+#
+# **Open question.** `stylize` returns the image with the lowest loss, not the last one. When
+# could the two differ noticeably, and which would you show a client?
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Key takeaways

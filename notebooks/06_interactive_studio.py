@@ -268,6 +268,15 @@ answer = ...  # True or False
 quiz("06-callback-stop", answer);
 
 # %% [markdown] slideshow={"slide_type": "slide"}
+# ## Open question and experiment
+#
+# **Experiment.** Find the smallest style weight at which the painting's strokes appear, at
+# 256 px; then repeat at 512 px. Did the threshold move? Write down both numbers.
+#
+# **Open question.** The studio lets you change everything at once. Design a fair comparison
+# of two settings for a classmate: what would you hold fixed, and how many runs would you need?
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Key takeaways
 #
 # - Only the **ratio** of style to content weight matters; a decade up or down changes the

@@ -227,20 +227,28 @@ def show_feature_maps(
 
 
 def show_gram(
-    gram: torch.Tensor | np.ndarray, ax: Axes | None = None, title: str | None = None
+    gram: torch.Tensor | np.ndarray,
+    ax: Axes | None = None,
+    title: str | None = None,
+    vmax: float | None = None,
 ) -> Axes:
     """A Gram matrix ``[C, C]`` (or ``[1, C, C]``) as a heat map with a colour bar.
 
-    Entry (i, j) says how strongly channels i and j fire together, summed over positions.
+    Entry (i, j) says how strongly channels i and j fire together, summed over positions. The
+    colour scale is diverging and symmetric about 0 (``-vmax`` blue, 0 white, ``+vmax`` red),
+    so a sign is never hidden by the colour map; pass the same ``vmax`` to panels that are to
+    be compared (default: this matrix's largest magnitude).
     """
     g = torch.as_tensor(gram).detach().float().cpu()
     if g.dim() == 3 and g.shape[0] == 1:
         g = g[0]
     if g.dim() != 2 or g.shape[0] != g.shape[1]:
         raise ValueError(f"expected a Gram matrix [C, C] or [1, C, C], got {tuple(g.shape)}")
+    if vmax is None:
+        vmax = float(g.abs().max()) or 1.0
     if ax is None:
         _, ax = plt.subplots(figsize=(4, 3.5))
-    im = ax.imshow(g.numpy(), cmap="magma")
+    im = ax.imshow(g.numpy(), cmap="RdBu_r", vmin=-vmax, vmax=vmax)
     ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     ax.set_xlabel("channel j")
     ax.set_ylabel("channel i")
@@ -280,12 +288,17 @@ def show_pipeline(
 
     Content photo, painting and the generated image all pass through the same frozen VGG19;
     the content loss compares features, the style loss compares Gram matrices, and only the
-    generated image's pixels are updated. ``generated=None`` shows white noise there;
-    ``title`` goes above the diagram.
+    generated image's pixels are updated. ``generated=None`` shows the content photo there,
+    where ``stylize`` starts by default (``init="content"``); ``generated="noise"`` shows
+    white noise (``init="noise"``, the paper's start). ``title`` goes above the diagram.
     """
     thumb = (200, 160)
     imgs = [ImageOps.fit(as_pil(img).convert("RGB"), thumb) for img in (content, style)]
+    x_label = "generated image x"
     if generated is None:
+        generated, x_label = imgs[0], "generated image x (starts as p)"
+    elif isinstance(generated, str) and generated == "noise":
+        x_label = "generated image x (starts as noise)"
         rng = np.random.default_rng(0)
         noise = rng.integers(0, 256, size=(thumb[1], thumb[0], 3), dtype=np.uint8)
         generated = Image.fromarray(noise)
@@ -298,7 +311,7 @@ def show_pipeline(
     ax.set_axis_off()
     if title:
         ax.text(6.0, 6.3, title, ha="center", va="center", fontsize=13)
-    labels = ["content photo p", "generated image x", "style image a"]
+    labels = ["content photo p", x_label, "style image a"]
     ys = [4.1, 2.2, 0.3]
     for img, y, label in zip(imgs, ys, labels, strict=True):
         ax.imshow(img, extent=(0.3, 2.3, y, y + 1.6), aspect="auto")
