@@ -37,6 +37,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -371,17 +372,31 @@ def main(argv: Iterable[str] | None = None) -> int:
     if not paths:
         print(f"notebooks: no {CHAPTER_GLOB}.ipynb in {args.notebooks}", file=sys.stderr)
         return 2
-    stale = []
+    stale, failed = [], []
     for path in paths:
+        start = time.perf_counter()
         try:
             changed = process(path, execute=not args.no_execute, write=not args.check)
         except SyncConflict as err:
             print(f"notebooks: {err}", file=sys.stderr)
             return 1
+        except Exception as err:  # a cell failed while recording: report it, do the others
+            from nbclient.exceptions import CellExecutionError
+
+            if not isinstance(err, CellExecutionError):
+                raise
+            print(f"{path.name}: FAILED while running; outputs not re-recorded\n{err}", file=sys.stderr)
+            failed.append(path.name)
+            continue
         if changed:
             stale.append(path.name)
         verb = ("OUT OF DATE" if args.check else "updated") if changed else "unchanged"
-        print(f"{path.relative_to(args.notebooks).as_posix()}: {verb}", flush=True)
+        ran = not (args.no_execute or args.check)
+        took = f" (ran in {time.perf_counter() - start:.0f} s)" if ran else ""
+        print(f"{path.relative_to(args.notebooks).as_posix()}: {verb}{took}", flush=True)
+    if failed:
+        print(f"notebooks: {', '.join(failed)} failed while running (see above)", file=sys.stderr)
+        return 1
     if args.check and stale:
         print("run `make notebooks` to sync, strip and re-record them", file=sys.stderr)
         return 1

@@ -98,6 +98,24 @@ def test_banner_without_setup_and_as_html_in_notebook(monkeypatch, capsys):
     assert capsys.readouterr().out == ""
 
 
+def test_setup_warns_in_a_notebook_when_agg_hides_the_figures(monkeypatch):
+    import warnings
+
+    monkeypatch.setattr(course, "_in_notebook", lambda: True)
+    monkeypatch.delenv("NST_TESTING", raising=False)
+    with pytest.warns(UserWarning, match="MPLBACKEND=Agg"):
+        course.setup()  # conftest selected Agg, as MPLBACKEND=Agg does
+    monkeypatch.setenv("NST_TESTING", "1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        course.setup()
+    monkeypatch.setattr(course, "_in_notebook", lambda: False)  # scripts and tests: silent
+    monkeypatch.delenv("NST_TESTING")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        course.setup()
+
+
 def test_outputs_folder_created_under_repo_even_from_elsewhere(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # notebooks run from notebooks/, Colab from /content/...
     cfg = course.setup()
