@@ -54,7 +54,7 @@ cfg = setup()  # device, quick mode, weights; shows a banner when weights are ra
 # noticed that a network trained to recognise objects (VGG19, trained on ImageNet) describes
 # an image at two levels at once:
 #
-# - **content**: *what is where*, read off the feature maps of a deep layer (`conv4_2`);
+# - **content**: *what is where*, read off the feature maps of a deep layer (`relu4_2`, the paper's `conv4_2`);
 # - **style**: *which textures, colours and strokes occur*, regardless of where, read off
 #   the correlations between feature maps (the **Gram matrices**) of several layers.
 #
@@ -250,7 +250,7 @@ quiz("00-what-is-optimised", answer);
 
 # %% nst="self-check" slideshow={"slide_type": "subslide"}
 # Q2. What does the method use to describe the *style* of the painting?
-#     (a) the feature maps of one deep layer (conv4_2)
+#     (a) the feature maps of one deep layer (relu4_2)
 #     (b) the Gram matrices (feature correlations) of several layers
 #     (c) the colour histogram of the painting's pixels
 answer = ...  # "a", "b" or "c"

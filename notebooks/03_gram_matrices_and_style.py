@@ -171,8 +171,9 @@ assert torch.equal(G_lib[0].long(), G)
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Gram matrices of real images
 #
-# The same computation on VGG19's `conv1_1` (64 channels) for two paintings and a
-# photo. Each Gram is divided by $M$ here only so that images of different sizes are
+# The same computation on VGG19's `relu1_1` (64 channels) for two paintings and a
+# photo: post-ReLU features, as in the paper (its `conv1_1` blob held them, chapter 02), so
+# every entry is a co-activation of two channels that both fire, and none is negative. Each Gram is divided by $M$ here only so that images of different sizes are
 # comparable (average co-activation per position), and all three panels share one colour
 # scale, symmetric about 0: white is 0, red positive, blue negative, so equal colours mean
 # equal values across the panels.
@@ -180,13 +181,13 @@ assert torch.equal(G_lib[0].long(), G)
 # %% slideshow={"slide_type": "subslide"}
 size = cfg.pick(128, 512)  # longest side in pixels
 names = ["brush_strokes", "mosaic", "chelsea"]
-extractor = FeatureExtractor(["conv1_1", "conv3_1"], weights=cfg.weights, device=cfg.device)
+extractor = FeatureExtractor(["relu1_1", "relu3_1"], weights=cfg.weights, device=cfg.device)
 with torch.no_grad():
     feats = {name: extractor(image_to_tensor(name, size, cfg.device)) for name in names}
 
 grams = {}
 for name in names:
-    f = feats[name]["conv1_1"]
+    f = feats[name]["relu1_1"]
     grams[name] = gram_matrix(f) / (f.shape[-2] * f.shape[-1])  # per position
 vmax = max(g.abs().max().item() for g in grams.values())  # one scale for all three panels
 
@@ -195,7 +196,7 @@ for col, name in enumerate(names):
     axes[0, col].imshow(load_image(name))
     axes[0, col].set_title(name)
     axes[0, col].set_axis_off()
-    show_gram(grams[name], ax=axes[1, col], title="conv1_1", vmax=vmax)
+    show_gram(grams[name], ax=axes[1, col], title="relu1_1", vmax=vmax)
 fig.suptitle("Each image has its own pattern of channel co-activations" + caveat)
 fig.tight_layout()
 
@@ -228,7 +229,7 @@ def rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a - b).norm() / a.norm()).item()
 
 
-for layer in ["conv1_1", "conv3_1"]:
+for layer in ["relu1_1", "relu3_1"]:
     fa, fb = before[layer], after[layer]
     print(
         f"{layer}: features differ by {rel(fa, fb):4.0%}, "
@@ -271,13 +272,13 @@ fig = show_images(
 #
 # ## 5. Which layers carry the style? (paper, Fig. 1, top row)
 #
-# The paper rebuilds the style from growing sets of layers: `conv1_1` alone, then
-# `conv1_1` + `conv2_1`, and so on up to `conv5_1`. Deeper layers see larger patches
+# The paper rebuilds the style from growing sets of layers: `relu1_1` alone, then
+# `relu1_1` + `relu2_1`, and so on up to `relu5_1`. Deeper layers see larger patches
 # of the image (their *receptive field* grows with every pooling), so each added
 # layer contributes larger structures.
 
 # %% slideshow={"slide_type": "subslide"}
-all_layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
+all_layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
 reconstructions = []
 for depth in range(1, len(all_layers) + 1):
     layers = all_layers[:depth]
@@ -289,14 +290,14 @@ for depth in range(1, len(all_layers) + 1):
     )  # fmt: skip
     reconstructions.append(result.image)
 
-titles = ["style image"] + ["conv1_1"] + [f"+ {name}" for name in all_layers[1:]]
+titles = ["style image"] + ["relu1_1"] + [f"+ {name}" for name in all_layers[1:]]
 fig = show_images(
     [load_image("brush_strokes"), *reconstructions], titles=titles, ncols=6, size=2.4,
     suptitle="Style from growing layer sets: deeper layers add larger structures" + caveat,
 )  # fmt: skip
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# What to look for with ImageNet weights: `conv1_1` alone gives colours and pixel-level
+# What to look for with ImageNet weights: `relu1_1` alone gives colours and pixel-level
 # grain; each deeper layer adds larger, more coherent strokes, until the last image
 # looks like a piece of the painting without its composition. This is why the default
 # style layers are all five.

@@ -444,11 +444,11 @@ plt.show()
 #
 # ## 8. Which layers: style-layer weights and the content layer
 #
-# The paper weights the style layers equally ($w_l = 1/5$) and takes content from `conv4_2`. Shallow
-# style layers (`conv1_1`, `conv2_1`) carry colours and fine grain; deep ones (`conv4_1`,
-# `conv5_1`) carry larger motifs. `style_layer_weights` takes a list (one weight per style layer)
+# The paper weights the style layers equally ($w_l = 1/5$) and takes content from `relu4_2` (its `conv4_2`, post-ReLU). Shallow
+# style layers (`relu1_1`, `relu2_1`) carry colours and fine grain; deep ones (`relu4_1`,
+# `relu5_1`) carry larger motifs. `style_layer_weights` takes a list (one weight per style layer)
 # or a dict (unnamed layers get 0); a weight of 0 drops a layer. A shallower content layer such as
-# `conv2_2` keeps the photo's exact pixels, a deeper one only its layout (the paper's Fig. 1).
+# `relu2_2` keeps the photo's exact pixels, a deeper one only its layout (the paper's Fig. 1).
 #
 # **When to use it:** favour deep layers for bold, large-scale style, shallow ones for texture and
 # palette; move the content layer up when the photo dominates too much.
@@ -465,17 +465,17 @@ deep = measure(
     style_layer_weights=[0, 0, 0, 0.5, 0.5],
 )
 content_2_2 = measure(
-    "content layer conv2_2", what="content_layers=['conv2_2']", content_layers=["conv2_2"]
+    "content layer relu2_2", what="content_layers=['relu2_2']", content_layers=["relu2_2"]
 )
 show_images(
     [shallow.image, baseline.image, deep.image, content_2_2.image],
     titles=[
-        "conv1_1 + conv2_1",
+        "relu1_1 + relu2_1",
         "all five (baseline)",
-        "conv4_1 + conv5_1",
-        "content from conv2_2",
+        "relu4_1 + relu5_1",
+        "content from relu2_2",
     ],
-    suptitle=f"Notice fine grain (left) against large motifs (third); conv2_2 keeps the photo{NOTE}",
+    suptitle=f"Notice fine grain (left) against large motifs (third); relu2_2 keeps the photo{NOTE}",
 )
 plt.show()
 

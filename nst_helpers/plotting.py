@@ -319,7 +319,7 @@ def show_pipeline(
         _arrow(ax, (2.35, y + 0.8), (3.1, y + 0.8))
     _box(ax, 3.2, 0.3, 1.6, 5.4, "VGG19\n(frozen,\ntrained on\nImageNet)", "#e3f2fd")
     _box(
-        ax, 5.9, 3.3, 2.5, 1.4, "content loss\n$\\frac{1}{2}\\sum(F - P)^2$\nat conv4_2", "#e8f5e9"
+        ax, 5.9, 3.3, 2.5, 1.4, "content loss\n$\\frac{1}{2}\\sum(F - P)^2$\nat relu4_2", "#e8f5e9"
     )
     _box(
         ax,
@@ -327,7 +327,7 @@ def show_pipeline(
         1.0,
         2.5,
         1.4,
-        "style loss\nGram matrices $G = FF^T$\nconv1_1 ... conv5_1",
+        "style loss\nGram matrices $G = FF^T$\nrelu1_1 ... relu5_1",
         "#fff3e0",
     )
     _box(ax, 9.4, 2.2, 2.3, 1.3, "total loss\n$\\alpha L_{content} + \\beta L_{style}$", "#f3e5f5")

@@ -385,7 +385,10 @@ def main(argv: Iterable[str] | None = None) -> int:
 
             if not isinstance(err, CellExecutionError):
                 raise
-            print(f"{path.name}: FAILED while running; outputs not re-recorded\n{err}", file=sys.stderr)
+            print(
+                f"{path.name}: FAILED while running; outputs not re-recorded\n{err}",
+                file=sys.stderr,
+            )
             failed.append(path.name)
             continue
         if changed:
