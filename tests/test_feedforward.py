@@ -58,7 +58,7 @@ def test_output_has_the_input_shape_and_range_at_odd_sizes(hw):
     with torch.no_grad():
         y = net(torch.rand(2, 3, *hw))
     assert y.shape == (2, 3, *hw)
-    assert 0 <= y.min() and y.max() <= 1
+    assert y.min() >= 0 and y.max() <= 1
 
 
 def test_layer_shapes_follow_johnson_et_al():
@@ -111,6 +111,28 @@ def test_seeded_networks_start_equal_and_leave_the_global_rng_alone(photos):
     assert torch.equal(after, expected)
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert ka == kb and torch.equal(va, vb)
+
+
+def test_instance_norm_checker_accepts_torch_and_names_common_mistakes(capsys):
+    from nst_helpers.checks import check_instance_norm
+
+    def norm(x, dims=(2, 3), unbiased=False, eps=1e-5):
+        mean = x.mean(dims, keepdim=True)
+        return (x - mean) / torch.sqrt(x.var(dims, unbiased=unbiased, keepdim=True) + eps)
+
+    assert check_instance_norm(torch.nn.functional.instance_norm)
+    assert check_instance_norm(norm)
+    capsys.readouterr()
+    for wrong, says in [
+        (lambda x: norm(x, dims=(0, 2, 3)), "batch statistics"),
+        (lambda x: norm(x, dims=(1, 2, 3)), "layer statistics"),
+        (lambda x: norm(x, unbiased=True), "unbiased"),
+        (lambda x: norm(x, eps=0.0), "eps"),
+        (lambda x: x - x.mean((2, 3), keepdim=True), "only subtracts"),
+        (lambda x: norm(x).detach(), "autograd"),
+    ]:
+        assert not check_instance_norm(wrong)
+        assert says in capsys.readouterr().out
 
 
 # ---- training ------------------------------------------------------------------------------
@@ -306,7 +328,7 @@ def test_photo_sources_and_random_crops(photos, tmp_path):
     a = RandomCrops(files, 24, torch.Generator().manual_seed(5)).batch(6)
     b = RandomCrops(files, 24, torch.Generator().manual_seed(5)).batch(6)
     assert a.shape == (6, 3, 24, 24) and torch.equal(a, b)
-    assert 0 <= a.min() and a.max() <= 1
+    assert a.min() >= 0 and a.max() <= 1
     # a photo smaller than the crop is enlarged, not refused
     small = RandomCrops([Image.new("RGB", (10, 12), (255, 0, 0))], 24, torch.Generator())
     assert small.batch(1).shape == (1, 3, 24, 24)
