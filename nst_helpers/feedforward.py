@@ -72,9 +72,7 @@ except ImportError:  # TEMPORARY until CORE's losses.objective lands on main (PL
         for n in layers:
             out[f"style/{n}"] = w[n] * style_layer_loss(features[n], style_grams[n], reduction)
         out["style"] = sum(out[f"style/{n}"] for n in layers)
-        out["tv"] = (
-            tv_loss(image, reduction) if tv_weight > 0 else torch.zeros((), device=image.device)
-        )
+        out["tv"] = tv_loss(image, reduction) if tv_weight > 0 else out["content"] * 0
         out["total"] = (
             content_weight * out["content"] + style_weight * out["style"] + tv_weight * out["tv"]
         )
@@ -589,8 +587,9 @@ def train_transformer(
         gen.set_state(state["generator"])
         history = list(state["history"])
         start = int(state["step"])
-    scaler = torch.amp.GradScaler(dev.type, enabled=dtype is torch.float16)
-    if state is not None and state.get("scaler"):
+    # fp16 only: scale the loss so small gradients survive half precision (bf16 needs none).
+    scaler = torch.amp.GradScaler(dev.type) if dtype is torch.float16 else None
+    if scaler is not None and state is not None and state.get("scaler"):
         scaler.load_state_dict(state["scaler"])
     net.history, net.settings = history, settings
     net.random_weights = settings["weights"] == "random"
@@ -610,7 +609,7 @@ def train_transformer(
             "format": CHECKPOINT_FORMAT, "version": FORMAT_VERSION, "settings": settings,
             "step": step, "model": net._payload(), "optimizer": opt.state_dict(),
             "generator": gen.get_state(), "history": history,
-            "scaler": scaler.state_dict() if scaler.is_enabled() else None,
+            "scaler": scaler.state_dict() if scaler is not None else None,
         })  # fmt: skip
 
     def features(x: torch.Tensor, net: FeatureExtractor = extractor) -> dict[str, torch.Tensor]:
@@ -636,7 +635,7 @@ def train_transformer(
             parts = objective(
                 features(y.float()), targets, grams, content_weight=content_weight,
                 style_weight=style_weight, style_layer_weights=layer_weights,
-                tv_weight=tv_weight, image=normalize(y.float()),
+                tv_weight=tv_weight, image=normalize(y.float()) if tv_weight > 0 else None,
             )  # fmt: skip
             loss = parts["total"] / batch_size
             if not torch.isfinite(loss):
@@ -646,9 +645,13 @@ def train_transformer(
                     "fp32.",
                     _finish(net, interrupted=True),
                 )
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
+            if scaler is None:
+                loss.backward()
+                opt.step()
+            else:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
             step += 1
             record: Record = {"step": step}
             record.update({k: float(v.detach()) / batch_size for k, v in parts.items()})

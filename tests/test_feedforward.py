@@ -179,6 +179,16 @@ def test_callback_false_and_ctrl_c_keep_the_network_so_far(photos):
     assert interrupted.stylize("chelsea", max_size=24).size == (24, 16)
 
 
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_training_keeps_fp32_losses_and_weights(photos, precision):
+    net = train_transformer(
+        "mosaic", photos, steps=2, tv_weight=1.0, precision=precision, **TINY, **LAYERS
+    )
+    assert net.settings["precision"] == precision
+    assert all(np.isfinite(r["total"]) and r["tv"] > 0 for r in net.history)
+    assert all(p.dtype == torch.float32 for p in net.parameters())
+
+
 @pytest.mark.parametrize(
     "change, fragment",
     [
