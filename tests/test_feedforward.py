@@ -427,3 +427,24 @@ def test_cli_train_bad_input_exits_2(tmp_path, capsys, argv, fragment):
     assert main([*argv, "-o", str(out), *TRAIN[:2], "--weights", "random", "--quiet"]) == 2
     assert fragment in _one_line_error(capsys)
     assert not out.exists()
+
+
+def test_cli_train_stopped_by_ctrl_c_saves_the_network_so_far(photos, tmp_path, monkeypatch):
+    import nst_helpers.cli as cli
+    import nst_helpers.feedforward as ff
+
+    real = ff.train_transformer
+
+    def first_ctrl_c_after_step_1(*args, callback, **kwargs):
+        def stop_then_ask(record):
+            cli._STOP.set()  # what the first Ctrl-C does once steps run (cli._request_stop)
+            return callback(record)
+
+        return real(*args, callback=stop_then_ask, **kwargs)
+
+    monkeypatch.setattr(ff, "train_transformer", first_ctrl_c_after_step_1)
+    model = tmp_path / "m.pt"
+    argv = ["train", "mosaic", "--images", str(photos), "-o", str(model), *TRAIN, "--steps", "5"]
+    assert main(argv) == 130
+    saved = TransformerNet.load(model)
+    assert len(saved.history) == 1
