@@ -201,8 +201,9 @@ print("batch-independent, IN(x)[:1] == IN(x[:1]):", torch.allclose(norm(x[:1]), 
 # `train_transformer(style, photos, ...)` is the loop of chapter 05 with the network's weights
 # as the parameters: each step draws a batch of random square crops (with random flips) from
 # the photos, stylises them, measures the loss with the library's `FeatureExtractor`,
-# `gram_matrix` and losses (the same layers and normalisation as `stylize`), and takes one Adam
-# step on $W$. Every photo in the batch is its own content target.
+# `gram_matrix` and `losses.objective`, with the defaults of `stylize` (content at `relu4_2`,
+# style at `relu1_1` ... `relu5_1`, relative normalisation, $\alpha = 1$, $\beta = 10$), and
+# takes one Adam step on $W$. Every photo in the batch is its own content target.
 #
 # **In quick mode** (this run, and CI) the photos are the four bundled ones and training lasts a
 # few seconds at tiny sizes: the curve goes down, but the network has not learnt much.

@@ -41,7 +41,14 @@ from PIL import Image
 from torch import nn
 
 from . import devices
-from .features import FeatureExtractor, _weights_key, min_input_size, validate_layers
+from .features import (
+    DEFAULT_CONTENT_LAYERS,
+    DEFAULT_STYLE_LAYERS,
+    FeatureExtractor,
+    _weights_key,
+    min_input_size,
+    validate_layers,
+)
 from .files import atomic_write
 from .images import (
     ImageSource,
@@ -51,35 +58,8 @@ from .images import (
     normalize,
     tensor_to_image,
 )
-from .losses import gram_matrix
-
-try:
-    from .losses import objective
-except ImportError:  # TEMPORARY until CORE's losses.objective lands on main (PLAN.md item 3)
-    from .losses import content_loss, style_layer_loss, tv_loss
-
-    def objective(features, content_targets, style_grams, *, content_weight, style_weight,
-                  style_layer_weights=None, tv_weight=0.0, image=None, normalization="paper",
-                  reduction="sum"):  # fmt: skip
-        """Stand-in for ``losses.objective`` (paper normalisation only)."""
-        layers = list(style_grams)
-        w = style_layer_weights or {n: 1 / len(layers) for n in layers}
-        out = {
-            "content": sum(
-                content_loss(features[n], t, reduction) for n, t in content_targets.items()
-            )
-        }
-        for n in layers:
-            out[f"style/{n}"] = w[n] * style_layer_loss(features[n], style_grams[n], reduction)
-        out["style"] = sum(out[f"style/{n}"] for n in layers)
-        out["tv"] = tv_loss(image, reduction) if tv_weight > 0 else out["content"] * 0
-        out["total"] = (
-            content_weight * out["content"] + style_weight * out["style"] + tv_weight * out["tv"]
-        )
-        return out
-
-
-from .optimize import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, _check_weight, _layer_weights
+from .losses import NORMALIZATIONS, gram_matrix, layer_weights, objective
+from .optimize import DEFAULT_STYLE_WEIGHT, _check_weight
 
 MODEL_FORMAT = "nst_helpers.TransformerNet"
 CHECKPOINT_FORMAT = "nst_helpers.train_transformer"
@@ -89,12 +69,13 @@ MIN_SIDE = 5
 the 9x9 convolutions, 1 px at a quarter of the size)."""
 EXPORT_HINT = "pip install nst-helpers[export]"
 EXPORTERS = ("auto", "dynamo", "torchscript")
-# Defaults of train_transformer (also the CLI's). Johnson et al. trained 2 epochs of COCO at
-# batch 4 (40k steps); 4000 steps at 256 px give a recognisable style in about 15 minutes on a
-# Colab GPU (an estimate: not measured on a GPU).
+# Defaults of train_transformer (also the CLI's). The loss weights and layers are stylize's
+# (relative normalisation, so alpha/beta mean the same at every size). Johnson et al. trained two
+# epochs of COCO at batch 4 (40k steps); 4000 steps at 256 px should give a usable network in
+# about 15 minutes on a Colab GPU: an estimate, not measured on a GPU.
 TRAIN_DEFAULTS = dict(
-    steps=4000, image_size=256, batch_size=4, lr=1e-3, content_weight=1.0, style_weight=1e6,
-    tv_weight=0.0,
+    steps=4000, image_size=256, batch_size=4, lr=1e-3, content_weight=1.0,
+    style_weight=DEFAULT_STYLE_WEIGHT, tv_weight=0.0,
 )  # fmt: skip
 
 Record = dict[str, Any]
@@ -490,6 +471,7 @@ def train_transformer(
     content_layers: Sequence[str] = DEFAULT_CONTENT_LAYERS,
     style_layers: Sequence[str] = DEFAULT_STYLE_LAYERS,
     style_layer_weights: Sequence[float] | dict[str, float] | None = None,
+    normalization: str = "relative",
     precision: str = "fp32",
     channels: int = 32,
     residual_blocks: int = 5,
@@ -500,8 +482,9 @@ def train_transformer(
     ``content_images`` (a folder, ``"samples"``, ``"flowers102"`` or a list; see
     ``photos.photo_sources``), stylises them, and takes one Adam step (``lr``) on the network's
     weights to lower the perceptual loss of ``stylize``: the same VGG19 layers, Grams and
-    normalisation, with ``content_weight``/``style_weight`` as alpha/beta and each photo as its
-    own content target. Loss values are per image (the batch mean).
+    ``normalization`` (``"relative"``, or ``"paper"`` for eq. 1-5), with ``content_weight`` /
+    ``style_weight`` as alpha/beta and each photo as its own content target. Loss values are per
+    image (the batch mean).
 
     Returns the trained network (in eval mode) with ``history`` (one record per step),
     ``settings`` and ``interrupted``. ``callback(record)`` returning ``False`` stops the run, as
@@ -527,11 +510,15 @@ def train_transformer(
         raise ValueError("lr must be > 0")
     content_layers = validate_layers(content_layers)
     style_layers = validate_layers(style_layers)
-    layer_weights = _layer_weights(style_layers, style_layer_weights)
-    style_layers = [n for n in style_layers if layer_weights[n] > 0]
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(
+            f"normalization={normalization!r} must be one of {', '.join(NORMALIZATIONS)}"
+        )
+    weights_l = layer_weights(style_layers, style_layer_weights)
+    style_layers = [n for n in style_layers if weights_l[n] > 0]
     if not style_layers:
         raise ValueError("style_layer_weights are all zero: give one style layer a weight > 0")
-    layer_weights = {n: layer_weights[n] for n in style_layers}
+    weights_l = {n: weights_l[n] for n in style_layers}
     min_side = max(MIN_SIDE, min_input_size(content_layers + style_layers))
     if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size < min_side:
         raise ValueError(
@@ -558,7 +545,8 @@ def train_transformer(
         "image_size": image_size, "batch_size": batch_size, "lr": float(lr),
         "content_weight": content_weight, "style_weight": style_weight, "tv_weight": tv_weight,
         "content_layers": content_layers, "style_layers": style_layers,
-        "style_layer_weights": layer_weights, "weights": _weights_key(weights),
+        "style_layer_weights": weights_l, "normalization": normalization,
+        "weights": _weights_key(weights),
         "precision": devices.precision_name(dtype), "seed": seed, "channels": channels,
         "residual_blocks": residual_blocks,
     }  # fmt: skip
@@ -634,8 +622,8 @@ def train_transformer(
                 y = net(x)
             parts = objective(
                 features(y.float()), targets, grams, content_weight=content_weight,
-                style_weight=style_weight, style_layer_weights=layer_weights,
-                tv_weight=tv_weight, image=normalize(y.float()) if tv_weight > 0 else None,
+                style_weight=style_weight, style_layer_weights=weights_l, tv_weight=tv_weight,
+                image=normalize(y.float()) if tv_weight > 0 else None, normalization=normalization,
             )  # fmt: skip
             loss = parts["total"] / batch_size
             if not torch.isfinite(loss):

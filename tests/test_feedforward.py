@@ -323,6 +323,16 @@ def test_missing_export_extra_names_it(trained, tmp_path, monkeypatch, module):
     assert "[export]" in EXPORT_HINT
 
 
+def test_dev_installs_the_export_extra():
+    import tomllib
+    from pathlib import Path
+
+    extras = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    extras = extras["project"]["optional-dependencies"]
+    assert set(extras["export"]) <= set(extras["dev"])
+    assert {r.split(">")[0] for r in extras["export"]} == {"onnx", "onnxruntime", "onnxscript"}
+
+
 # ---- training photos -----------------------------------------------------------------------
 
 
