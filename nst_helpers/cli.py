@@ -147,6 +147,10 @@ def _add_realtime_parsers(commands) -> None:
     t.add_argument("--content-weight", type=float, default=None, help="alpha")
     t.add_argument("--style-weight", type=float, default=None, help="beta")
     t.add_argument("--tv-weight", type=float, default=None, help="total variation")
+    t.add_argument(
+        "--normalization", choices=("relative", "paper"), default="relative",
+        help="loss normalisation, as for stylize (default relative)",
+    )  # fmt: skip
     t.add_argument("--weights", default=None, help="VGG19: imagenet (default), random, a .pth")
     t.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     t.add_argument("--precision", choices=("fp32", "bf16", "fp16", "auto"), default="fp32")
@@ -328,11 +332,13 @@ def _train(args: argparse.Namespace) -> int:
             net = train_transformer(
                 args.style, args.images, weights=args.weights, device=args.device,
                 precision=args.precision, seed=args.seed, progress=not args.quiet,
+                normalization=args.normalization,
                 checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
                 resume=args.resume, callback=keep_going, **tuned,
             )  # fmt: skip
     except TrainingDivergedError as err:
-        return _fail(EXIT_BAD_INPUT, _one_line(err))
+        err.net.save(out, overwrite=True)
+        return _fail(EXIT_BAD_INPUT, f"{_one_line(err)} The network before it is saved to {out}")
     except (FileNotFoundError, ImageError, ValueError) as err:
         return _fail(EXIT_BAD_INPUT, _one_line(err))
     except (WeightsError, InsufficientMemoryError, PhotoUnavailableError) as err:
