@@ -869,7 +869,7 @@ def chapter_05() -> list[nbformat.NotebookNode]:
                 image_size=size, content_weight=content_weight, style_weight=style_weight,
                 content_layers=content_layers, style_layers=style_layers,
                 style_layer_weights=layer_weights, init="content", precision="fp32", seed=0,
-                weights=cfg.weights, device=cfg.device,
+                weights=cfg.weights, device=cfg.device, normalization="paper",
             )  # fmt: skip
             result = stylize(
                 content_name, style_name, steps=steps, lr=lr, snapshot_every=steps // 4, progress=True,
