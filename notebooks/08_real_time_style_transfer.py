@@ -479,39 +479,25 @@ print(
 #     (a) the pixels of each output image, like stylize
 #     (b) the weights of the transformation network
 #     (c) the weights of VGG19
-from nst_helpers.checks import check_answer
+from nst_helpers.checks import quiz
 
 answer = ...  # "a", "b" or "c"
-check_answer(
-    answer, "b",
-    hint="Which part is new compared with chapter 05, and which stays frozen?",
-    explanation="The network's weights W; VGG19 stays a frozen measuring instrument, and the "
-    "pixels are whatever the network outputs.",
-);  # fmt: skip
+quiz("08-what-is-trained", answer);
 
 # %% nst="self-check" slideshow={"slide_type": "subslide"}
-# Q2. A 256 x 256 photo passes the two stride-2 convolutions. What is the side of the feature
-#     maps that the residual blocks work on?
-answer = ...  # a number of pixels
-check_answer(
-    answer, 64,
-    hint="Each stride-2 convolution halves the side.",
-    explanation="256 / 2 / 2 = 64: the residual blocks see 16x fewer positions than the photo.",
-);  # fmt: skip
+# Q2. A 256 x 256 photo passes the two stride-2 convolutions. What is the side, in pixels, of
+#     the feature maps that the residual blocks work on?
+answer = ...  # a number
+quiz("08-residual-side", answer);
 
 # %% nst="self-check" slideshow={"slide_type": "subslide"}
 # Q3. Why does the network use instance normalisation rather than batch normalisation?
 #     (a) it is faster to compute
-#     (b) each photo is normalised on its own, so its contrast is removed and the other photos
-#         of the batch do not change how it is painted
+#     (b) each photo is normalised on its own: its contrast goes, and the other photos of the
+#         batch do not change how it is painted
 #     (c) it has no learnt parameters
 answer = ...  # "a", "b" or "c"
-check_answer(
-    answer, "b",
-    hint="Which statistics does each normalisation pool over?",
-    explanation="Per image and channel: the result depends on that photo only, and contrast "
-    "changes (3x + 2) disappear.",
-);  # fmt: skip
+quiz("08-instance-not-batch", answer);
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Key takeaways
