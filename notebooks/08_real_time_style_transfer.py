@@ -154,7 +154,8 @@ for h, w in [(256, 256), (101, 77), (5, 9)]:  # any size comes back unchanged
 # before the network paints it.
 #
 # Write `my_instance_norm(x)` for `x` of shape `[B, C, H, W]`. Hints: `x.mean(dim=(2, 3),
-# keepdim=True)` keeps the shape `[B, C, 1, 1]` so it broadcasts; `torch.sqrt`.
+# keepdim=True)` keeps the shape `[B, C, 1, 1]` so it broadcasts; `torch.sqrt`. Stuck? The
+# solutions notebook (`notebooks/solutions/solutions.ipynb`) has a checked version.
 
 # %% slideshow={"slide_type": "-"}
 def my_instance_norm(x: torch.Tensor) -> torch.Tensor:
@@ -164,19 +165,6 @@ def my_instance_norm(x: torch.Tensor) -> torch.Tensor:
 
 
 check_instance_norm(my_instance_norm);
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# <details><summary><b>Solution</b> (open after you have tried)</summary>
-#
-# ```python
-# def my_instance_norm(x: torch.Tensor) -> torch.Tensor:
-#     """[B, C, H, W] -> (x - mean) / sqrt(var + 1e-5), statistics per image and channel."""
-#     mean = x.mean(dim=(2, 3), keepdim=True)  # [B, C, 1, 1]
-#     var = ((x - mean) ** 2).mean(dim=(2, 3), keepdim=True)  # biased
-#     return (x - mean) / torch.sqrt(var + 1e-5)
-# ```
-#
-# </details>
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # The network uses PyTorch's `nn.InstanceNorm2d` (with the learnt scale and shift). The property
@@ -498,6 +486,18 @@ quiz("08-residual-side", answer);
 #     (c) it has no learnt parameters
 answer = ...  # "a", "b" or "c"
 quiz("08-instance-not-batch", answer);
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Open question and experiment
+#
+# **Experiment.** Train two networks for the same painting that differ only in `image_size`
+# (e.g. 128 and 256 px crops), then stylise the same 512 px photo with both. Predict first:
+# which one paints larger strokes, and why does the training crop size matter at all for a
+# fully convolutional network?
+#
+# **Open question.** The network is trained on photos of flowers (or your folder). How would you
+# find out whether it generalises to faces, text or night scenes, and what would you measure,
+# given that the loss it was trained on can be evaluated for any photo?
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Key takeaways
