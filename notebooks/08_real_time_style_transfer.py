@@ -281,7 +281,7 @@ plt.show()
 # answer. For the optimisation we time `stylize` with its CLI default of 500 Adam steps where the
 # time allows, and in quick mode a few steps, scaled to 500 (the table says which). For the
 # network we time `net.stylize`, the median of three runs after a warm-up; image loading is
-# included in neither.
+# included in neither. (`benchmarks/bench_realtime.py` prints the same table from a terminal.)
 
 # %% slideshow={"slide_type": "subslide"}
 SIZES = cfg.pick([64, 128], [256, 512, 1024])
