@@ -31,10 +31,12 @@ from __future__ import annotations
 import io
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -318,8 +320,6 @@ class TransformerNet(nn.Module):
         net.eval()
         example = (torch.rand(1, 3, 64, 80, generator=torch.Generator().manual_seed(0)),)
         names = dict(input_names=["image"], output_names=["stylized"], opset_version=opset)
-        import warnings
-
         with warnings.catch_warnings():
             # torchscript: its deprecation notice and an instance-norm note (ours has no running
             # statistics, so train and eval mode compute the same thing).
@@ -372,8 +372,6 @@ def run_onnx(
     Needs the ``export`` extra; raises ``ExportUnavailableError`` without it.
     """
     ort = _require("onnxruntime")
-    import numpy as np
-
     img = load_image(image, max_size=max_size)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     x = np.asarray(img, dtype=np.float32).transpose(2, 0, 1)[None] / 255.0
