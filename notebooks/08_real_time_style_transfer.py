@@ -199,7 +199,8 @@ print("batch-independent, IN(x)[:1] == IN(x[:1]):", torch.allclose(norm(x[:1]), 
 # **For a usable network, on Colab:** *Runtime -> Change runtime type -> GPU* (a T4 is enough),
 # run with `NST_QUICK=0` and the ImageNet weights, and the cell below uses
 # `train_transformer(STYLE, "flowers102", steps=4000, image_size=256, batch_size=4, lr=1e-3,
-# precision="auto")`. Flowers102 (8189 photos, 330 MB, MD5-checked by torchvision) is downloaded
+# precision="auto")` (mixed precision: bf16 on Ampere or newer GPUs, fp16 with loss scaling on a
+# T4; losses stay fp32). Flowers102 (8189 photos, 330 MB, MD5-checked by torchvision) is downloaded
 # once; any folder of your own photos works too. We expect about **15 minutes** on a Colab T4
 # for those 4000 steps. That figure is an estimate: this course was built on machines without
 # a GPU and without the real VGG19 weights, so it was **not measured**. Pass
