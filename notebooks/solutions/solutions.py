@@ -33,7 +33,6 @@
 # | 3 | content loss (eq. 1) | [04 · Content and style losses](../04_losses.ipynb) |
 # | 4 | style loss of one layer (eq. 4) | [04 · Content and style losses](../04_losses.ipynb) |
 # | 5 | style loss over all layers (eq. 5) | [04 · Content and style losses](../04_losses.ipynb) |
-# | - | instance normalisation | [08 · Real-time style transfer](../08_real_time_style_transfer.ipynb) |
 #
 # The answers to the end-of-chapter self-check questions are explained by the checker itself once
 # you answer correctly.
@@ -60,7 +59,6 @@ from nst_helpers import IMAGENET_MEAN, IMAGENET_STD, losses, normalize
 from nst_helpers.checks import (
     check_content_loss,
     check_gram_matrix,
-    check_instance_norm,
     check_normalize,
     check_style_loss,
 )
@@ -171,26 +169,6 @@ print(f"style loss over {len(shapes)} layers: {mine.item():.4g} (the library agr
 
 
 # %% [markdown]
-# ## Instance normalisation (chapter 08)
-#
-# Each image's channel is standardised on its own, over its $H W$ positions: subtract its mean,
-# divide by $\sqrt{\sigma^2 + \epsilon}$ with the biased variance and $\epsilon = 10^{-5}$, as
-# `torch.nn.InstanceNorm2d` does (before its learnt scale and shift).
-
-# %%
-def my_instance_norm(x: torch.Tensor) -> torch.Tensor:
-    """[B, C, H, W] -> (x - mean) / sqrt(var + 1e-5), statistics per image and channel."""
-    mean = x.mean(dim=(2, 3), keepdim=True)  # [B, C, 1, 1]
-    var = ((x - mean) ** 2).mean(dim=(2, 3), keepdim=True)  # biased: divide by H * W
-    return (x - mean) / torch.sqrt(var + 1e-5)
-
-
-assert check_instance_norm(my_instance_norm)
-x = torch.randn(3, 4, 6, 5, generator=gen)
-torch.testing.assert_close(my_instance_norm(x), torch.nn.InstanceNorm2d(4)(x))
-
-
-# %% [markdown]
 # ## What the checkers say about classic mistakes
 #
 # The checkers recognise the usual slips and name them: here are three wrong versions. (This is
@@ -216,6 +194,28 @@ def style_loss_without_the_4(F: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
 assert not check_normalize(normalize_in_place)
 assert not check_gram_matrix(gram_over_positions)
 assert not check_style_loss(style_loss_without_the_4)
+
+# %% [markdown]
+# ## Instance normalisation (chapter 08)
+#
+# Each image's channel is standardised on its own, over its $H W$ positions: subtract its mean,
+# divide by $\sqrt{\sigma^2 + \epsilon}$ with the biased variance and $\epsilon = 10^{-5}$, as
+# `torch.nn.InstanceNorm2d` does (before its learnt scale and shift).
+
+# %%
+from nst_helpers.checks import check_instance_norm
+
+
+def my_instance_norm(x: torch.Tensor) -> torch.Tensor:
+    """[B, C, H, W] -> (x - mean) / sqrt(var + 1e-5), statistics per image and channel."""
+    mean = x.mean(dim=(2, 3), keepdim=True)  # [B, C, 1, 1]
+    var = ((x - mean) ** 2).mean(dim=(2, 3), keepdim=True)  # biased: divide by H * W
+    return (x - mean) / torch.sqrt(var + 1e-5)
+
+
+assert check_instance_norm(my_instance_norm)
+x = torch.randn(3, 4, 6, 5, generator=gen)
+torch.testing.assert_close(my_instance_norm(x), torch.nn.InstanceNorm2d(4)(x))
 
 # %% [markdown]
 # ## Key takeaways
