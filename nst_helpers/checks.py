@@ -1162,3 +1162,78 @@ def quiz(
     print(f"❌ Not quite ({answer!r})." + (f" {why[0].upper()}{why[1:]}" if why else ""))
     print(f"   Hint: {q.hint}")
     return False
+
+
+# ---- instance normalisation (chapter 08) -----------------------------------------------
+
+_IN_EPS = 1e-5
+
+
+def _ref_instance_norm(x: torch.Tensor) -> torch.Tensor:
+    mean = x.mean(dim=(2, 3), keepdim=True)
+    var = ((x - mean) ** 2).mean(dim=(2, 3), keepdim=True)
+    return (x - mean) / torch.sqrt(var + _IN_EPS)
+
+
+def check_instance_norm(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
+    """Check ``fn(x)``: ``[B, C, H, W]`` -> ``(x - mean) / sqrt(var + 1e-5)`` per image and channel.
+
+    ``mean`` and the biased ``var`` are taken over the ``H * W`` positions of each image's
+    channel separately (Ulyanov et al., 2016), as ``torch.nn.InstanceNorm2d`` does without
+    its learnt scale and shift.
+    """
+
+    def body() -> str:
+        _callable(fn, "instance_norm")
+        x = _inputs(21, 3, 4, 5, 6) * 3 + 1
+        x[1, 2] = 0.5  # a flat channel: its variance is 0, only eps keeps the division finite
+        xd = x.double()
+        want = _ref_instance_norm(xd)
+        out = _as_tensor(_call(fn, "instance_norm", x), "instance_norm", want)
+        if out.shape != x.shape:
+            raise _Fail(
+                f"instance_norm returned shape {list(out.shape)} for input {list(x.shape)}",
+                "normalise each value: the output has the input's shape [B, C, H, W]; use "
+                "keepdim=True so the statistics broadcast.",
+            )
+        if not torch.isfinite(out).all():
+            raise _Fail(
+                "instance_norm gives inf or NaN for a channel whose values are all equal",
+                "add eps = 1e-5 to the variance *inside* the square root: sqrt(var + eps).",
+            )
+        if not _close(out, want):
+            dims_b = (xd - xd.mean((0, 2, 3), keepdim=True)) / torch.sqrt(
+                xd.var((0, 2, 3), unbiased=False, keepdim=True) + _IN_EPS
+            )
+            dims_l = (xd - xd.mean((1, 2, 3), keepdim=True)) / torch.sqrt(
+                xd.var((1, 2, 3), unbiased=False, keepdim=True) + _IN_EPS
+            )
+            centred = xd - xd.mean((2, 3), keepdim=True)
+            unbiased = centred / torch.sqrt(xd.var((2, 3), keepdim=True) + _IN_EPS)
+            _diagnose(out, [
+                (dims_b, "instance_norm uses batch statistics (mean over B, H, W: batch norm)",
+                 "take mean and variance over dim=(2, 3) only: each image's channel on its own."),
+                (dims_l, "instance_norm uses layer statistics (mean over C, H, W: layer norm)",
+                 "take mean and variance over dim=(2, 3) only, separately for every channel."),
+                (unbiased, "instance_norm uses the unbiased variance (divides by M - 1)",
+                 "use the biased variance, the plain mean of the squared deviations "
+                 "(unbiased=False), as InstanceNorm2d does."),
+                (centred, "instance_norm only subtracts the mean",
+                 "also divide by sqrt(var + eps): unit variance per channel."),
+                (xd / torch.sqrt(xd.var((2, 3), unbiased=False, keepdim=True) + _IN_EPS),
+                 "instance_norm only divides by the standard deviation",
+                 "subtract each channel's mean first."),
+            ])  # fmt: skip
+            raise _differs("instance_norm", out, want)
+        # Weighted: a plain sum of normalised values is constant (0), its gradient meaningless.
+        weights = _inputs(23, 2, 3, 4, 4)
+        _check_grad(
+            lambda t: fn(t) * weights, "instance_norm", [_inputs(22, 2, 3, 4, 4)],
+            lambda t: _ref_instance_norm(t) * weights.double(),
+        )  # fmt: skip
+        return (
+            "instance_norm is correct: each image's channels get zero mean and unit variance, "
+            "whatever the batch holds."
+        )
+
+    return _run("instance_norm", body)

@@ -330,6 +330,28 @@ assert not check_gram_matrix(gram_over_positions)
 assert not check_style_loss(style_loss_without_the_4)
 
 # %% [markdown]
+# ## Instance normalisation (chapter 08)
+#
+# Each image's channel is standardised on its own, over its $H W$ positions: subtract its mean,
+# divide by $\sqrt{\sigma^2 + \epsilon}$ with the biased variance and $\epsilon = 10^{-5}$, as
+# `torch.nn.InstanceNorm2d` does (before its learnt scale and shift).
+
+# %%
+from nst_helpers.checks import check_instance_norm
+
+
+def my_instance_norm(x: torch.Tensor) -> torch.Tensor:
+    """[B, C, H, W] -> (x - mean) / sqrt(var + 1e-5), statistics per image and channel."""
+    mean = x.mean(dim=(2, 3), keepdim=True)  # [B, C, 1, 1]
+    var = ((x - mean) ** 2).mean(dim=(2, 3), keepdim=True)  # biased: divide by H * W
+    return (x - mean) / torch.sqrt(var + 1e-5)
+
+
+assert check_instance_norm(my_instance_norm)
+x = torch.randn(3, 4, 6, 5, generator=gen)
+torch.testing.assert_close(my_instance_norm(x), torch.nn.InstanceNorm2d(4)(x))
+
+# %% [markdown]
 # ## Key takeaways
 #
 # - A few small functions carry the whole method: `normalize` feeds VGG19 what it was trained on,
