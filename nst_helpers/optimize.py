@@ -17,7 +17,7 @@ targets are computed once under ``no_grad``; channels_last and autocast help on 
 from __future__ import annotations
 
 import hashlib
-import itertools
+import inspect
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -31,13 +31,21 @@ import torch.nn.functional as F
 from PIL import Image
 
 from . import devices
-from .features import (
+from .config import (  # noqa: F401 - re-exported: the names have always been importable here
+    DEFAULT_LR,
+    DEFAULT_STYLE_WEIGHT,
+    INITS,
+    OPTIMIZERS,
+    PRESERVE_COLOR,
+    StyleConfig,
+    check_names,
+)
+from .features import (  # noqa: F401 - re-exported
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
     FeatureExtractor,
     _weights_key,
     min_input_size,
-    validate_layers,
 )
 from .images import (
     ImageSource,
@@ -48,15 +56,9 @@ from .images import (
     save_image,
     tensor_to_image,
 )
-from .losses import NORMALIZATIONS, gram_matrix, layer_weights, objective
-from .parameterization import PARAMETERIZATIONS, make_parameterization
+from .losses import gram_matrix, objective
+from .parameterization import make_parameterization
 
-OPTIMIZERS = ("adam", "lbfgs")
-INITS = ("content", "noise", "style")
-PRESERVE_COLOR = (None, "luminance", "histogram")
-DEFAULT_STYLE_WEIGHT = 10.0
-"""beta for ``normalization="relative"`` (alpha = 1); see the README's calibration."""
-DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}
 CHECKPOINT_VERSION = 1
 
 Record = dict[str, Any]
@@ -97,14 +99,6 @@ class StylizeResult:
         return save_image(self.image, path, overwrite=overwrite)
 
 
-def _check_weight(name: str, value: float) -> float:
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
-    return float(value)
-
-
 def _as_list(value: Any) -> list:
     return list(value) if isinstance(value, list | tuple) else [value]
 
@@ -123,51 +117,30 @@ def _split_steps(steps: int, n_scales: int) -> list[int]:
 def stylize(
     content: ImageSource,
     style: ImageSource | Sequence[ImageSource],
+    config: StyleConfig | None = None,
     *,
-    steps: int = 4000,
-    image_size: int = 512,
-    optimizer: str = "adam",
-    lr: float | None = None,
-    content_weight: float = 1.0,
-    style_weight: float = DEFAULT_STYLE_WEIGHT,
-    tv_weight: float = 0.0,
-    content_layers: Sequence[str] = DEFAULT_CONTENT_LAYERS,
-    style_layers: Sequence[str] = DEFAULT_STYLE_LAYERS,
-    style_layer_weights: Sequence[float] | dict[str, float] | None = None,
-    init: str = "content",
-    weights: str | Path | None = None,
-    device: str | torch.device | None = "auto",
-    precision: str = "fp32",
-    seed: int | None = None,
     snapshot_every: int | None = None,
     callback: Callable[[Record], bool | None] | None = None,
     preview: Callable[[int, Image.Image], None] | None = None,
     preview_every: int = 10,
     progress: bool = False,
-    preserve_color: str | None = None,
-    style_blend: Sequence[float] | None = None,
-    style_scale: float = 1.0,
-    pooling: str = "max",
-    scales: Sequence[int] | None = None,
-    parameterization: str = "pixel",
     checkpoint: str | Path | None = None,
     checkpoint_every: int | None = None,
     resume: str | Path | None = None,
     memory_check: bool = True,
-    normalization: str = "relative",
+    **options: Any,
 ) -> StylizeResult:
     """Neural Style Transfer: an image with ``content``'s content painted in ``style``'s style.
 
     ``content`` and ``style`` take anything ``load_image`` does; ``style`` may be a list, mixed
-    by ``style_blend`` weights. The output's longest side is ``image_size`` (or ``scales[-1]``
-    for a coarse-to-fine run). ``content_weight``/``style_weight`` are the paper's alpha/beta;
-    ``tv_weight`` adds a total-variation prior. ``normalization="relative"`` (default) divides
-    each term by its target's energy, so the weights mean the same at any size and for any
-    network; ``"paper"`` is eq. 1-5 exactly (see ``losses.objective``). ``optimizer="lbfgs"`` counts real iterations
-    (each may evaluate the loss several times in its line search). ``lr`` defaults to 0.02 for
-    Adam (in normalised-pixel units) and 1 for L-BFGS. ``precision`` "bf16"/"fp16"/"auto" runs
-    the network under autocast; Grams and losses stay fp32. The same ``seed`` gives the same
-    pixels on the same machine.
+    by ``style_blend`` weights. Every option of the picture (``steps``, ``image_size``,
+    ``content_weight``, ``style_weight``, ``normalization``, ``content_layers``,
+    ``style_layers``, ``optimizer``, ``lr``, ``precision``, ``seed``, ...) is a field of
+    ``StyleConfig``, documented there with its default: pass a ``config``, keywords, or both
+    (keywords win). ``normalization="relative"`` (default) divides each loss term by its
+    target's energy, so the weights mean the same at any size and for any network; ``"paper"``
+    is eq. 1-5 exactly (see ``losses.objective``). The same ``seed`` gives the same pixels on
+    the same machine.
 
     ``callback(record)`` runs after every step; returning ``False`` stops the run, as does
     Ctrl-C: the result then holds the best image so far with ``interrupted=True``.
@@ -176,37 +149,13 @@ def stylize(
     ``snapshot_every=N`` keeps the image every N steps. ``checkpoint=PATH`` (every
     ``checkpoint_every`` steps, and when stopped) saves everything needed to ``resume=PATH``.
 
-    Raises ``ValueError`` for invalid arguments before any optimisation, and
-    ``NonFiniteLossError`` (holding the best finite image so far) if the loss diverges.
+    Raises ``ValueError`` for invalid arguments before any optimisation, ``TypeError`` for an
+    unknown keyword, and ``NonFiniteLossError`` (holding the best finite image so far) if the
+    loss diverges.
     """
     # ---- validate everything before any work --------------------------------------------
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer={optimizer!r} must be one of {', '.join(OPTIMIZERS)}")
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
-        raise ValueError(f"steps must be an int >= 0, got {steps!r}")
-    content_weight = _check_weight("content_weight", content_weight)
-    style_weight = _check_weight("style_weight", style_weight)
-    tv_weight = _check_weight("tv_weight", tv_weight)
-    if lr is None:
-        lr = DEFAULT_LR[optimizer]
-    elif _check_weight("lr", lr) == 0:
-        raise ValueError("lr must be > 0")
-    if init not in INITS:
-        raise ValueError(f"init={init!r} must be one of {', '.join(INITS)}")
-    if preserve_color not in PRESERVE_COLOR:
-        raise ValueError(
-            f"preserve_color={preserve_color!r} must be None, 'luminance' or 'histogram'"
-        )
-    if parameterization not in PARAMETERIZATIONS:
-        raise ValueError(
-            f"parameterization={parameterization!r} must be one of {', '.join(PARAMETERIZATIONS)}"
-        )
-    if pooling not in ("max", "avg"):
-        raise ValueError(f"pooling={pooling!r} must be 'max' or 'avg'")
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(
-            f"normalization={normalization!r} must be one of {', '.join(NORMALIZATIONS)}"
-        )
+    check_names(options)
+    cfg = StyleConfig.build(config, **options)
     for name, value in (
         ("snapshot_every", snapshot_every),
         ("checkpoint_every", checkpoint_every),
@@ -220,37 +169,17 @@ def stylize(
         raise ValueError("checkpoint_every needs checkpoint=PATH")
     if checkpoint is not None:
         _check_checkpoint_path(Path(checkpoint), resume)
-    style_scale = _check_weight("style_scale", style_scale)
-    if style_scale == 0:
-        raise ValueError("style_scale must be > 0")
-    content_layers = validate_layers(content_layers)
-    style_layers = validate_layers(style_layers)
-    weights_l = layer_weights(style_layers, style_layer_weights)
-    # A layer weighted zero costs a Gram per step (and may keep deeper layers alive): drop it.
-    style_layers = [n for n in style_layers if weights_l[n] > 0]
-    if not style_layers:
-        raise ValueError(
-            "style_layer_weights are all zero: give at least one style layer a weight > 0"
-        )
-    weights_l = {n: weights_l[n] for n in style_layers}
+    weights_l = cfg.layer_weights
+    content_layers, style_layers = list(cfg.content_layers), list(weights_l)
     styles = _as_list(style)
     if not styles:
         raise ValueError("style must be an image or a non-empty list of images")
-    blend = _blend_weights(style_blend, len(styles))
-    sizes = [image_size] if scales is None else _as_list(scales)
-    if not sizes:
-        raise ValueError("scales must be None or a non-empty list of sizes, e.g. [256, 512]")
+    blend = _blend_weights(cfg.style_blend, len(styles))
+    sizes = list(cfg.sizes)
     min_side = min_input_size(content_layers + style_layers)
-    for s in sizes:
-        if not isinstance(s, int) or isinstance(s, bool) or s < min_side:
-            raise ValueError(
-                f"image size {s!r} is too small: layers up to {max(content_layers + style_layers, key=_depth)} "
-                f"need at least {min_side} px per side"
-            )
-    if any(b <= a for a, b in itertools.pairwise(sizes)):
-        raise ValueError(f"scales={sizes} must increase (coarse to fine), e.g. [256, 384, 512]")
-    dev = devices.resolve_device(device)
-    dtype = devices.resolve_precision(precision, dev)
+    dev = devices.resolve_device(cfg.device)
+    dtype = devices.resolve_precision(cfg.precision, dev)
+    style_scale, preserve_color, steps = cfg.style_scale, cfg.preserve_color, cfg.steps
 
     # ---- images (cheap), then checks that depend on their shapes -------------------------
     content_img = load_image(content, max_size=max(sizes))
@@ -273,17 +202,14 @@ def stylize(
                     f"needs {min_side} px per side"
                 )
 
+    # What a checkpoint must agree on: the config's key fields, as this run resolved them.
     settings = {
         "content": _image_digest(content_img),
         "style": [_image_digest(s) for s in style_imgs],
-        "optimizer": optimizer, "lr": lr, "content_weight": content_weight,
-        "style_weight": style_weight, "tv_weight": tv_weight,
-        "content_layers": content_layers, "style_layers": style_layers,
-        "style_layer_weights": weights_l, "normalization": normalization, "init": init,
-        "weights": _weights_key(weights),
-        "precision": devices.precision_name(dtype), "seed": seed,
-        "preserve_color": preserve_color, "style_blend": blend, "style_scale": style_scale,
-        "pooling": pooling, "scales": sizes, "parameterization": parameterization,
+        **cfg.key(),
+        "lr": cfg.learning_rate, "content_layers": content_layers, "style_layers": style_layers,
+        "style_layer_weights": weights_l, "weights": _weights_key(cfg.weights),
+        "precision": devices.precision_name(dtype), "style_blend": blend, "scales": sizes,
         "steps_per_scale": _split_steps(steps, len(sizes)) if len(sizes) > 1 else None,
     }  # fmt: skip
     state = None
@@ -296,11 +222,7 @@ def stylize(
     from .memory import InsufficientMemoryError, check_memory, oom_message
 
     out_w, out_h = resize_to(content_img, sizes[-1]).size
-    memory_options = dict(
-        content_layers=content_layers, style_layers=style_layers, precision=settings["precision"],
-        optimizer=optimizer, pooling=pooling, parameterization=parameterization,
-        n_styles=len(styles), normalization=normalization,
-    )  # fmt: skip
+    memory_options = {**cfg.memory_options(settings["precision"]), "n_styles": len(styles)}
     if memory_check:
         check_memory((out_h, out_w), dev, **memory_options)
 
@@ -308,7 +230,9 @@ def stylize(
         hooks = _Hooks(
             snapshot_every, callback, preview, preview_every, checkpoint, checkpoint_every
         )
-        run = _Run(content_img, style_imgs, blend, settings, weights_l, dev, dtype, weights, hooks)
+        run = _Run(
+            content_img, style_imgs, blend, settings, weights_l, dev, dtype, cfg.weights, hooks
+        )
         return run.execute(_split_steps(steps, len(sizes)), state, progress)
     except (torch.cuda.OutOfMemoryError, RuntimeError) as err:
         # CUDA raises OutOfMemoryError, MPS a RuntimeError that says so: both get our advice.
@@ -316,6 +240,25 @@ def stylize(
             advice = oom_message((out_h, out_w), dev, **memory_options)
             raise InsufficientMemoryError(advice) from err
         raise
+
+
+def _with_config_fields(fn: Callable) -> inspect.Signature:
+    """``fn``'s signature with each ``StyleConfig`` field as a keyword (in place of
+    ``**options``), so ``help(stylize)``, IDEs and ``inspect`` show every option and default."""
+    from . import config
+
+    sig = inspect.signature(fn)
+    params = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    first_hook = next(i for i, p in enumerate(params) if p.kind is p.KEYWORD_ONLY)
+    options = [
+        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
+                          annotation=f.type)
+        for f in config.fields()
+    ]  # fmt: skip
+    return sig.replace(parameters=params[:first_hook] + options + params[first_hook:])
+
+
+stylize.__signature__ = _with_config_fields(stylize)
 
 
 def _check_checkpoint_path(path: Path, resume: str | Path | None) -> None:
@@ -335,12 +278,6 @@ def _check_checkpoint_path(path: Path, resume: str | Path | None) -> None:
         ) from None
 
 
-def _depth(name: str) -> int:
-    from .features import VGG19_LAYERS
-
-    return VGG19_LAYERS[name]
-
-
 def _check_energies(content_targets: dict, grams: dict) -> None:
     """A relative term divides by its target's energy: refuse a target that has none."""
     empty = [n for n, t in {**content_targets, **grams}.items() if not bool(t.abs().sum() > 0)]
@@ -358,7 +295,7 @@ def _blend_weights(blend: Sequence[float] | None, n: int) -> list[float]:
     blend = list(blend) if isinstance(blend, list | tuple) else [blend]
     if len(blend) != n:
         raise ValueError(f"style_blend has {len(blend)} weights for {n} style image(s)")
-    blend = [_check_weight("style_blend weight", w) for w in blend]
+    blend = [float(w) for w in blend]  # StyleConfig checked each is finite and >= 0
     total = sum(blend)
     if total <= 0:
         raise ValueError("style_blend weights must not all be zero")

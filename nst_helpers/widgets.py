@@ -33,12 +33,12 @@ import torch
 from PIL import Image
 
 from . import data
+from .config import DEFAULTS, NORMALIZATIONS, PRECISIONS, StyleConfig
 from .course import BANNER_LINES, quick_mode
-from .features import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, weights_are_random
+from .features import DEFAULT_STYLE_LAYERS, weights_are_random
 from .images import ImageError, load_image, save_image
 from .optimize import (
     DEFAULT_LR,
-    DEFAULT_STYLE_WEIGHT,
     NonFiniteLossError,
     Record,
     StylizeResult,
@@ -49,7 +49,7 @@ CONTENT_LAYER_CHOICES = ("relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2")
 STYLE_LAYER_CHOICES = DEFAULT_STYLE_LAYERS
 # tv_weight in the relative normalisation's units (TV per pixel position): 1e-4 ... 10
 TV_CHOICES = (("0", 0.0), *((f"1e{e}", 10.0**e) for e in range(-4, 0)), ("1", 1.0), ("10", 10.0))
-PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
+PRECISION_CHOICES = (DEFAULTS.precision, *(p for p in PRECISIONS if p != DEFAULTS.precision))
 UPLOAD_MAX_SIDE = 2048  # uploads are shrunk on decode: a 40 MP phone photo stays cheap
 THUMB_PX = 88
 PLOT_EVERY_S = 0.4  # redraw the loss plot at most this often: drawing costs ~30 ms
@@ -66,7 +66,10 @@ def _slider() -> W.Layout:
 
 
 def default_run_size(device: torch.device, quick: bool) -> tuple[int, int]:
-    """``(image_size, steps)`` that give a result in reasonable time on ``device``."""
+    """``(image_size, steps)`` that give a result in reasonable time on ``device``.
+
+    Where the studio departs from ``StyleConfig``: size and steps by device, so a run ends in a
+    couple of minutes, and seed 0, so two runs differ only by the knob that was moved."""
     if quick:
         return 64, 20
     if device.type == "cpu":
@@ -257,39 +260,46 @@ class StyleStudio(W.VBox):
 
         # ---- the loss --------------------------------------------------------------------
         self.content_weight = W.FloatLogSlider(
-            value=1.0, base=10, min=-3, max=4, step=0.1, description="Content weight",
+            value=DEFAULTS.content_weight, base=10, min=-3, max=4, step=0.1,
+            description="Content weight",
             readout_format=".2g", style=_LABEL_STYLE, layout=_slider(),
         )  # fmt: skip
         self.style_weight = W.FloatLogSlider(
-            value=DEFAULT_STYLE_WEIGHT, base=10, min=-2, max=6, step=0.1,
+            # relative units around the default; up to 1e10 for normalization="paper"
+            value=DEFAULTS.style_weight, base=10, min=-2, max=10, step=0.1,
             description="Style weight",
             readout_format=".2g", style=_LABEL_STYLE, layout=_slider(),
         )  # fmt: skip
         self.tv_weight = W.SelectionSlider(
             options=TV_CHOICES,
-            value=0.0,
+            value=DEFAULTS.tv_weight,
             description="TV weight",
             style=_LABEL_STYLE,
             layout=_slider(),
         )
         self.style_layer_boxes = {
-            name: W.Checkbox(value=True, description=name, indent=False,
+            name: W.Checkbox(value=name in DEFAULTS.style_layers, description=name, indent=False,
                              layout=W.Layout(width="84px"))
             for name in STYLE_LAYER_CHOICES
         }  # fmt: skip
         self.content_layer = W.Dropdown(
-            options=CONTENT_LAYER_CHOICES, value=DEFAULT_CONTENT_LAYERS[0],
+            options=CONTENT_LAYER_CHOICES, value=DEFAULTS.content_layers[0],
             description="Content layer",
+            style=_LABEL_STYLE, layout=W.Layout(width="300px"),
+        )  # fmt: skip
+        self.normalization = W.Dropdown(
+            options=NORMALIZATIONS, value=DEFAULTS.normalization, description="Normalisation",
+            tooltip="relative: weights mean the same at every size; paper: eq. 1-5 (beta ~1e6+)",
             style=_LABEL_STYLE, layout=W.Layout(width="300px"),
         )  # fmt: skip
 
         # ---- the optimiser ---------------------------------------------------------------
         self.optimizer = W.ToggleButtons(
-            options=[("Adam", "adam"), ("L-BFGS", "lbfgs")], value="adam",
+            options=[("Adam", "adam"), ("L-BFGS", "lbfgs")], value=DEFAULTS.optimizer,
             style={"button_width": "88px"}, layout=W.Layout(width="auto"),
         )  # fmt: skip
         self.lr = W.FloatLogSlider(
-            value=DEFAULT_LR["adam"], base=10, min=-3, max=1, step=0.1,
+            value=DEFAULTS.learning_rate, base=10, min=-3, max=1, step=0.1,
             description="Learning rate", readout_format=".2g", style=_LABEL_STYLE,
             layout=_slider(),
         )  # fmt: skip
@@ -302,12 +312,11 @@ class StyleStudio(W.VBox):
         )  # fmt: skip
         self.init = W.Dropdown(
             options=[("content photo", "content"), ("white noise", "noise"), ("painting", "style")],
-            value="content", description="Start from", style=_LABEL_STYLE,
+            value=DEFAULTS.init, description="Start from", style=_LABEL_STYLE,
             layout=W.Layout(width="300px"),
         )  # fmt: skip
         self.precision = W.Dropdown(
-            # GPUs gain a lot from bf16/fp16; on a CPU autocast often costs more than it saves
-            options=PRECISION_CHOICES, value="fp32" if resolved.type == "cpu" else "auto",
+            options=PRECISION_CHOICES, value=DEFAULTS.precision,
             description="Precision",
             style=_LABEL_STYLE, layout=W.Layout(width="300px"),
         )  # fmt: skip
@@ -420,7 +429,7 @@ class StyleStudio(W.VBox):
             self.content_weight, self.style_weight, self.tv_weight,
             W.HTML('<div style="margin:6px 0 0 4px"><b>Style layers</b> (Gram matrices '
                    "matched):</div>"),
-            layer_grid, self.content_layer,
+            layer_grid, self.content_layer, self.normalization,
         ])  # fmt: skip
         optim = W.VBox([
             W.HBox([_label("Optimizer"), self.optimizer]), self.lr, self.steps,
@@ -561,11 +570,12 @@ class StyleStudio(W.VBox):
         return self._thread is not None and self._thread.is_alive()
 
     def settings(self) -> dict[str, Any]:
-        """The ``stylize`` keyword arguments the controls describe right now."""
+        """The ``stylize`` keyword arguments the controls describe right now (``StyleConfig``
+        fields, validated: a ``ValueError`` says what is wrong)."""
         style_layers = [n for n, box in self.style_layer_boxes.items() if box.value]
         if not style_layers:
             raise ValueError("tick at least one style layer (Loss tab): style needs a Gram matrix")
-        return {
+        kwargs = {
             "steps": int(self.steps.value),
             "image_size": int(self.image_size.value),
             "optimizer": self.optimizer.value,
@@ -573,6 +583,7 @@ class StyleStudio(W.VBox):
             "content_weight": float(self.content_weight.value),
             "style_weight": float(self.style_weight.value),
             "tv_weight": float(self.tv_weight.value),
+            "normalization": self.normalization.value,
             "content_layers": (self.content_layer.value,),
             "style_layers": tuple(style_layers),
             "init": self.init.value,
@@ -581,6 +592,8 @@ class StyleStudio(W.VBox):
             "seed": int(self.seed.value),
             "weights": self.weights,
         }
+        StyleConfig(**kwargs)  # the same validation as stylize, before a thread starts
+        return kwargs
 
     def run(self) -> bool:
         """Start a run with the current controls (what Run does); False if refused."""

@@ -293,7 +293,7 @@ def run(**options):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return stylize("chelsea", "brush_strokes", weights="random", device="cpu", seed=0,
-                       **options)  # fmt: skip
+                       precision="fp32", **options)  # fmt: skip
 
 
 def test_stylize_refuses_before_any_work_when_it_will_not_fit(monkeypatch):

@@ -260,7 +260,8 @@ def test_expected_answer_passes_and_others_fail(question, capsys):
 
 def _stylize_tiny(tiny_images, **kwargs):
     content, style = tiny_images
-    return stylize(content, style, image_size=32, weights="random", device="cpu", seed=0, **kwargs)
+    return stylize(content, style, image_size=32, weights="random", device="cpu", seed=0,
+                   precision="fp32", **kwargs)  # fmt: skip
 
 
 def _same_result_when_both_weights_scale(tiny_images) -> bool:
