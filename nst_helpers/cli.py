@@ -146,6 +146,7 @@ def _check_output(args: argparse.Namespace) -> Path:
 
 def _stylize(args: argparse.Namespace) -> int:
     from . import optimize
+    from .balance import balance_advice, weighted_ratio
     from .features import WeightsError, weights_are_random
     from .images import ImageError, save_image
     from .memory import InsufficientMemoryError
@@ -203,6 +204,8 @@ def _stylize(args: argparse.Namespace) -> int:
     summary = f"saved {out} ({result.image.width}x{result.image.height}"
     if last is not None:
         summary += f", {len(result.history)} steps, best loss {result.best_loss:.4g}"
+        ratio = weighted_ratio(last, result.settings)
+        summary += f", weighted style/content {ratio:.3g}"
     summary += f", {result.seconds:.1f} s on {result.device} {result.precision})"
     if result.random_weights:
         summary += " [RANDOM WEIGHTS: not a stylised image]"
@@ -210,6 +213,9 @@ def _stylize(args: argparse.Namespace) -> int:
         print(f"interrupted: {summary}", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(summary)
+    advice = balance_advice(result.history, result.settings, cli=True)
+    if advice is not None:
+        print(f"advice: {advice}")
     return EXIT_OK
 
 

@@ -33,6 +33,7 @@ import torch
 from PIL import Image
 
 from . import data
+from .balance import balance_advice, weighted_ratio
 from .config import DEFAULTS, NORMALIZATIONS, PRECISIONS, StyleConfig
 from .course import BANNER_LINES, quick_mode
 from .features import DEFAULT_STYLE_LAYERS, weights_are_random
@@ -655,7 +656,8 @@ class StyleStudio(W.VBox):
             self.progress.value = min(step, self.progress.max)
             self.progress_label.value = (
                 f"{step} / {self.progress.max}  ·  {time.monotonic() - t0:.1f} s  ·  "
-                f"loss {record['total']:.3g}"
+                f"loss {record['total']:.3g}  ·  "
+                f"style/content {weighted_ratio(record, self._plot_weights):.2g}"
             )
             if time.monotonic() - self._last_plot > PLOT_EVERY_S:
                 self._draw_plot(history)
@@ -725,10 +727,16 @@ class StyleStudio(W.VBox):
         note = (" <b>Random weights: this is not a stylised image.</b>"
                 if result.random_weights else "")  # fmt: skip
         best = f"best loss {result.best_loss:.4g} at step {result.best_step}"
+        balance, advice = "", None
+        if result.history:
+            ratio = weighted_ratio(result.history[-1], result.settings)
+            balance = f"; weighted style/content {ratio:.3g}"
+            advice = balance_advice(result.history, result.settings)
         self._say(
             f"{what} in {result.seconds:.1f} s on {result.device} ({result.precision}); "
-            f"kept the best image ({best}). Press <b>Save</b> to keep it.{note}",
-            "warning" if result.interrupted else "ok",
+            f"kept the best image ({best}{balance}). Press <b>Save</b> to keep it.{note}"
+            + (f"<br>Advice: {html.escape(advice)}." if advice else ""),
+            "warning" if result.interrupted or advice else "ok",
         )
 
     # ---- saving ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from PIL import Image
 
 from nst_helpers import data
 from nst_helpers import widgets as studio_module
+from nst_helpers.balance import weighted_ratio
 from nst_helpers.optimize import NonFiniteLossError, StylizeResult
 from nst_helpers.widgets import StyleStudio, loss_plot_png, png_bytes, unique_path
 
@@ -108,6 +109,9 @@ def test_run_updates_preview_history_and_result(studio):
     assert not studio.run_button.disabled and studio.stop_button.disabled
     assert not studio.save_button.disabled
     assert "Done: 4 steps" in status_text(studio)
+    ratio = weighted_ratio(result.history[-1], result.settings)
+    assert f"weighted style/content {ratio:.3g}" in status_text(studio)
+    assert f"style/content {ratio:.2g}" in studio.progress_label.value
     assert "not a stylised image" in status_text(studio)  # random weights, said again
     assert decode(studio.loss_plot.value).size[0] > 100
 

@@ -1,0 +1,76 @@
+"""Is a run in balance? The end-state weighted ratio of style to content, and advice when not.
+
+``weighted_ratio = beta * L_style / (alpha * L_content)``: how the two terms compare as they
+enter the total loss. The anchor is the PyTorch NST tutorial's published 300-step run, which
+ends with weighted style 0.264 against content 2.358 (ratio 0.11): a good run ends with both
+terms alive and neither dwarfing the other. ``benchmarks/calibrate.py`` sweeps ``style_weight``
+and prints this ratio, each style layer's share and the style/content distances.
+
+A run counts as *off balance* when its final ratio is more than ``BALANCE_FACTOR`` away from 1
+in either direction; ``balance_advice`` then names the knob and the direction. A run from the
+content photo that barely moved (content term near zero) is judged by how much its style term
+fell instead, since its ratio says nothing yet.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+BALANCE_FACTOR = 30.0
+"""How far (either way) the final weighted ratio may be from 1 before ``balance_advice``
+speaks; see the README's calibration table for where the default run ends."""
+STALLED_STYLE = 0.5
+"""A run whose style term ends above this fraction of where it started has hardly moved
+towards the painting."""
+
+
+def weighted_ratio(record: Mapping[str, float], settings: Mapping[str, Any]) -> float:
+    """``beta * style / (alpha * content)`` of one history record (``inf`` if content is 0)."""
+    style = settings["style_weight"] * record["style"]
+    content = settings["content_weight"] * record["content"]
+    if content <= 0:
+        return math.inf if style > 0 else math.nan
+    return style / content
+
+
+def layer_shares(record: Mapping[str, float]) -> dict[str, float]:
+    """Each style layer's fraction of the style term: ``{layer: share}`` (sums to 1)."""
+    terms = {k.removeprefix("style/"): v for k, v in record.items() if k.startswith("style/")}
+    total = sum(terms.values())
+    return {k: (v / total if total > 0 else math.nan) for k, v in terms.items()}
+
+
+def balance_advice(
+    history: Sequence[Mapping[str, float]], settings: Mapping[str, Any], *, cli: bool = False
+) -> str | None:
+    """One line saying which knob to turn which way, or ``None`` when the run ended in balance.
+
+    ``history`` and ``settings`` are a ``StylizeResult``'s; ``cli`` spells the knobs as flags.
+    """
+    if len(history) < 2 or settings.get("style_weight", 0) == 0:
+        return None
+    first, last = history[0], history[-1]
+    ratio = weighted_ratio(last, settings)
+    style_knob = "--style-weight" if cli else "style_weight"
+    stalled = first["style"] > 0 and last["style"] > STALLED_STYLE * first["style"]
+    if stalled and (math.isinf(ratio) or ratio > BALANCE_FACTOR) and last["content"] < 1e-3:
+        # from the photo, nothing happened yet: the ratio is high only because content is ~0
+        return (
+            f"the style term only fell to {last['style'] / first['style']:.0%} of its start: "
+            f"raise {style_knob} (e.g. x10) or run more steps"
+        )
+    if math.isnan(ratio):
+        return None
+    if ratio > BALANCE_FACTOR:
+        return (
+            f"style-dominated (weighted style/content {ratio:.3g} > {BALANCE_FACTOR:g}): the "
+            f"photo may be lost; lower {style_knob} (e.g. /10)"
+        )
+    if ratio < 1 / BALANCE_FACTOR:
+        return (
+            f"content-dominated (weighted style/content {ratio:.3g} < 1/{BALANCE_FACTOR:g}): "
+            f"little style; raise {style_knob} (e.g. x10)"
+        )
+    return None
