@@ -18,7 +18,7 @@ from nst_helpers.cli import main
 SETTINGS = {"content_weight": 2.0, "style_weight": 10.0}
 
 
-def _history(content: float, style: float, start_style: float = 1.0) -> list[dict]:
+def _history(content: float, style: float, start_style: float = 100.0) -> list[dict]:
     return [
         {"content": 0.5, "style": start_style, "style/a": start_style},
         {"content": content, "style": style, "style/a": 0.25 * style, "style/b": 0.75 * style},
@@ -53,9 +53,12 @@ def test_advice_names_the_knob_and_the_direction(content, style, expected):
 
 
 def test_a_run_that_has_not_moved_is_told_to_push_the_style():
-    # from the photo: content ~0, style still at 90% of its start -> the ratio means nothing yet
-    advice = balance_advice(_history(1e-5, 0.9), SETTINGS, cli=True)
-    assert "raise --style-weight" in advice and "90%" in advice
+    # from the photo: content ~0, style still at 90% of its start -> the ratio (18,000) is high
+    # for the wrong reason, and the advice must not be to lower the style weight
+    history = _history(1e-6, 0.95, start_style=1.0)
+    assert weighted_ratio(history[-1], SETTINGS) > BALANCE_FACTOR
+    advice = balance_advice(history, SETTINGS, cli=True)
+    assert "run more steps" in advice and "raise --style-weight" in advice and "95%" in advice
 
 
 def test_no_advice_without_a_run_or_without_style():
@@ -65,8 +68,8 @@ def test_no_advice_without_a_run_or_without_style():
 
 def test_style_dominated_run_from_noise_gets_advice(tiny_images):
     content, style = tiny_images
-    run = dict(steps=3, image_size=32, init="noise", seed=0, weights="random", device="cpu",
-               precision="fp32")  # fmt: skip
+    run = dict(steps=4, lr=0.1, image_size=32, init="noise", seed=0, weights="random",
+               device="cpu", precision="fp32")  # fmt: skip
     heavy = stylize(content, style, style_weight=1e6, **run)
     assert weighted_ratio(heavy.history[-1], heavy.settings) > BALANCE_FACTOR
     assert "lower style_weight" in balance_advice(heavy.history, heavy.settings)
@@ -78,7 +81,7 @@ def test_style_dominated_run_from_noise_gets_advice(tiny_images):
 def test_cli_summary_shows_the_ratio_and_one_line_of_advice(tiny_image_files, tmp_path, capsys):
     content, style = tiny_image_files
     out = tmp_path / "out.png"
-    code = main(["stylize", str(content), str(style), "-o", str(out), "--steps", "3", "--size",
+    code = main(["stylize", str(content), str(style), "-o", str(out), "--steps", "4", "--lr", "0.1", "--size",
                  "32", "--weights", "random", "--init", "noise", "--seed", "0", "--quiet",
                  "--style-weight", "1e6"])  # fmt: skip
     assert code == 0
