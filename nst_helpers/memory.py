@@ -21,8 +21,9 @@ workspaces, weight reorders, allocator rounding and fragmentation).
 
 Checked on the CPU in two ways. The ``activations`` term equals, byte for byte, what autograd
 saves (summed over ``torch.autograd.graph.saved_tensors_hooks``; see tests/test_memory.py), for
-fp32, bf16 and fp16, max and avg pooling, any layer set. The whole estimate against the peak RSS
-growth of real Adam steps in a fresh process (default layers, one thread): fp32 at 512 px is
+fp32, bf16 and fp16, max and avg pooling, both normalisations, any layer set (conv, relu, pool).
+The whole estimate against the peak RSS growth of real Adam steps in a fresh process (measured
+with the former conv* default layers, one thread; not re-measured for relu*): fp32 at 512 px is
 1.21x the measured peak and 1.23x at 768 px; bf16 at 512 px 1.04x (oneDNN's bf16 backward keeps
 fp32 temporaries the sum does not see, which the safety factor absorbs). L-BFGS at 192 px:
 1.46x, the history term being an upper bound (pairs are only stored when the curvature

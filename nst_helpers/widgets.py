@@ -366,7 +366,8 @@ class StyleStudio(W.VBox):
         self._say(
             "Pick a photo and a painting, then press <b>Run</b>. "
             f"{'Quick mode: small and short runs. ' if self.quick else ''}"
-            "Stop keeps the best image so far.",
+            f"{size} px and {steps} steps end in minutes here (stylize's defaults: "
+            f"{DEFAULTS.image_size} px, {DEFAULTS.steps} steps). Stop keeps the best image so far.",
         )
 
     # ---- construction helpers ----------------------------------------------------------------
