@@ -22,10 +22,13 @@ from typing import Any
 BALANCE_FACTOR = 30.0
 """How far (either way) the final weighted ratio may be from 1 before ``balance_advice``
 speaks; see the README's calibration table for where the default run ends."""
-STALLED_STYLE = 0.9
-"""A run whose style term ends above this fraction of where it started has hardly moved
-towards the painting (the seeded random network's Grams fall slowly: 4 Adam steps from noise
-at lr 0.1 take the style term to ~80%)."""
+STALLED_STYLE = 0.5
+"""A run whose style term ends above this fraction of where it started has hardly moved towards
+the painting (README calibration, 300 steps: beta 10 ends at 2-5% of the start, beta 0.1 at
+54-65%)."""
+TUTORIAL_RATIO = 0.264 / 2.358
+"""The anchor: the PyTorch NST tutorial's published 300-step run ends with weighted style 0.264
+against weighted content 2.358."""
 
 
 def weighted_ratio(record: Mapping[str, float], settings: Mapping[str, Any]) -> float:
@@ -35,6 +38,32 @@ def weighted_ratio(record: Mapping[str, float], settings: Mapping[str, Any]) -> 
     if content <= 0:
         return math.inf if style > 0 else math.nan
     return style / content
+
+
+def choose_style_weight(
+    rows: Mapping[int, Sequence[Mapping[str, float]]],
+    *,
+    anchor: float = TUTORIAL_RATIO,
+    tolerance: float = 2.0,
+) -> float:
+    """The calibration rule (``benchmarks/calibrate.py``): from a sweep ``{size: [{"beta",
+    "ratio", "d_style"}, ...]}``, the beta whose end-state ratio is nearest the ``anchor`` (in
+    log terms, at the worst size), among those whose style distance is within ``tolerance`` of
+    the sweep's best at every size (so the choice is past the knee of the style curve)."""
+    betas = sorted({r["beta"] for runs in rows.values() for r in runs})
+
+    def at(runs: Sequence[Mapping[str, float]], beta: float) -> Mapping[str, float]:
+        return next(r for r in runs if r["beta"] == beta)
+
+    styled = [
+        b for b in betas
+        if all(at(runs, b)["d_style"] <= tolerance * min(r["d_style"] for r in runs)
+               for runs in rows.values())
+    ]  # fmt: skip
+    return min(
+        styled,
+        key=lambda b: max(abs(math.log(at(runs, b)["ratio"] / anchor)) for runs in rows.values()),
+    )
 
 
 def layer_shares(record: Mapping[str, float]) -> dict[str, float]:

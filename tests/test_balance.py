@@ -10,6 +10,7 @@ from nst_helpers import stylize
 from nst_helpers.balance import (
     BALANCE_FACTOR,
     balance_advice,
+    choose_style_weight,
     layer_shares,
     weighted_ratio,
 )
@@ -68,8 +69,9 @@ def test_no_advice_without_a_run_or_without_style():
 
 def test_style_dominated_run_from_noise_gets_advice(tiny_images):
     content, style = tiny_images
-    run = dict(steps=4, lr=0.1, image_size=32, init="noise", seed=0, weights="random",
-               device="cpu", precision="fp32")  # fmt: skip
+    # lr 1: the random network's Grams move slowly; 6 steps take the style term to ~40%
+    run = dict(steps=6, lr=1.0, image_size=32, seed=0, weights="random", device="cpu",
+               precision="fp32")  # fmt: skip
     heavy = stylize(content, style, style_weight=1e6, **run)
     assert weighted_ratio(heavy.history[-1], heavy.settings) > BALANCE_FACTOR
     assert "lower style_weight" in balance_advice(heavy.history, heavy.settings)
@@ -81,11 +83,32 @@ def test_style_dominated_run_from_noise_gets_advice(tiny_images):
 def test_cli_summary_shows_the_ratio_and_one_line_of_advice(tiny_image_files, tmp_path, capsys):
     content, style = tiny_image_files
     out = tmp_path / "out.png"
-    code = main(["stylize", str(content), str(style), "-o", str(out), "--steps", "4", "--lr", "0.1", "--size",
-                 "32", "--weights", "random", "--init", "noise", "--seed", "0", "--quiet",
-                 "--style-weight", "1e6"])  # fmt: skip
+    code = main(["stylize", str(content), str(style), "-o", str(out), "--steps", "6", "--lr", "1",
+                 "--size", "32", "--weights", "random", "--precision", "fp32", "--seed", "0",
+                 "--quiet", "--style-weight", "1e6"])  # fmt: skip
     assert code == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert "weighted style/content" in lines[0] and lines[0].startswith("saved")
     assert len(lines) == 2 and lines[1].startswith("advice: style-dominated")
     assert "lower --style-weight" in lines[1]
+
+
+# The sweep recorded in the README (benchmarks/calibrate.py, random weights, 300 Adam steps).
+README_SWEEP = {
+    64: [(0.1, 7.07, 0.498), (1, 1.75, 0.281), (10, 1.26, 0.153), (100, 5.99, 0.134),
+         (1000, 55.5, 0.133)],
+    128: [(0.1, 7.79, 0.566), (1, 1.3, 0.298), (10, 0.375, 0.096), (100, 0.708, 0.055),
+          (1000, 5.22, 0.052)],
+}  # fmt: skip
+
+
+def test_the_calibration_rule_picks_the_default_from_the_readme_sweep():
+    from nst_helpers.config import DEFAULT_STYLE_WEIGHT
+
+    rows = {size: [{"beta": b, "ratio": r, "d_style": d} for b, r, d in runs]
+            for size, runs in README_SWEEP.items()}  # fmt: skip
+    assert choose_style_weight(rows) == DEFAULT_STYLE_WEIGHT == 10
+    # a tighter knee tolerance leaves only the heavier betas: 100 is then nearest the anchor
+    assert choose_style_weight(rows, tolerance=1.5) == 100
+    # an anchor of a style-heavy end state moves the choice up
+    assert choose_style_weight(rows, anchor=5.0) == 100
