@@ -171,8 +171,9 @@ class StyleConfig:
         _choice("parameterization", self.parameterization, PARAMETERIZATIONS)
         if self.seed is not None and (
             not isinstance(self.seed, int) or isinstance(self.seed, bool)
-        ):
-            raise ValueError(f"seed must be None or an int, got {self.seed!r}")
+            or not -(2**63) <= self.seed < 2**64
+        ):  # fmt: skip
+            raise ValueError(f"seed must be None or a whole number (64 bit), got {self.seed!r}")
         if not isinstance(self.device, str):
             put("device", str(self.device))  # a torch.device
         put("content_layers", tuple(validate_layers(self.content_layers)))
@@ -200,7 +201,10 @@ class StyleConfig:
         layers = list(self.content_layers + self.active_style_layers)
         min_side = min_input_size(layers)
         for s in self.sizes:
-            if not isinstance(s, int) or isinstance(s, bool) or s < min_side:
+            if not isinstance(s, int) or isinstance(s, bool):
+                what = "scales" if self.scales is not None else "image_size"
+                raise ValueError(f"{what} must hold whole numbers of pixels, got {s!r}")
+            if s < min_side:
                 deepest = max(layers, key=VGG19_LAYERS.__getitem__)
                 raise ValueError(
                     f"image size {s!r} is too small: layers up to {deepest} need at least "
