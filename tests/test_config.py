@@ -175,3 +175,12 @@ def test_memory_options_are_the_memory_fields():
     options = DEFAULTS.replace(style_layer_weights=[1, 0, 0, 0, 1]).memory_options("bf16")
     assert options["style_layers"] == ("relu1_1", "relu5_1") and options["precision"] == "bf16"
     memory.estimate_memory(64, **options)  # every key is accepted
+
+
+def test_readme_documents_every_field():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    table = readme.split("### Every knob of `stylize`")[1].split("\n### ")[0]
+    missing = [name for name in FIELD_NAMES if f"`{name}`" not in table]
+    assert not missing, f"README's knob table lacks {missing}"
