@@ -19,6 +19,7 @@ from .features import (
     load_vgg19,
     weights_are_random,
 )
+from .feedforward import TransformerNet, train_transformer
 from .images import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -48,6 +49,7 @@ __all__ = [
     "SampleUnavailableError",
     "StyleConfig",
     "StylizeResult",
+    "TransformerNet",
     "WeightsError",
     "content_loss",
     "denormalize",
@@ -68,6 +70,7 @@ __all__ = [
     "style_loss",
     "stylize",
     "tensor_to_image",
+    "train_transformer",
     "tv_loss",
     "weights_are_random",
 ]
