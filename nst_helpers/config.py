@@ -56,7 +56,9 @@ def _option(default: Any, help: str, **meta: Any) -> Any:
     return field(default=default, metadata={"help": help, **meta})
 
 
-def _number(name: str, value: Any, *, positive: bool = False) -> float:
+def check_number(name: str, value: Any, *, positive: bool = False) -> float:
+    """``value`` as a float if it is a finite number >= 0 (> 0 with ``positive``), else a
+    ``ValueError`` naming ``name``."""
     if not isinstance(value, int | float) or isinstance(value, bool):
         raise ValueError(f"{name} must be a number, got {value!r}")
     if not math.isfinite(value) or value < 0:
@@ -159,10 +161,10 @@ class StyleConfig:
         _count("steps", self.steps, 0)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         if self.lr is not None:
-            put("lr", _number("lr", self.lr, positive=True))
+            put("lr", check_number("lr", self.lr, positive=True))
         for name in ("content_weight", "style_weight", "tv_weight"):
-            put(name, _number(name, getattr(self, name)))
-        put("style_scale", _number("style_scale", self.style_scale, positive=True))
+            put(name, check_number(name, getattr(self, name)))
+        put("style_scale", check_number("style_scale", self.style_scale, positive=True))
         _choice("normalization", self.normalization, NORMALIZATIONS)
         _choice("init", self.init, INITS)
         _choice("precision", self.precision, PRECISIONS)
@@ -187,7 +189,7 @@ class StyleConfig:
             put("style_layer_weights", tuple(weights.values()))
         if self.style_blend is not None:
             blend = _as_tuple(self.style_blend)
-            put("style_blend", tuple(_number("style_blend weight", w) for w in blend))
+            put("style_blend", tuple(check_number("style_blend weight", w) for w in blend))
         self._check_sizes()
 
     def _check_sizes(self) -> None:
