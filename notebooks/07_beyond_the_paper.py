@@ -596,9 +596,10 @@ quiz("07-luminance", answer);
 #   changing the loss; a TV prior changes the loss to prefer smooth images.
 # - Measure before you believe: the table above is this machine's answer, not a general law.
 #
-# **What comes next.** This is the last chapter. From here, the field moved to *feed-forward*
-# style transfer, which trains a network once per style and then stylises in milliseconds
-# (Johnson, Alahi & Fei-Fei, 2016; Ulyanov et al., 2016), and to arbitrary-style networks such as
+# **What comes next.** [Chapter 08](08_real_time_style_transfer.ipynb) takes the next step the
+# field took: *feed-forward* style transfer, which trains a network once per style with these same
+# losses and then stylises in milliseconds (Johnson, Alahi & Fei-Fei, 2016; Ulyanov et al., 2016).
+# Beyond it lie arbitrary-style networks such as
 # AdaIN (Huang & Belongie, 2017), which matches simpler statistics than the Gram matrices of
 # chapters 03 and 04: each channel's mean and standard deviation. Use the `nst` command line (`python -m nst_helpers stylize --help`) to try every
 # keyword of this chapter on your own photos.
