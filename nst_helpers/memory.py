@@ -108,9 +108,15 @@ def memory_breakdown(
     pooling: str = "max",
     parameterization: str = "pixel",
     n_styles: int = 1,
+    checkpointing: bool = False,
 ) -> dict[str, int]:
     """Bytes per component (``weights``, ``activations``, ``backward``, ``targets``, ``image``)
-    of one run at ``image_size``, before the safety factor; see the module docstring."""
+    of one run at ``image_size``, before the safety factor; see the module docstring.
+
+    ``checkpointing=True`` (see ``nst_helpers.recompute``): the forward pass keeps only each
+    block's input; the peak is then in the backward pass of one block ``k``, holding the inputs
+    of blocks ``1..k``, block ``k``'s recomputed activations and its gradients, whichever ``k``
+    needs most."""
     h, w = _hw(image_size)
     content_layers = validate_layers(content_layers)
     style_layers = validate_layers(style_layers)
@@ -120,6 +126,8 @@ def memory_breakdown(
         raise ValueError(f"pooling={pooling!r} must be 'max' or 'avg'")
     if not isinstance(n_styles, int) or n_styles < 1:
         raise ValueError(f"n_styles must be an int >= 1, got {n_styles!r}")
+    if not isinstance(checkpointing, bool):
+        raise ValueError(f"checkpointing must be True or False here, got {checkpointing!r}")
     half = precision != "fp32"
     act = PRECISION_BYTES[precision]
     captured = set(content_layers) | set(style_layers)
@@ -131,6 +139,15 @@ def memory_breakdown(
     weights = sum(FP32 * (c_in * c_out * 9 + c_out) for c_in, c_out in _conv_channels())
     activations = largest = targets = 0
     activations += pixels * act  # the network's input: channels_last copy, or its half cast
+    # Per block (ending after its pool): the input it is recomputed from, what its recompute
+    # saves, its largest map. The input is the fp32 channels_last copy, cast inside block 1.
+    blocks = [{"input": pixels * FP32, "saved": pixels * act if half else 0, "largest": 0}]
+
+    def keep(nbytes: int) -> None:
+        nonlocal activations
+        activations += nbytes
+        blocks[-1]["saved"] += nbytes
+
     channels, index = 3, 0
     for item in _VGG19_CFG:
         if index > deepest:
@@ -139,26 +156,35 @@ def memory_breakdown(
             h, w = h // 2, w // 2
             out = channels * h * w
             # the pooled map is saved by the next conv; max-pooling also keeps int64 argmaxes
-            activations += out * act + (out * INDEX if pooling == "max" else 0)
+            keep(out * INDEX if pooling == "max" else 0)
+            activations += out * act
+            blocks.append({"input": out * act, "saved": 0, "largest": 0})
             index += 1
             continue
         name = names[index]
         if half:
             # autocast's cast copy of the frozen weight (not the bias), saved for backward
-            activations += channels * item * 9 * act
+            keep(channels * item * 9 * act)
         channels, out = item, item * h * w
         largest = max(largest, out)
+        blocks[-1]["largest"] = max(blocks[-1]["largest"], out)
         if index < deepest:
-            activations += out * act  # the ReLU output, saved by ReLU and by the next layer
+            keep(out * act)  # the ReLU output, saved by ReLU and by the next layer
         if name in style_layers:
             # gram_matrix keeps its fp32 input for bmm, and (G - A) for the square
-            activations += out * FP32 + item * item * FP32
+            keep(out * FP32 + item * item * FP32)
             targets += item * item * FP32
         if name in content_layers:
-            activations += out * FP32  # (F - P), kept for the square
+            keep(out * FP32)  # (F - P), kept for the square
             targets += out * FP32
         index += 2  # conv and its ReLU
     backward = 3 * largest * act
+    if checkpointing:
+        peaks = []
+        for k, block in enumerate(blocks):
+            held = sum(b["input"] for b in blocks[: k + 1]) + block["saved"]
+            peaks.append((held + 3 * block["largest"] * act, held, 3 * block["largest"] * act))
+        _, activations, backward = max(peaks)
     targets += pixels * FP32 * n_styles  # content image; one style image at a time, transient
     image = _image_vectors(optimizer, parameterization) * pixels * FP32
     return {
@@ -180,17 +206,19 @@ def estimate_memory(
     pooling: str = "max",
     parameterization: str = "pixel",
     n_styles: int = 1,
+    checkpointing: bool = False,
 ) -> int:
     """Peak device bytes of a ``stylize`` run at ``image_size`` (int: square side; or ``(H, W)``).
 
     The sum of ``memory_breakdown`` times ``SAFETY_FACTOR``, rounded up. ``precision`` is the
-    autocast precision (``"fp32"``, ``"bf16"``, ``"fp16"``); the other options are those of
-    ``stylize``. Raises ``ValueError`` for an unknown option.
+    autocast precision (``"fp32"``, ``"bf16"``, ``"fp16"``); ``checkpointing`` is ``True`` or
+    ``False`` (``"auto"`` is resolved by ``choose_checkpointing``); the other options are those
+    of ``stylize``. Raises ``ValueError`` for an unknown option.
     """
     parts = memory_breakdown(
         image_size, content_layers=content_layers, style_layers=style_layers,
         precision=precision, optimizer=optimizer, pooling=pooling,
-        parameterization=parameterization, n_styles=n_styles,
+        parameterization=parameterization, n_styles=n_styles, checkpointing=checkpointing,
     )  # fmt: skip
     return math.ceil(sum(parts.values()) * SAFETY_FACTOR)
 
@@ -318,6 +346,16 @@ def _advice(image_size: Size, device: torch.device, available: int | None, **opt
         low = "bf16" if device.type == "cuda" else "fp16"
         lower = largest_fitting_size(available, (h, w), **{**options, "precision": low})
         lines.append(f"precision='{low}' stores activations in half the bytes: fits up to {lower}.")
+    other = largest_fitting_size(
+        available, (h, w), **{**options, "checkpointing": not options.get("checkpointing")}
+    )
+    if options.get("checkpointing"):
+        lines.append(f"(This is with checkpointing; without it, up to {other} would fit.)")
+    else:
+        lines.append(
+            "checkpointing=True recomputes activations in the backward pass instead of keeping "
+            f"them (about a third more time per step): fits up to {other}."
+        )
     if options.get("optimizer") == "lbfgs":
         adam = largest_fitting_size(available, (h, w), **{**options, "optimizer": "adam"})
         lines.append(
@@ -325,6 +363,20 @@ def _advice(image_size: Size, device: torch.device, available: int | None, **opt
             f"fits up to {adam}."
         )
     return " ".join(lines)
+
+
+def choose_checkpointing(
+    image_size: Size, device: torch.device | str, checkpointing: bool | str, **options
+) -> bool:
+    """Resolve ``checkpointing="auto"``: ``True`` when the run would not fit without it.
+
+    ``True``/``False`` are returned as given; ``"auto"`` is ``False`` when the free memory of
+    ``device`` cannot be told. ``options`` are those of ``estimate_memory``.
+    """
+    if checkpointing != "auto":
+        return bool(checkpointing)
+    available = available_memory(torch.device(device))
+    return available is not None and estimate_memory(image_size, **options) > available
 
 
 def check_memory(image_size: Size, device: torch.device | str, **options) -> None:

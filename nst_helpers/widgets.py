@@ -650,17 +650,9 @@ class StyleStudio(W.VBox):
         return on_step
 
     def _preview(self) -> Callable[[int, Image.Image], None]:
-        last = -math.inf
-        by_time = self.preview_every is None
-
         def on_image(step: int, image: Image.Image) -> None:
-            # stylize hands over an image every `preview_every` steps. Without a step count set,
-            # re-encoding it as PNG and sending it to the browser is what costs, so do that a
-            # few times a second.
-            nonlocal last
-            if not by_time or step == 1 or time.monotonic() - last > PREVIEW_EVERY_S:
-                last = time.monotonic()
-                self.preview.value = png_bytes(image)
+            # stylize throttles by time itself (preview_seconds), so every image is shown.
+            self.preview.value = png_bytes(image)
 
         return on_image
 
@@ -675,7 +667,8 @@ class StyleStudio(W.VBox):
                 style = data.fetch_painting(style, progress=False)
             result = stylize(
                 content, style, callback=self._callback(history), preview=self._preview(),
-                preview_every=self.preview_every or 1, **kwargs,
+                preview_every=self.preview_every or 1,
+                preview_seconds=None if self.preview_every else PREVIEW_EVERY_S, **kwargs,
             )  # fmt: skip
             self._finish(result, history)
         except NonFiniteLossError as err:
