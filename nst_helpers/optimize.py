@@ -46,6 +46,7 @@ PRESERVE_COLOR = (None, "luminance", "histogram")
 DEFAULT_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 DEFAULT_CONTENT_LAYERS = ("conv4_2",)
 DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}
+DEFAULT_STEPS = 4000
 CHECKPOINT_VERSION = 1
 
 Record = dict[str, Any]
@@ -113,7 +114,7 @@ def stylize(
     content: ImageSource,
     style: ImageSource | Sequence[ImageSource],
     *,
-    steps: int = 4000,
+    steps: int | None = None,
     image_size: int = 512,
     optimizer: str = "adam",
     lr: float | None = None,
@@ -126,7 +127,7 @@ def stylize(
     init: str = "content",
     weights: str | Path | None = None,
     device: str | torch.device | None = "auto",
-    precision: str = "fp32",
+    precision: str | None = None,
     seed: int | None = None,
     snapshot_every: int | None = None,
     callback: Callable[[Record], bool | None] | None = None,
@@ -145,6 +146,7 @@ def stylize(
     resume: str | Path | None = None,
     memory_check: bool = True,
     checkpointing: bool | str = "auto",
+    preset: str | None = None,
 ) -> StylizeResult:
     """Neural Style Transfer: an image with ``content``'s content painted in ``style``'s style.
 
@@ -154,7 +156,8 @@ def stylize(
     ``tv_weight`` adds a total-variation prior. ``optimizer="lbfgs"`` counts real iterations
     (each may evaluate the loss several times in its line search). ``lr`` defaults to 0.02 for
     Adam (in normalised-pixel units) and 1 for L-BFGS. ``precision`` "bf16"/"fp16"/"auto" runs
-    the network under autocast; Grams and losses stay fp32. The same ``seed`` gives the same
+    the network under autocast; Grams and losses stay fp32; ``None`` means "fp32" (or, with a
+    preset, the preset's choice). The same ``seed`` gives the same
     pixels on the same machine.
 
     ``callback(record)`` runs after every step; returning ``False`` stops the run, as does
@@ -174,10 +177,37 @@ def stylize(
     default) turns it on only when the memory guard finds the run would not fit without it
     (never when ``memory_check=False`` or the free memory cannot be told).
 
+    ``steps`` defaults to 4000. ``preset="fast"`` is the quickest route to a finished picture
+    at ``image_size`` (see ``nst_helpers.presets`` for every choice): coarse to fine in sqrt(2)
+    steps from 128 px with Adam (moments carried between scales, a moving average of the
+    iterates handed on), L-BFGS at the finest scale, replicate padding on the first
+    convolution, autocast where the device has a fast half precision. It chooses ``scales``,
+    the optimiser, its own step schedule from the image size (``steps``, when given, is split
+    in the same proportions) and, unless given, ``lr`` and a precision; the loss (weights,
+    layers, init) stays as asked.
+
     Raises ``ValueError`` for invalid arguments before any optimisation, and
     ``NonFiniteLossError`` (holding the best finite image so far) if the loss diverges.
     """
     # ---- validate everything before any work --------------------------------------------
+    from .presets import check_preset, fast_plan
+
+    plan = None
+    if check_preset(preset) == "fast":
+        if scales is not None:
+            raise ValueError("preset='fast' chooses its own scales: pass scales or a preset")
+        if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool)):
+            raise ValueError(f"steps must be an int >= 0, got {steps!r}")
+        if not isinstance(image_size, int) or isinstance(image_size, bool):
+            raise ValueError(f"image_size must be an int, got {image_size!r}")
+        plan = fast_plan(image_size, steps, precision, lr)
+        scales, steps, optimizer, lr, precision = (
+            plan.scales, sum(plan.steps_per_scale), plan.optimizers[-1], plan.lrs[-1],
+            plan.precision,
+        )  # fmt: skip
+    elif steps is None:
+        steps = DEFAULT_STEPS
+    precision = "fp32" if precision is None else precision
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer={optimizer!r} must be one of {', '.join(OPTIMIZERS)}")
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
@@ -250,6 +280,13 @@ def stylize(
         raise ValueError(f"scales={sizes} must increase (coarse to fine), e.g. [256, 384, 512]")
     dev = devices.resolve_device(device)
     dtype = devices.resolve_precision(precision, dev)
+    steps_per_scale = _split_steps(steps, len(sizes))
+    dtypes = [dtype] * len(sizes)
+    if plan is not None:
+        steps_per_scale = list(plan.steps_per_scale)
+        # L-BFGS's line search wants exact gradients: its scales run in fp32.
+        dtypes = [dtype if o == "adam" else None for o in plan.optimizers]
+        dtype = dtypes[-1]
 
     # ---- images (cheap), then checks that depend on their shapes -------------------------
     content_img = load_image(content, max_size=max(sizes))
@@ -282,8 +319,14 @@ def stylize(
         "precision": devices.precision_name(dtype), "seed": seed,
         "preserve_color": preserve_color, "style_blend": blend, "style_scale": style_scale,
         "pooling": pooling, "scales": sizes, "parameterization": parameterization,
-        "steps_per_scale": _split_steps(steps, len(sizes)) if len(sizes) > 1 else None,
+        "steps_per_scale": steps_per_scale if len(sizes) > 1 else None,
     }  # fmt: skip
+    if plan is not None:
+        settings.update(
+            preset=preset, optimizers=plan.optimizers, lrs=plan.lrs,
+            precisions=[devices.precision_name(d) for d in dtypes], ema_decay=plan.ema_decay,
+            carry_moments=plan.carry_moments, first_conv_padding=plan.first_conv_padding,
+        )  # fmt: skip
     state = None
     if resume is not None:
         from .checkpoint import check_compatible, load_checkpoint
@@ -318,8 +361,8 @@ def stylize(
         run = _Run(
             content_img, style_imgs, blend, settings, layer_weights, dev, dtype, weights, hooks
         )
-        run.checkpointing = checkpointing
-        return run.execute(_split_steps(steps, len(sizes)), state, progress)
+        run.checkpointing, run.dtypes = checkpointing, dtypes
+        return run.execute(steps_per_scale, state, progress)
     except (torch.cuda.OutOfMemoryError, RuntimeError) as err:
         # CUDA raises OutOfMemoryError, MPS a RuntimeError that says so: both get our advice.
         if isinstance(err, torch.cuda.OutOfMemoryError) or "out of memory" in str(err).lower():
@@ -425,7 +468,13 @@ class _Run:
             list(dict.fromkeys(s["content_layers"] + s["style_layers"])), weights=weights,
             pooling=s["pooling"], device=dev,
         )  # fmt: skip
+        if s.get("first_conv_padding") == "replicate":
+            from .presets import replicate_first_conv
+
+            replicate_first_conv(self.extractor)
         self.random_weights = s["weights"] == "random"
+        self.dtypes: list | None = None  # autocast dtype per scale (preset="fast")
+        self.ema = None  # moving average of the iterates (preset="fast")
         self.checkpointing = False  # recompute VGG blocks in the backward pass (see recompute)
         self.history: list[Record] = []
         self.snapshots: dict[int, Image.Image] = {}
@@ -538,6 +587,7 @@ class _Run:
                 end = sum(steps_per_scale[: k + 1])
                 if k < start_scale:
                     continue
+                self.dtype = self.dtypes[k] if self.dtypes else self.dtype
                 content, content_targets, grams = self.targets(size)
                 if x_prev is not None:
                     init = F.interpolate(x_prev, size=content.shape[-2:], mode="bilinear",
@@ -545,18 +595,26 @@ class _Run:
                     self.best_loss, self.best_x = math.inf, None  # losses differ between scales
                 else:
                     init = self.initial_image(content)
+                prev_opt = opt
                 param = make_parameterization(s["parameterization"], init.to(self.dev))
-                opt = self.make_optimizer(param)
+                opt = self.make_optimizer(param, k)
+                if s.get("carry_moments") and prev_opt is not None:
+                    _carry_adam_moments(prev_opt, opt)
+                self.ema = _EMA(s["ema_decay"]) if s.get("ema_decay") and _is_adam(opt) else None
                 if param_state is not None:
                     param.load_state_dict(param_state)
                     opt.load_state_dict(opt_state)
                     param_state = opt_state = None
                     if self.best_x is not None:
                         self.best_x = self.best_x.to(self.dev)
+                    if self.ema is not None and state.get("ema") is not None:
+                        self.ema.load_state_dict(state["ema"], self.dev)
                 self.scale_index = k
                 while step < end:
                     step += 1
                     record = self.step(param, opt, content_targets, grams, step, size)
+                    if self.ema is not None:
+                        self.ema.update(param.image().detach())
                     bar.update(1)
                     bar.set_postfix(loss=f"{record['total']:.4g}", refresh=False)
                     if self.snapshot_every and (
@@ -573,13 +631,19 @@ class _Run:
                         break
                 if interrupted:
                     break
-                x_prev = param.image().detach()
+                # A moving average of the iterates (preset="fast") is what the scale hands on.
+                x_prev = self.ema.value() if self.ema is not None else param.image().detach()
             if not interrupted and param is not None:
-                with torch.no_grad():  # the last update has not been scored yet
-                    final = self.losses(param.image(), content_targets, grams)["total"].item()
-                if math.isfinite(final) and final <= self.best_loss:
-                    self.best_loss, self.best_step = final, step
-                    self.best_x = param.image().detach().clone()
+                # The last update has not been scored yet, nor has the average of the iterates.
+                candidates = [param.image().detach()]
+                if self.ema is not None:
+                    candidates.append(self.ema.value())
+                for x in candidates:
+                    with torch.no_grad():
+                        final = self.losses(x, content_targets, grams)["total"].item()
+                    if math.isfinite(final) and final <= self.best_loss:
+                        self.best_loss, self.best_step = final, step
+                        self.best_x = x.clone()
         except KeyboardInterrupt:
             interrupted = True
         except _NonFinite as err:
@@ -610,15 +674,17 @@ class _Run:
             or time.perf_counter() - self.last_preview >= self.preview_seconds
         )
 
-    def make_optimizer(self, param) -> torch.optim.Optimizer:
+    def make_optimizer(self, param, scale_index: int = 0) -> torch.optim.Optimizer:
         s = self.settings
-        if s["optimizer"] == "adam":
-            return torch.optim.Adam(param.parameters(), lr=s["lr"])
+        name = s["optimizers"][scale_index] if "optimizers" in s else s["optimizer"]
+        lr = s["lrs"][scale_index] if "lrs" in s else s["lr"]
+        if name == "adam":
+            return torch.optim.Adam(param.parameters(), lr=lr)
         # max_iter=1: each .step() is one real L-BFGS iteration, so `steps` means iterations.
         # Zero tolerances: the caller's step budget decides when to stop, not L-BFGS's own
         # convergence tests (which quit at once on the small gradients of style losses).
         # max_eval is the line search's budget; its default (max_iter * 5/4 = 1) leaves none.
-        return torch.optim.LBFGS(param.parameters(), lr=s["lr"], max_iter=1, max_eval=25, history_size=50,
+        return torch.optim.LBFGS(param.parameters(), lr=lr, max_iter=1, max_eval=25, history_size=50,
                                  tolerance_grad=0.0, tolerance_change=0.0,
                                  line_search_fn="strong_wolfe")  # fmt: skip
 
@@ -744,7 +810,60 @@ class _Run:
             "best_x": None if self.best_x is None else self.best_x.cpu(),
             "rng": torch.get_rng_state(),
             "loss_scale": self.loss_scale, "good_steps": self.good_steps,
+            "ema": None if self.ema is None else self.ema.state_dict(),
         })  # fmt: skip
+
+
+def _is_adam(opt: torch.optim.Optimizer) -> bool:
+    return isinstance(opt, torch.optim.Adam)
+
+
+def _carry_adam_moments(old: torch.optim.Optimizer, new: torch.optim.Optimizer) -> None:
+    """Warm-start Adam at a new scale with the last scale's moments, resized like the image.
+
+    As crowsonkb/style-transfer-pytorch does: the first moment bicubic, the second bilinear and
+    kept >= 0 (it is a mean of squares), the step count kept so bias correction goes on.
+    Only between Adam optimisers of same-shaped parameters (``[1, 3, H, W]`` pixels).
+    """
+    if not (_is_adam(old) and _is_adam(new)):
+        return
+    for p_old, p_new in zip(old.param_groups[0]["params"], new.param_groups[0]["params"],
+                            strict=True):  # fmt: skip
+        state = old.state.get(p_old)
+        if not state or p_old.dim() != 4 or p_old.shape[:2] != p_new.shape[:2]:
+            continue
+        size = p_new.shape[-2:]
+        new.state[p_new] = {
+            "step": state["step"].clone(),
+            "exp_avg": F.interpolate(state["exp_avg"], size=size, mode="bicubic",
+                                     align_corners=False).contiguous(),
+            "exp_avg_sq": F.interpolate(state["exp_avg_sq"], size=size, mode="bilinear",
+                                        align_corners=False).clamp_min(0).contiguous(),
+        }  # fmt: skip
+
+
+class _EMA:
+    """Bias-corrected exponential moving average of the iterates (decay ``d``)."""
+
+    def __init__(self, decay: float) -> None:
+        self.decay, self.weight, self.biased = decay, 0.0, None
+
+    def update(self, x: torch.Tensor) -> None:
+        x = x.detach().float()
+        if self.biased is None:
+            self.biased = torch.zeros_like(x)
+        self.biased.mul_(self.decay).add_(x, alpha=1 - self.decay)
+        self.weight = self.decay * self.weight + (1 - self.decay)
+
+    def value(self) -> torch.Tensor:
+        return self.biased / self.weight
+
+    def state_dict(self) -> dict:
+        return {"weight": self.weight, "biased": None if self.biased is None else self.biased.cpu()}
+
+    def load_state_dict(self, state: dict, device: torch.device) -> None:
+        self.weight = state["weight"]
+        self.biased = None if state["biased"] is None else state["biased"].to(device)
 
 
 class _NonFinite(Exception):
