@@ -117,7 +117,7 @@ def main() -> None:
     warnings.simplefilter("ignore")
     content, style = load_image(args.content), load_image(args.style)
     scorer = Scorer(content, style, args.size)
-    n, every = args.steps, max(1, args.steps // 20)
+    n = args.steps
     recipes = {
         f"report recipe: Adam, {n} steps": dict(steps=n),
         "preset='fast'": dict(preset="fast"),

@@ -51,6 +51,9 @@ def _names(text: str) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
+    from .features import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
+    from .optimize import DEFAULT_STYLE_WEIGHT
+
     parser = _Parser(prog="python -m nst_helpers", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -73,10 +76,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--optimizer", choices=("adam", "lbfgs"), default="adam")
     p.add_argument("--lr", type=float, default=None, help="learning rate (adam 0.02, lbfgs 1)")
     p.add_argument("--content-weight", type=float, default=1.0, help="alpha (default 1)")
-    p.add_argument("--style-weight", type=float, default=1e6, help="beta (default 1e6)")
+    p.add_argument(
+        "--style-weight", type=float, default=DEFAULT_STYLE_WEIGHT,
+        help=f"beta (default {DEFAULT_STYLE_WEIGHT:g}, in --normalization relative units)",
+    )  # fmt: skip
     p.add_argument("--tv-weight", type=float, default=0.0, help="total variation (default 0)")
-    p.add_argument("--content-layers", type=_names, default=None, help="e.g. conv4_2")
-    p.add_argument("--style-layers", type=_names, default=None, help="e.g. conv1_1,conv2_1")
+    p.add_argument(
+        "--content-layers", type=_names, default=None,
+        help=f"default {','.join(DEFAULT_CONTENT_LAYERS)} (reluX_Y: after the ReLU, convX_Y: before)",
+    )  # fmt: skip
+    p.add_argument(
+        "--style-layers", type=_names, default=None,
+        help=f"default {','.join(DEFAULT_STYLE_LAYERS)}",
+    )  # fmt: skip
+    p.add_argument(
+        "--normalization", choices=("relative", "paper"), default="relative",
+        help="relative (default): each loss term over its target's energy, weights mean the "
+        "same at every size; paper: eq. 1-5 exactly",
+    )  # fmt: skip
     p.add_argument("--init", choices=("content", "noise", "style"), default="content")
     p.add_argument(
         "--weights", default=None,
@@ -177,6 +194,7 @@ def _stylize(args: argparse.Namespace) -> int:
         progress=not args.quiet, callback=announce_random_weights, preserve_color=args.preserve_color,
         style_blend=args.style_blend, style_scale=args.style_scale, pooling=args.pooling,
         scales=args.scales, parameterization=args.parameterization,
+        normalization=args.normalization,
         checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every, resume=args.resume,
     )  # fmt: skip
     if args.content_layers:

@@ -42,6 +42,13 @@ def _layer_names() -> dict[str, int]:
 VGG19_LAYERS: dict[str, int] = _layer_names()
 """Layer name -> index in ``torchvision.models.vgg19().features`` (``conv4_2`` -> 21)."""
 
+DEFAULT_CONTENT_LAYERS = ("relu4_2",)
+DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+"""The paper's layers as its Caffe model computed them: Gatys et al. name ``conv4_2`` and
+``conv1_1 ... conv5_1``, but Caffe's ReLUs run in place, so those blobs hold the post-ReLU
+activations (Gatys' own PyTorch port uses ``r42`` and ``r11 ... r51``). Here ``convX_Y`` means
+the output before the ReLU and ``reluX_Y`` after it, so the defaults are ``relu*``."""
+
 VGG19_FILENAME = "vgg19-dcbb9e9d.pth"
 VGG19_URL = f"https://download.pytorch.org/models/{VGG19_FILENAME}"
 RANDOM_SEED = 0

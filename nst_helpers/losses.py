@@ -9,6 +9,16 @@ positions. ``F`` holds the generated image's activations, ``P`` the content imag
 * style (eq. 4-5):  E_l = 1 / (4 N_l^2 M_l^2) * sum_ij (G_ij - A_ij)^2,  L_style = sum_l w_l E_l
 * total (eq. 7):    L_total = alpha * L_content + beta * L_style
 
+``objective`` puts them together, in one of two normalisations:
+
+* ``"paper"``: eq. 1-5 exactly, as above.
+* ``"relative"`` (the default of ``stylize``): each term divided by its target's energy,
+  content ``||F - P||^2 / ||P||^2`` and style layer ``||G - A||^2 / ||A||^2``. This is the same
+  loss with alpha and the layer weights ``w_l`` derived from the targets (``2 / ||P||^2`` and
+  ``4 N_l^2 M_l^2 / ||A_l||^2``), and what it buys is that the weights mean the same at every
+  image size and for every network: every term is a size-free ratio, unchanged when a layer's
+  activations are multiplied by any positive factor.
+
 Every loss is summed over the batch by default (each image's gradient is then exactly that of
 its own loss); ``reduction="none"`` returns the per-image values ``[B]`` instead.
 
@@ -18,7 +28,8 @@ overflows fp16 (max 65504) or loses most of its digits in bf16.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 
 import torch
 
@@ -126,3 +137,144 @@ def tv_loss(x: torch.Tensor, reduction: str = "sum") -> torch.Tensor:
     dh = (x[:, :, 1:, :] - x[:, :, :-1, :]).pow(2).flatten(1).sum(dim=1)
     dw = (x[:, :, :, 1:] - x[:, :, :, :-1]).pow(2).flatten(1).sum(dim=1)
     return _reduce(dh + dw, reduction)
+
+
+NORMALIZATIONS = ("relative", "paper")
+"""``objective``'s normalisations: target-relative (size- and scale-free) or the paper's eq. 1-5."""
+
+
+def _energy(target: torch.Tensor) -> torch.Tensor:
+    """``||T||^2`` per image ``[1 or B]`` (fp32), never zero (a zero target is caught upstream)."""
+    return target.float().pow(2).flatten(1).sum(dim=1).clamp_min(torch.finfo(torch.float32).tiny)
+
+
+def relative_content_loss(
+    features: torch.Tensor, target: torch.Tensor, reduction: str = "sum"
+) -> torch.Tensor:
+    """``||F - P||^2 / ||P||^2`` per image: eq. 1 relative to the content target's energy."""
+    if features.shape[1:] != target.shape[1:]:
+        raise ValueError(
+            f"content features {tuple(features.shape)} and target {tuple(target.shape)} differ"
+        )
+    diff = features.float() - target.float()
+    return _reduce(diff.pow(2).flatten(1).sum(dim=1) / _energy(target), reduction)
+
+
+def relative_style_layer_loss(
+    features: torch.Tensor, target_gram: torch.Tensor, reduction: str = "sum"
+) -> torch.Tensor:
+    """``||G - A||^2 / ||A||^2`` for one layer: eq. 4 relative to the style Gram's energy."""
+    n = features.shape[1]
+    if target_gram.shape[-2:] != (n, n):
+        raise ValueError(f"Gram target {tuple(target_gram.shape)} does not fit {n} channels")
+    diff = gram_matrix(features) - target_gram.float()
+    return _reduce(diff.pow(2).flatten(1).sum(dim=1) / _energy(target_gram), reduction)
+
+
+def layer_weights(
+    layers: Sequence[str], weights: Sequence[float] | Mapping[str, float] | None = None
+) -> dict[str, float]:
+    """``{layer: w_l}``: ``1 / L`` each by default, else from a sequence (in ``layers``' order)
+    or a mapping (unnamed layers weigh 0). Raises ``ValueError`` for a bad weight or name."""
+    layers = list(layers)
+    if weights is None:
+        return {name: 1.0 / len(layers) for name in layers}
+    if isinstance(weights, Mapping):
+        extra = set(weights) - set(layers)
+        if extra:
+            raise ValueError(
+                f"style_layer_weights name layers not in style_layers: {sorted(extra)}"
+            )
+        values = [weights.get(name, 0.0) for name in layers]
+    else:
+        values = list(weights)
+        if len(values) != len(layers):
+            raise ValueError(
+                f"style_layer_weights has {len(values)} values for {len(layers)} style layers"
+            )
+    for name, value in zip(layers, values, strict=True):
+        if (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not (math.isfinite(value) and value >= 0)
+        ):
+            raise ValueError(
+                f"style_layer_weights[{name!r}] must be finite and >= 0, got {value!r}"
+            )
+    return {name: float(value) for name, value in zip(layers, values, strict=True)}
+
+
+def objective(
+    features: Mapping[str, torch.Tensor],
+    content_targets: Mapping[str, torch.Tensor],
+    style_grams: Mapping[str, torch.Tensor],
+    *,
+    content_weight: float,
+    style_weight: float,
+    style_layer_weights: Sequence[float] | Mapping[str, float] | None = None,
+    tv_weight: float = 0.0,
+    image: torch.Tensor | None = None,
+    normalization: str = "relative",
+    reduction: str = "sum",
+) -> dict[str, torch.Tensor]:
+    """The whole NST loss: ``total = alpha * content + beta * style + tv_weight * tv``.
+
+    ``features``: the generated image's activations ``{layer: [B, C, H, W]}`` for every layer
+    named in ``content_targets`` (``{layer: [1 or B, C, H, W]}``, the photo's) and in
+    ``style_grams`` (``{layer: [1 or B, C, C]}``, the painting's Grams). ``style`` is
+    ``sum_l w_l * term_l`` with ``style_layer_weights`` (default ``1 / L``); ``content`` is the
+    sum over content layers (``"paper"``) or their mean (``"relative"``). ``tv`` needs
+    ``image`` ``[B, 3, H, W]`` when ``tv_weight > 0`` (else it is 0); ``"relative"`` divides it
+    by the number of pixel positions ``H * W`` so it too is size-free.
+
+    ``normalization``: ``"relative"`` (each term over its target's energy; see the module
+    docstring) or ``"paper"`` (eq. 1-5 exactly). Returns fp32 tensors ``"total"``,
+    ``"content"``, ``"style"``, ``"tv"`` and one ``"style/<layer>"`` per style layer (its
+    ``w_l``-weighted term, before beta): scalars, or ``[B]`` with ``reduction="none"``.
+    """
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(
+            f"normalization={normalization!r} must be one of {', '.join(NORMALIZATIONS)}"
+        )
+    if reduction not in ("sum", "none"):
+        raise ValueError(f"reduction={reduction!r} must be 'sum' or 'none'")
+    if not content_targets and not style_grams:
+        raise ValueError("objective needs at least one content target or style Gram")
+    missing = sorted((set(content_targets) | set(style_grams)) - set(features))
+    if missing:
+        raise ValueError(f"features lack the layers {missing} that the targets name")
+    relative = normalization == "relative"
+    weights = layer_weights(list(style_grams), style_layer_weights) if style_grams else {}
+    some = features[next(iter({**content_targets, **style_grams}))]
+    zero = some.new_zeros(some.shape[0] if reduction == "none" else (), dtype=torch.float32)
+
+    content = zero
+    for name, target in content_targets.items():
+        if relative:
+            term = relative_content_loss(features[name], target, reduction)
+        else:
+            term = content_loss(features[name], target, reduction)
+        content = content + term
+    if relative and content_targets:
+        content = content / len(content_targets)
+
+    out: dict[str, torch.Tensor] = {}
+    style = zero
+    for name, gram in style_grams.items():
+        if relative:
+            term = relative_style_layer_loss(features[name], gram, reduction)
+        else:
+            term = style_layer_loss(features[name], gram, reduction)
+        out[f"style/{name}"] = weights[name] * term
+        style = style + out[f"style/{name}"]
+
+    if tv_weight > 0:
+        if image is None:
+            raise ValueError("tv_weight > 0 needs the image: pass image=[B, 3, H, W]")
+        tv = tv_loss(image, reduction)
+        if relative:
+            tv = tv / (image.shape[-2] * image.shape[-1])
+    else:
+        tv = zero
+    total = content_weight * content + style_weight * style + tv_weight * tv
+    return {"total": total, "content": content, "style": style, "tv": tv, **out}

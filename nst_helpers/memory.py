@@ -38,10 +38,16 @@ from collections.abc import Sequence
 
 import torch
 
-from .features import _VGG19_CFG, VGG19_LAYERS, min_input_size, validate_layers
+from .features import (
+    _VGG19_CFG,
+    DEFAULT_CONTENT_LAYERS,
+    DEFAULT_STYLE_LAYERS,
+    VGG19_LAYERS,
+    min_input_size,
+    validate_layers,
+)
+from .losses import NORMALIZATIONS
 
-DEFAULT_CONTENT_LAYERS = ("conv4_2",)
-DEFAULT_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 PRECISION_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 SAFETY_FACTOR = 1.25
 """Headroom for workspaces and allocator overhead the tensor arithmetic does not see."""
@@ -108,6 +114,7 @@ def memory_breakdown(
     pooling: str = "max",
     parameterization: str = "pixel",
     n_styles: int = 1,
+    normalization: str = "relative",
     checkpointing: bool = False,
 ) -> dict[str, int]:
     """Bytes per component (``weights``, ``activations``, ``backward``, ``targets``, ``image``)
@@ -126,14 +133,36 @@ def memory_breakdown(
         raise ValueError(f"pooling={pooling!r} must be 'max' or 'avg'")
     if not isinstance(n_styles, int) or n_styles < 1:
         raise ValueError(f"n_styles must be an int >= 1, got {n_styles!r}")
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(
+            f"normalization={normalization!r} must be one of {', '.join(NORMALIZATIONS)}"
+        )
     if not isinstance(checkpointing, bool):
         raise ValueError(f"checkpointing must be True or False here, got {checkpointing!r}")
+    # "relative" divides each term by its target's energy: autograd keeps each divisor ([1])
+    per_term = FP32 if normalization == "relative" else 0
     half = precision != "fp32"
     act = PRECISION_BYTES[precision]
     captured = set(content_layers) | set(style_layers)
     deepest = max(VGG19_LAYERS[n] for n in captured)
-    names = {i: n for n, i in VGG19_LAYERS.items() if n.startswith(("conv", "pool"))}
+    names = {i: n for n, i in VGG19_LAYERS.items()}
     pixels = 3 * h * w
+
+    def loss_terms(name: str, channels: int, out: int, saved_by_network: bool) -> int:
+        """What the losses keep of a captured layer (and its targets, added to ``targets``)."""
+        nonlocal targets
+        kept = 0
+        if name in style_layers:
+            # gram_matrix keeps its fp32 input for bmm: a new copy under autocast, else the
+            # layer's own output (counted once, whoever else saves it); then (G - A)
+            if half or not saved_by_network:
+                kept += out * FP32
+            kept += channels * channels * FP32 + per_term
+            targets += channels * channels * FP32
+        if name in content_layers:
+            kept += out * FP32 + per_term  # (F - P), kept for the square
+            targets += out * FP32
+        return kept
 
     # load_vgg19 keeps the whole feature stack on the device, however little of it is used.
     weights = sum(FP32 * (c_in * c_out * 9 + c_out) for c_in, c_out in _conv_channels())
@@ -156,27 +185,26 @@ def memory_breakdown(
             h, w = h // 2, w // 2
             out = channels * h * w
             # the pooled map is saved by the next conv; max-pooling also keeps int64 argmaxes
+            saved = index < deepest
             keep(out * INDEX if pooling == "max" else 0)
-            activations += out * act
-            blocks.append({"input": out * act, "saved": 0, "largest": 0})
+            keep(loss_terms(names[index], channels, out, saved))
+            if saved:  # the next block's input, where checkpointing recomputes from
+                activations += out * act
+                blocks.append({"input": out * act, "saved": 0, "largest": 0})
             index += 1
             continue
-        name = names[index]
         if half:
             # autocast's cast copy of the frozen weight (not the bias), saved for backward
             keep(channels * item * 9 * act)
         channels, out = item, item * h * w
         largest = max(largest, out)
         blocks[-1]["largest"] = max(blocks[-1]["largest"], out)
+        # A captured conv output is nobody else's: the ReLU after it then runs out of place.
+        keep(loss_terms(names[index], channels, out, saved_by_network=False))
         if index < deepest:
-            keep(out * act)  # the ReLU output, saved by ReLU and by the next layer
-        if name in style_layers:
-            # gram_matrix keeps its fp32 input for bmm, and (G - A) for the square
-            keep(out * FP32 + item * item * FP32)
-            targets += item * item * FP32
-        if name in content_layers:
-            keep(out * FP32)  # (F - P), kept for the square
-            targets += out * FP32
+            # the ReLU's output, saved by the ReLU itself (and by the next layer)
+            keep(out * act)
+            keep(loss_terms(names[index + 1], channels, out, saved_by_network=True))
         index += 2  # conv and its ReLU
     backward = 3 * largest * act
     if checkpointing:
@@ -206,6 +234,7 @@ def estimate_memory(
     pooling: str = "max",
     parameterization: str = "pixel",
     n_styles: int = 1,
+    normalization: str = "relative",
     checkpointing: bool = False,
 ) -> int:
     """Peak device bytes of a ``stylize`` run at ``image_size`` (int: square side; or ``(H, W)``).
@@ -218,7 +247,8 @@ def estimate_memory(
     parts = memory_breakdown(
         image_size, content_layers=content_layers, style_layers=style_layers,
         precision=precision, optimizer=optimizer, pooling=pooling,
-        parameterization=parameterization, n_styles=n_styles, checkpointing=checkpointing,
+        parameterization=parameterization, n_styles=n_styles, normalization=normalization,
+        checkpointing=checkpointing,
     )  # fmt: skip
     return math.ceil(sum(parts.values()) * SAFETY_FACTOR)
 

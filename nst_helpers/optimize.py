@@ -2,8 +2,12 @@
 painting's style (Gatys, Ecker & Bethge, 2015).
 
 ``stylize`` is the one entry point. Its defaults are the original method: VGG19 truncated after
-``conv5_1``, content from ``conv4_2``, style from the Grams of ``conv1_1 ... conv5_1`` weighted
-equally, the generated image initialised from the content photo and optimised with Adam.
+``relu5_1``, content from ``relu4_2``, style from the Grams of ``relu1_1 ... relu5_1`` weighted
+equally (the paper's ``conv*`` blobs, which Caffe's in-place ReLUs left post-ReLU), the generated
+image initialised from the content photo and optimised with Adam. The loss is the paper's with
+each term taken relative to its target's energy (``normalization="relative"``), so that
+``content_weight`` and ``style_weight`` mean the same at every image size;
+``normalization="paper"`` is eq. 1-5 exactly.
 
 Speed comes from doing less, not from tricks: the network is frozen (no weight gradients),
 truncated after the deepest layer used, loaded once per process, and the content and style
@@ -27,7 +31,14 @@ import torch.nn.functional as F
 from PIL import Image
 
 from . import devices
-from .features import FeatureExtractor, _weights_key, min_input_size, validate_layers
+from .features import (
+    DEFAULT_CONTENT_LAYERS,
+    DEFAULT_STYLE_LAYERS,
+    FeatureExtractor,
+    _weights_key,
+    min_input_size,
+    validate_layers,
+)
 from .images import (
     ImageSource,
     image_to_tensor,
@@ -37,20 +48,21 @@ from .images import (
     save_image,
     tensor_to_image,
 )
-from .losses import content_loss, gram_matrix, style_loss, tv_loss
+from .losses import NORMALIZATIONS, gram_matrix, layer_weights, objective, tv_loss
 from .parameterization import PARAMETERIZATIONS, make_parameterization
 
 OPTIMIZERS = ("adam", "lbfgs")
 INITS = ("content", "noise", "style")
 PRESERVE_COLOR = (None, "luminance", "histogram")
-DEFAULT_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
-DEFAULT_CONTENT_LAYERS = ("conv4_2",)
+DEFAULT_STYLE_WEIGHT = 10.0
+"""beta for ``normalization="relative"`` (alpha = 1); see the README's calibration."""
 DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}
 DEFAULT_STEPS = 4000
 CHECKPOINT_VERSION = 1
 
 Record = dict[str, Any]
-"""One step of history: ``step``, ``total``, ``content``, ``style``, ``tv``, ``seconds``, ..."""
+"""One step of history: ``step``, ``total``, ``content``, ``style``, ``tv``, one
+``style/<layer>`` per style layer (its w_l-weighted term, before beta), ``seconds``, ..."""
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -119,7 +131,7 @@ def stylize(
     optimizer: str = "adam",
     lr: float | None = None,
     content_weight: float = 1.0,
-    style_weight: float = 1e6,
+    style_weight: float = DEFAULT_STYLE_WEIGHT,
     tv_weight: float = 0.0,
     content_layers: Sequence[str] = DEFAULT_CONTENT_LAYERS,
     style_layers: Sequence[str] = DEFAULT_STYLE_LAYERS,
@@ -145,6 +157,7 @@ def stylize(
     checkpoint_every: int | None = None,
     resume: str | Path | None = None,
     memory_check: bool = True,
+    normalization: str = "relative",
     checkpointing: bool | str = "auto",
     preset: str | None = None,
 ) -> StylizeResult:
@@ -153,7 +166,9 @@ def stylize(
     ``content`` and ``style`` take anything ``load_image`` does; ``style`` may be a list, mixed
     by ``style_blend`` weights. The output's longest side is ``image_size`` (or ``scales[-1]``
     for a coarse-to-fine run). ``content_weight``/``style_weight`` are the paper's alpha/beta;
-    ``tv_weight`` adds a total-variation prior. ``optimizer="lbfgs"`` counts real iterations
+    ``tv_weight`` adds a total-variation prior. ``normalization="relative"`` (default) divides
+    each term by its target's energy, so the weights mean the same at any size and for any
+    network; ``"paper"`` is eq. 1-5 exactly (see ``losses.objective``). ``optimizer="lbfgs"`` counts real iterations
     (each may evaluate the loss several times in its line search). ``lr`` defaults to 0.02 for
     Adam (in normalised-pixel units) and 1 for L-BFGS. ``precision`` "bf16"/"fp16"/"auto" runs
     the network under autocast; Grams and losses stay fp32; ``None`` means "fp32" (or, with a
@@ -231,6 +246,10 @@ def stylize(
         )
     if pooling not in ("max", "avg"):
         raise ValueError(f"pooling={pooling!r} must be 'max' or 'avg'")
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(
+            f"normalization={normalization!r} must be one of {', '.join(NORMALIZATIONS)}"
+        )
     for name, value in (
         ("snapshot_every", snapshot_every),
         ("checkpoint_every", checkpoint_every),
@@ -254,14 +273,14 @@ def stylize(
         raise ValueError("style_scale must be > 0")
     content_layers = validate_layers(content_layers)
     style_layers = validate_layers(style_layers)
-    layer_weights = _layer_weights(style_layers, style_layer_weights)
+    weights_l = layer_weights(style_layers, style_layer_weights)
     # A layer weighted zero costs a Gram per step (and may keep deeper layers alive): drop it.
-    style_layers = [n for n in style_layers if layer_weights[n] > 0]
+    style_layers = [n for n in style_layers if weights_l[n] > 0]
     if not style_layers:
         raise ValueError(
             "style_layer_weights are all zero: give at least one style layer a weight > 0"
         )
-    layer_weights = {n: layer_weights[n] for n in style_layers}
+    weights_l = {n: weights_l[n] for n in style_layers}
     styles = _as_list(style)
     if not styles:
         raise ValueError("style must be an image or a non-empty list of images")
@@ -315,7 +334,8 @@ def stylize(
         "optimizer": optimizer, "lr": lr, "content_weight": content_weight,
         "style_weight": style_weight, "tv_weight": tv_weight,
         "content_layers": content_layers, "style_layers": style_layers,
-        "style_layer_weights": layer_weights, "init": init, "weights": _weights_key(weights),
+        "style_layer_weights": weights_l, "normalization": normalization, "init": init,
+        "weights": _weights_key(weights),
         "precision": devices.precision_name(dtype), "seed": seed,
         "preserve_color": preserve_color, "style_blend": blend, "style_scale": style_scale,
         "pooling": pooling, "scales": sizes, "parameterization": parameterization,
@@ -340,7 +360,7 @@ def stylize(
     memory_options = dict(
         content_layers=content_layers, style_layers=style_layers, precision=settings["precision"],
         optimizer=optimizer, pooling=pooling, parameterization=parameterization,
-        n_styles=len(styles),
+        n_styles=len(styles), normalization=normalization,
     )  # fmt: skip
     if memory_check:
         checkpointing = choose_checkpointing((out_h, out_w), dev, checkpointing, **memory_options)
@@ -358,9 +378,7 @@ def stylize(
             checkpoint_every,
             preview_seconds,
         )
-        run = _Run(
-            content_img, style_imgs, blend, settings, layer_weights, dev, dtype, weights, hooks
-        )
+        run = _Run(content_img, style_imgs, blend, settings, weights_l, dev, dtype, weights, hooks)
         run.checkpointing, run.dtypes = checkpointing, dtypes
         return run.execute(steps_per_scale, state, progress)
     except (torch.cuda.OutOfMemoryError, RuntimeError) as err:
@@ -394,32 +412,15 @@ def _depth(name: str) -> int:
     return VGG19_LAYERS[name]
 
 
-def _layer_weights(
-    layers: list[str], weights: Sequence[float] | dict[str, float] | None
-) -> dict[str, float]:
-    if weights is None:
-        return {name: 1.0 / len(layers) for name in layers}
-    if isinstance(weights, dict):
-        extra = set(weights) - set(layers)
-        if extra:
-            raise ValueError(
-                f"style_layer_weights name layers not in style_layers: {sorted(extra)}"
-            )
-        out = {
-            name: _check_weight(f"style_layer_weights[{name!r}]", weights.get(name, 0.0))
-            for name in layers
-        }
-    else:
-        weights = list(weights)
-        if len(weights) != len(layers):
-            raise ValueError(
-                f"style_layer_weights has {len(weights)} values for {len(layers)} style layers"
-            )
-        out = {
-            n: _check_weight(f"style_layer_weights[{n!r}]", w)
-            for n, w in zip(layers, weights, strict=True)
-        }
-    return out
+def _check_energies(content_targets: dict, grams: dict) -> None:
+    """A relative term divides by its target's energy: refuse a target that has none."""
+    empty = [n for n, t in {**content_targets, **grams}.items() if not bool(t.abs().sum() > 0)]
+    if empty:
+        raise ValueError(
+            f"the targets at {empty} are all zero (a blank image gives no activations there), "
+            "so normalization='relative' has nothing to divide by: use other layers, another "
+            "image, or normalization='paper'"
+        )
 
 
 def _blend_weights(blend: Sequence[float] | None, n: int) -> list[float]:
@@ -504,6 +505,8 @@ class _Run:
                 # texture: Grams sum over positions, and the loss assumes the output's count.
                 g = gram_matrix(sf[n]) * (m_out[n] / (sf[n].shape[-2] * sf[n].shape[-1]))
                 grams[n] = w * g if n not in grams else grams[n] + w * g
+        if s["normalization"] == "relative":
+            _check_energies(content_targets, grams)
         return content, content_targets, grams
 
     def initial_image(self, content: torch.Tensor) -> torch.Tensor:
@@ -525,38 +528,49 @@ class _Run:
     def losses(self, x, content_targets, grams) -> dict[str, torch.Tensor]:
         s = self.settings
         if self.checkpointing:
-            terms = self.checkpointed_losses(x, content_targets, grams)
-            lc, ls = terms["content"], terms["style"]
-        else:
-            feats = self.features(x)
-            lc = sum(content_loss(feats[n], content_targets[n]) for n in s["content_layers"])
-            ls = style_loss({n: feats[n] for n in s["style_layers"]}, grams, self.layer_weights)
-        lt = tv_loss(x) if s["tv_weight"] > 0 else torch.zeros((), device=x.device)
-        total = s["content_weight"] * lc + s["style_weight"] * ls + s["tv_weight"] * lt
-        return {"total": total, "content": lc, "style": ls, "tv": lt}
+            return self.checkpointed_losses(x, content_targets, grams)
+        return objective(
+            self.features(x), content_targets, grams, content_weight=s["content_weight"],
+            style_weight=s["style_weight"], style_layer_weights=self.layer_weights,
+            tv_weight=s["tv_weight"], image=x, normalization=s["normalization"],
+        )  # fmt: skip
 
     def checkpointed_losses(self, x, content_targets, grams) -> dict[str, torch.Tensor]:
-        """Content and style terms with VGG blocks recomputed in the backward pass.
+        """``losses`` with VGG blocks recomputed in the backward pass (``checkpointing=True``).
 
-        Each captured layer's terms are computed inside its block (see ``recompute``), so no
-        activation outlives its block; the sums equal ``losses``' up to float rounding.
+        ``objective`` is a sum of per-layer terms, so each captured layer's terms are computed
+        inside its block (see ``recompute``) and no activation outlives its block; the values
+        equal ``losses``' up to float rounding.
         """
         from .recompute import checkpointed_terms
 
-        zero = torch.zeros((), device=x.device)
+        s = self.settings
 
         def head(name: str, f: torch.Tensor) -> dict[str, torch.Tensor]:
             with devices.no_autocast(f.device.type):
-                terms = {"content": zero, "style": zero}
-                if name in content_targets:
-                    terms["content"] = content_loss(f, content_targets[name])
-                if name in grams:
-                    w = {name: self.layer_weights[name]}
-                    terms["style"] = style_loss({name: f}, {name: grams[name]}, w)
-                return terms
+                out = objective(
+                    {name: f},
+                    {name: content_targets[name]} if name in content_targets else {},
+                    {name: grams[name]} if name in grams else {},
+                    content_weight=1.0, style_weight=1.0, normalization=s["normalization"],
+                    style_layer_weights={name: self.layer_weights[name]} if name in grams else None,
+                )  # fmt: skip
+            return {k: v for k, v in out.items() if k not in ("total", "tv")}
 
         with devices.autocast(self.dev, self.dtype):
-            return checkpointed_terms(self.extractor, x.contiguous(memory_format=self.fmt), head)
+            terms = checkpointed_terms(self.extractor, x.contiguous(memory_format=self.fmt), head)
+        if s["normalization"] == "relative":  # objective averages the content layers
+            terms["content"] = terms["content"] / len(content_targets)
+        tv = torch.zeros((), device=x.device)
+        if s["tv_weight"] > 0:
+            tv = tv_loss(x)
+            if s["normalization"] == "relative":  # as objective: per pixel position
+                tv = tv / (x.shape[-2] * x.shape[-1])
+        total = (s["content_weight"] * terms["content"] + s["style_weight"] * terms["style"]
+                 + s["tv_weight"] * tv)  # fmt: skip
+        layers = {k: v for k, v in terms.items() if k.startswith("style/")}
+        return {"total": total, "content": terms["content"], "style": terms["style"], "tv": tv,
+                **layers}  # fmt: skip
 
     def execute(
         self, steps_per_scale: list[int], state: dict | None, progress: bool
@@ -717,7 +731,8 @@ class _Run:
                 self._keep_best(x_before, total, step - 1)
             if math.isfinite(total):
                 opt.step()
-        values = {k: float(v) for k, v in parts.items()}
+        # one device-to-host copy for all terms (a sync per term would stall a GPU each time)
+        values = dict(zip(parts, torch.stack(list(parts.values())).tolist(), strict=True))
         if not math.isfinite(values["total"]):
             raise _NonFinite(step, values["total"])
         if lbfgs and values["total"] < self.best_loss:

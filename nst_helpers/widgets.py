@@ -34,20 +34,21 @@ from PIL import Image
 
 from . import data
 from .course import BANNER_LINES, quick_mode
-from .features import weights_are_random
+from .features import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, weights_are_random
 from .images import ImageError, load_image, save_image
 from .optimize import (
     DEFAULT_LR,
-    DEFAULT_STYLE_LAYERS,
+    DEFAULT_STYLE_WEIGHT,
     NonFiniteLossError,
     Record,
     StylizeResult,
     stylize,
 )
 
-CONTENT_LAYER_CHOICES = ("conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2")
+CONTENT_LAYER_CHOICES = ("relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2")
 STYLE_LAYER_CHOICES = DEFAULT_STYLE_LAYERS
-TV_CHOICES = (("0", 0.0), *((f"1e{e}", 10.0**e) for e in range(-7, 0)), ("1", 1.0))
+# tv_weight in the relative normalisation's units (TV per pixel position): 1e-4 ... 10
+TV_CHOICES = (("0", 0.0), *((f"1e{e}", 10.0**e) for e in range(-4, 0)), ("1", 1.0), ("10", 10.0))
 PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
 UPLOAD_MAX_SIDE = 2048  # uploads are shrunk on decode: a 40 MP phone photo stays cheap
 THUMB_PX = 88
@@ -260,7 +261,8 @@ class StyleStudio(W.VBox):
             readout_format=".2g", style=_LABEL_STYLE, layout=_slider(),
         )  # fmt: skip
         self.style_weight = W.FloatLogSlider(
-            value=1e6, base=10, min=0, max=10, step=0.1, description="Style weight",
+            value=DEFAULT_STYLE_WEIGHT, base=10, min=-2, max=6, step=0.1,
+            description="Style weight",
             readout_format=".2g", style=_LABEL_STYLE, layout=_slider(),
         )  # fmt: skip
         self.tv_weight = W.SelectionSlider(
@@ -276,7 +278,8 @@ class StyleStudio(W.VBox):
             for name in STYLE_LAYER_CHOICES
         }  # fmt: skip
         self.content_layer = W.Dropdown(
-            options=CONTENT_LAYER_CHOICES, value="conv4_2", description="Content layer",
+            options=CONTENT_LAYER_CHOICES, value=DEFAULT_CONTENT_LAYERS[0],
+            description="Content layer",
             style=_LABEL_STYLE, layout=W.Layout(width="300px"),
         )  # fmt: skip
 

@@ -319,7 +319,7 @@ def test_tv_weight_makes_the_result_smoother(tiny_images):
 
 @pytest.mark.parametrize(
     "weights",
-    [{"conv9_9": 1.0}, [1.0, 1.0], [1.0, -1.0, 0, 0, 0], {"conv1_1": float("nan")}, ["a"] * 5],
+    [{"conv9_9": 1.0}, [1.0, 1.0], [1.0, -1.0, 0, 0, 0], {"relu1_1": float("nan")}, ["a"] * 5],
 )
 def test_style_layer_weights_are_validated(tiny_images, weights):
     content, style = tiny_images
@@ -329,9 +329,9 @@ def test_style_layer_weights_are_validated(tiny_images, weights):
 
 def test_zero_layer_weights_drop_those_layers(tiny_images):
     content, style = tiny_images
-    as_dict = stylize(content, style, style_layer_weights={"conv1_1": 1.0, "conv3_1": 0.0}, **RUN)
+    as_dict = stylize(content, style, style_layer_weights={"relu1_1": 1.0, "relu3_1": 0.0}, **RUN)
     as_list = stylize(content, style, style_layer_weights=[1.0, 0, 0, 0, 0], **RUN)
-    only = stylize(content, style, style_layers=["conv1_1"], style_layer_weights=[1.0], **RUN)
+    only = stylize(content, style, style_layers=["relu1_1"], style_layer_weights=[1.0], **RUN)
     for run in (as_dict, as_list):
         assert [r["style"] for r in run.history] == pytest.approx(
             [r["style"] for r in only.history], rel=1e-5
@@ -345,7 +345,7 @@ def test_content_layer_choice_changes_the_content_loss(tiny_images):
     content, style = tiny_images
     deep = stylize(content, style, **{**RUN, "init": "noise", "steps": 1})
     shallow = stylize(
-        content, style, content_layers=["conv2_2"], **{**RUN, "init": "noise", "steps": 1}
+        content, style, content_layers=["relu2_2"], **{**RUN, "init": "noise", "steps": 1}
     )
     assert shallow.history[0]["content"] != pytest.approx(deep.history[0]["content"], rel=1e-3)
 

@@ -14,6 +14,8 @@ from torch import nn
 
 from nst_helpers import features
 from nst_helpers.features import (
+    DEFAULT_CONTENT_LAYERS,
+    DEFAULT_STYLE_LAYERS,
     VGG19_LAYERS,
     FeatureExtractor,
     RandomWeightsWarning,
@@ -387,6 +389,32 @@ def test_conv_layers_are_taken_before_relu(name: str, reference) -> None:
     relu = relu[name.replace("conv", "relu")]
     assert (relu >= 0).all()
     torch.testing.assert_close(relu, conv.clamp(min=0))
+
+
+def test_default_layers_are_post_relu_as_in_the_paper(reference) -> None:
+    """The paper's conv4_2 / conv1_1..conv5_1 were Caffe blobs after in-place ReLUs."""
+    import inspect
+
+    from nst_helpers import memory, optimize, widgets
+
+    assert DEFAULT_CONTENT_LAYERS == ("relu4_2",)
+    assert DEFAULT_STYLE_LAYERS == ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+    for fn in (optimize.stylize, memory.memory_breakdown, memory.estimate_memory):
+        params = inspect.signature(fn).parameters
+        assert params["content_layers"].default == DEFAULT_CONTENT_LAYERS, fn
+        assert params["style_layers"].default == DEFAULT_STYLE_LAYERS, fn
+    assert widgets.STYLE_LAYER_CHOICES == DEFAULT_STYLE_LAYERS
+    x, ref = reference
+    layers = [*DEFAULT_CONTENT_LAYERS, *DEFAULT_STYLE_LAYERS]
+    with torch.no_grad():
+        out = FeatureExtractor(layers, weights="random")(x)
+    for name in layers:
+        conv_index = VGG19_LAYERS[name.replace("relu", "conv")]
+        assert VGG19_LAYERS[name] == conv_index + 1  # torchvision: ReLU right after its conv
+        assert (out[name] >= 0).all(), name
+        assert (out[name] > 0).any(), name
+        torch.testing.assert_close(out[name], torch.relu(ref[conv_index]), msg=name)
+        torch.testing.assert_close(out[name], ref[conv_index + 1], msg=name)
 
 
 def test_conv_and_relu_of_the_same_layer_together(reference) -> None:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nst_helpers.losses import content_loss, gram_matrix, style_layer_loss, style_loss, tv_loss
+from nst_helpers.losses import (
+    content_loss,
+    gram_matrix,
+    layer_weights,
+    objective,
+    style_layer_loss,
+    style_loss,
+    tv_loss,
+)
 
 # Two channels, one row of three positions (N = 2, M = 3):
 #   F1 = [1, 2, 3], F2 = [0, 1, -1]  ->  G = [[14, -1], [-1, 2]]
@@ -267,3 +275,124 @@ def test_content_loss_gradient_by_exact_central_differences() -> None:
 def test_tv_loss_rejects_other_shapes() -> None:
     with pytest.raises(ValueError, match="B, C, H, W"):
         tv_loss(torch.zeros(3, 4, 4))
+
+
+# ---- objective -----------------------------------------------------------------------------
+# Content P = S_SMALL (||P||^2 = 9 + 1 + 1 = 11), generated F = F_SMALL: ||F - P||^2 =
+# (1-3)^2 + (2-1)^2 + 3^2 + 0 + 1 + (-1-1)^2 = 4 + 1 + 9 + 0 + 1 + 4 = 19.
+# Style: ||G - A||^2 = 19 (see E_SMALL), ||A||^2 = 100 + 1 = 101.
+
+
+def _small_objective(**kwargs):
+    feats = {"c": F_SMALL, "s": F_SMALL}
+    return objective(feats, {"c": S_SMALL}, {"s": A_SMALL}, **kwargs)
+
+
+def test_objective_relative_hand_computed() -> None:
+    out = _small_objective(content_weight=2.0, style_weight=10.0)
+    assert set(out) == {"total", "content", "style", "tv", "style/s"}
+    assert out["content"].item() == pytest.approx(19 / 11)
+    assert out["style"].item() == pytest.approx(19 / 101)
+    assert out["style/s"].item() == pytest.approx(19 / 101)  # one layer: w = 1
+    assert out["tv"].item() == 0.0
+    assert out["total"].item() == pytest.approx(2 * 19 / 11 + 10 * 19 / 101)
+    assert all(v.dtype == torch.float32 and v.dim() == 0 for v in out.values())
+
+
+def test_objective_paper_is_eq_1_to_5() -> None:
+    out = _small_objective(content_weight=2.0, style_weight=10.0, normalization="paper")
+    assert out["content"].item() == pytest.approx(0.5 * 19)
+    assert out["style"].item() == pytest.approx(E_SMALL)
+    assert out["total"].item() == pytest.approx(2 * 9.5 + 10 * E_SMALL)
+    assert out["content"].item() == pytest.approx(content_loss(F_SMALL, S_SMALL).item())
+
+
+def test_objective_per_layer_terms_are_weighted_and_sum_to_style() -> None:
+    x = _integer_tensor(1, 3, 4, 4, seed=1)
+    feats = {"a": x, "b": x[:, :2], "c": x[:, :1, :2]}
+    grams = {n: gram_matrix(_integer_tensor(*f.shape, seed=2)) for n, f in feats.items()}
+    for norm in ("relative", "paper"):
+        out = objective(feats, {}, grams, content_weight=1.0, style_weight=3.0,
+                        style_layer_weights={"a": 0.5, "c": 2.0}, normalization=norm)  # fmt: skip
+        per_layer = [out[f"style/{n}"].item() for n in "abc"]
+        assert per_layer[1] == 0.0  # not named in the mapping: weight 0
+        assert sum(per_layer) == pytest.approx(out["style"].item())
+        assert out["total"].item() == pytest.approx(3.0 * out["style"].item())
+    rel = objective(feats, {}, grams, content_weight=1.0, style_weight=1.0)
+    g, a = gram_matrix(feats["a"]), grams["a"]
+    expected = ((g - a) ** 2).sum() / (a**2).sum() / 3  # default weights: 1/3 each
+    assert rel["style/a"].item() == pytest.approx(expected.item())
+
+
+def test_objective_relative_terms_ignore_activation_scale_and_size() -> None:
+    f, p = _integer_tensor(2, 3, 5, 7, seed=3), _integer_tensor(1, 3, 5, 7, seed=4)
+    s = _integer_tensor(1, 3, 5, 7, seed=5)
+
+    def terms(scale: float, tile: int = 1) -> torch.Tensor:
+        big = [t.repeat(1, 1, tile, tile) * scale for t in (f, p, s)]
+        out = objective({"l": big[0]}, {"l": big[1]}, {"l": gram_matrix(big[2])},
+                        content_weight=1.0, style_weight=1.0, reduction="none")  # fmt: skip
+        return torch.stack([out["content"], out["style"]])
+
+    base = terms(1.0)
+    assert base.shape == (2, 2)  # [term, image]
+    torch.testing.assert_close(terms(37.5), base)  # any positive scale
+    torch.testing.assert_close(terms(1.0, tile=3), base)  # 9x the positions, same texture
+    paper = objective({"l": f * 2}, {"l": p * 2}, {"l": gram_matrix(s * 2)}, content_weight=1.0,
+                      style_weight=1.0, normalization="paper")  # fmt: skip
+    base_paper = objective({"l": f}, {"l": p}, {"l": gram_matrix(s)}, content_weight=1.0,
+                           style_weight=1.0, normalization="paper")  # fmt: skip
+    assert paper["content"].item() == pytest.approx(4 * base_paper["content"].item())
+    assert paper["style"].item() == pytest.approx(16 * base_paper["style"].item())
+
+
+def test_objective_tv_needs_the_image_and_is_per_pixel_when_relative() -> None:
+    img = _integer_tensor(1, 3, 4, 6, seed=6)
+    with pytest.raises(ValueError, match="image"):
+        _small_objective(content_weight=1.0, style_weight=1.0, tv_weight=0.1)
+    rel = _small_objective(content_weight=1.0, style_weight=1.0, tv_weight=0.1, image=img)
+    paper = _small_objective(content_weight=1.0, style_weight=1.0, tv_weight=0.1, image=img,
+                             normalization="paper")  # fmt: skip
+    assert paper["tv"].item() == pytest.approx(tv_loss(img).item())
+    assert rel["tv"].item() == pytest.approx(tv_loss(img).item() / 24)
+
+
+def test_objective_gradient_matches_autograd_of_the_formula() -> None:
+    f = _integer_tensor(1, 2, 3, 3, seed=7).requires_grad_(True)
+    p, s = _integer_tensor(1, 2, 3, 3, seed=8), _integer_tensor(1, 2, 3, 3, seed=9)
+    a = gram_matrix(s)
+    objective({"l": f}, {"l": p}, {"l": a}, content_weight=2.0, style_weight=5.0)[
+        "total"
+    ].backward()
+    g = gram_matrix(f.detach()).squeeze(0)
+    flat = f.detach().reshape(2, 9)
+    # d/dF of ||F - P||^2 / ||P||^2 and of ||G - A||^2 / ||A||^2 (eq. 6 without its constants)
+    content_grad = 2 * (f.detach() - p) / (p**2).sum()
+    style_grad = (4 * (g - a.squeeze(0)) @ flat / (a**2).sum()).reshape(1, 2, 3, 3)
+    torch.testing.assert_close(f.grad, 2.0 * content_grad + 5.0 * style_grad)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"normalization": "none"}, "normalization"),
+        ({"reduction": "mean"}, "reduction"),
+        ({"style_layer_weights": {"x": 1.0}}, "x"),
+        ({"style_layer_weights": [1.0, 2.0]}, "style_layer_weights"),
+        ({"style_layer_weights": [float("nan")]}, "style_layer_weights"),
+    ],
+)
+def test_objective_input_errors(kwargs, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        _small_objective(content_weight=1.0, style_weight=1.0, **kwargs)
+    with pytest.raises(ValueError, match="lack"):
+        objective({"c": F_SMALL}, {"c": S_SMALL}, {"s": A_SMALL}, content_weight=1.0,
+                  style_weight=1.0)  # fmt: skip
+
+
+def test_layer_weights_defaults_and_forms() -> None:
+    assert layer_weights(["a", "b"]) == {"a": 0.5, "b": 0.5}
+    assert layer_weights(["a", "b"], [1, 3]) == {"a": 1.0, "b": 3.0}
+    assert layer_weights(["a", "b"], {"b": 2}) == {"a": 0.0, "b": 2.0}
+    with pytest.raises(ValueError, match="-1"):
+        layer_weights(["a"], [-1.0])

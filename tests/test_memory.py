@@ -15,7 +15,7 @@ from nst_helpers import InsufficientMemoryError, estimate_memory, stylize
 from nst_helpers import memory as mem
 from nst_helpers.devices import autocast, memory_format, resolve_precision
 from nst_helpers.features import FeatureExtractor, build_vgg19_features
-from nst_helpers.losses import content_loss, gram_matrix, style_loss
+from nst_helpers.losses import gram_matrix, objective
 
 pytestmark = pytest.mark.filterwarnings("ignore::nst_helpers.RandomWeightsWarning")
 
@@ -44,13 +44,16 @@ def test_conv1_1_at_32px_fp32_by_hand():
         "targets": 4 * 64 * 64 + 4 * conv + 4 * pixels,  # Gram, content features, content image
         "image": 6 * 4 * pixels,  # x, grad, best, pre-step copy, Adam's two moments
     }
-    options = dict(content_layers=["conv1_1"], style_layers=["conv1_1"])
+    options = dict(content_layers=["conv1_1"], style_layers=["conv1_1"], normalization="paper")
     assert expected["activations"] == 552_960
     assert mem.memory_breakdown(32, **options) == expected
     total = 80_097_536 + 552_960 + 786_432 + 290_816 + 73_728
     assert sum(expected.values()) == total
     assert estimate_memory(32, **options) == math.ceil(total * 1.25)
     assert estimate_memory((32, 32), **options) == estimate_memory(32, **options)
+    # "relative" keeps one fp32 divisor per loss term (one content, one style layer here)
+    relative = mem.memory_breakdown(32, **{**options, "normalization": "relative"})
+    assert relative == {**expected, "activations": expected["activations"] + 2 * 4}
 
 
 def test_conv2_1_at_20x30_bf16_lbfgs_by_hand():
@@ -79,7 +82,7 @@ def test_conv2_1_at_20x30_bf16_lbfgs_by_hand():
     }
     got = mem.memory_breakdown(
         (20, 30), content_layers=["conv2_1"], style_layers=["conv1_1"], precision="bf16",
-        optimizer="lbfgs",
+        optimizer="lbfgs", normalization="paper",
     )  # fmt: skip
     assert got == expected
 
@@ -96,8 +99,9 @@ def test_estimate_grows_with_pixels_and_shrinks_with_precision():
     sizes = [64, 128, 256, 512]
     estimates = [estimate_memory(s) for s in sizes]
     assert estimates == sorted(estimates)
-    # Past the fixed weights, memory is proportional to the pixel count.
-    per_pixel = [(e - 1.25 * ALL_WEIGHTS) / s**2 for e, s in zip(estimates, sizes, strict=True)]
+    # Past the fixed parts (weights, Grams), memory grows in proportion to the pixel count.
+    per_pixel = [(b - a) / (sb**2 - sa**2) for a, b, sa, sb in
+                 zip(estimates, estimates[1:], sizes, sizes[1:], strict=False)]  # fmt: skip
     assert per_pixel[-1] == pytest.approx(per_pixel[-2], rel=0.02)
     assert estimate_memory(512, precision="bf16") < estimate_memory(512)
     assert estimate_memory(512, optimizer="lbfgs") > estimate_memory(512)
@@ -105,7 +109,9 @@ def test_estimate_grows_with_pixels_and_shrinks_with_precision():
     assert estimate_memory(512, n_styles=3) > estimate_memory(512)
 
 
-def saved_bytes(size, content_layers, style_layers, precision="fp32", pooling="max") -> int:
+def saved_bytes(
+    size, content_layers, style_layers, precision="fp32", pooling="max", normalization="relative"
+) -> int:
     """Bytes autograd really keeps for one loss evaluation, counted tensor by tensor."""
     dev = torch.device("cpu")
     dtype = resolve_precision(precision, dev)
@@ -130,10 +136,11 @@ def saved_bytes(size, content_layers, style_layers, precision="fp32", pooling="m
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         with autocast(dev, dtype):
             feats = net(x.contiguous(memory_format=memory_format(dev)))
-        loss = sum(content_loss(feats[n], target[n]) for n in content_layers)
-        loss = loss + style_loss(
-            {n: feats[n] for n in style_layers}, {n: gram_matrix(target[n]) for n in style_layers}
-        )
+        loss = objective(
+            feats, {n: target[n] for n in content_layers},
+            {n: gram_matrix(target[n]) for n in style_layers}, content_weight=1.0,
+            style_weight=1e3, normalization=normalization,
+        )["total"]  # fmt: skip
     assert loss.requires_grad
     return sum(storages.values())
 
@@ -145,15 +152,27 @@ def saved_bytes(size, content_layers, style_layers, precision="fp32", pooling="m
         ((45, 71), ["conv3_2"], ["conv1_1", "conv2_1", "conv3_1"], "fp32", "avg"),
         ((37, 24), ["conv2_2"], ["conv2_2", "conv1_2"], "bf16", "max"),
         (24, ["conv1_1"], ["conv3_1"], "fp16", "max"),
+        # post-ReLU and pooled layers (the defaults are relu*): the in-place ReLU's output is
+        # the Gram's input, saved once in fp32 and copied under autocast
+        (32, ["relu4_2"], ["relu1_1", "relu2_1", "relu3_1"], "fp32", "max"),
+        (32, ["relu4_2"], ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"], "fp32", "max"),
+        ((37, 24), ["relu4_2"], ["relu1_1", "relu2_1", "relu3_1", "relu4_1"], "bf16", "max"),
+        ((45, 71), ["relu2_2"], ["pool1", "relu3_1", "pool3"], "fp32", "avg"),
+        (24, ["pool2"], ["relu1_2", "conv1_2", "pool2"], "fp16", "max"),
+        (32, ["relu3_1", "conv3_1"], ["relu3_1", "conv3_1"], "bf16", "avg"),
     ],
 )
-def test_activation_term_equals_what_autograd_saves(size, content, style, precision, pooling):
+@pytest.mark.parametrize("normalization", ["relative", "paper"])
+def test_activation_term_equals_what_autograd_saves(
+    size, content, style, precision, pooling, normalization
+):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        measured = saved_bytes(size, content, style, precision, pooling)
+        measured = saved_bytes(size, content, style, precision, pooling, normalization)
     estimated = mem.memory_breakdown(
-        size, content_layers=content, style_layers=style, precision=precision, pooling=pooling
-    )["activations"]
+        size, content_layers=content, style_layers=style, precision=precision, pooling=pooling,
+        normalization=normalization,
+    )["activations"]  # fmt: skip
     assert estimated == measured
 
 
@@ -194,6 +213,7 @@ def test_largest_fitting_size_edges():
         ({"parameterization": "wavelet"}, "parameterization"),
         ({"style_layers": ["conv9_9"]}, "conv9_9"),
         ({"n_styles": 0}, "n_styles"),
+        ({"normalization": "none"}, "normalization"),
     ],
 )
 def test_bad_options_are_value_errors(bad, match):

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from nst_helpers import NonFiniteLossError, StylizeResult, WeightsError, features, optimize, stylize
+from nst_helpers.features import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, load_vgg19
 from nst_helpers.images import load_image, resize_to
 
 SIZE = 32  # conv5_1, the deepest default layer, needs 16 px; 48x32 content -> 32x21
@@ -212,6 +213,7 @@ def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"style_layers": []}, "layer"),
         ({"snapshot_every": 0}, "snapshot_every"),
         ({"pooling": "min"}, "pooling"),
+        ({"normalization": "gatys"}, "normalization"),
     ],
 )
 def test_invalid_arguments_fail_before_any_work(kwargs, match, tiny_images, no_work, monkeypatch):
@@ -305,14 +307,17 @@ def test_ctrl_c_returns_best_image_so_far(optimizer, tiny_images) -> None:
 def test_non_finite_loss_stops_with_last_finite_image(tiny_images, monkeypatch) -> None:
     content, style = tiny_images
     calls = {"n": 0}
-    real_style_loss = optimize.style_loss
+    real_objective = optimize.objective
 
-    def style_loss_nan_from_step_3(*args, **kwargs):
+    def style_nan_from_step_3(*args, **kwargs):
         calls["n"] += 1
-        loss = real_style_loss(*args, **kwargs)
-        return loss * float("nan") if calls["n"] >= 3 else loss
+        out = real_objective(*args, **kwargs)
+        if calls["n"] >= 3:
+            out["style"] = out["style"] * float("nan")
+            out["total"] = out["total"] + out["style"]
+        return out
 
-    monkeypatch.setattr(optimize, "style_loss", style_loss_nan_from_step_3)
+    monkeypatch.setattr(optimize, "objective", style_nan_from_step_3)
     with pytest.raises(NonFiniteLossError) as info:
         stylize(content, style, steps=10, seed=0, snapshot_every=1, **FAST)
     message = str(info.value)
@@ -331,15 +336,18 @@ def test_non_finite_loss_stops_with_last_finite_image(tiny_images, monkeypatch) 
 
 def test_non_finite_loss_with_lbfgs(tiny_images, monkeypatch) -> None:
     content, style = tiny_images
-    real_content_loss = optimize.content_loss
+    real_objective = optimize.objective
     calls = {"n": 0}
 
-    def content_loss_inf(*args, **kwargs):
+    def content_inf(*args, **kwargs):
         calls["n"] += 1
-        loss = real_content_loss(*args, **kwargs)
-        return loss * float("inf") if calls["n"] >= 3 else loss
+        out = real_objective(*args, **kwargs)
+        if calls["n"] >= 3:
+            out["content"] = out["content"] * float("inf")
+            out["total"] = out["total"] + out["content"]
+        return out
 
-    monkeypatch.setattr(optimize, "content_loss", content_loss_inf)
+    monkeypatch.setattr(optimize, "objective", content_inf)
     with pytest.raises(NonFiniteLossError) as info:
         stylize(content, style, steps=10, optimizer="lbfgs", seed=0, **FAST)
     result = info.value.result
@@ -363,3 +371,90 @@ def test_no_progress_bar_by_default(tiny_images, capsys) -> None:
     stylize(content, style, steps=2, **FAST)
     captured = capsys.readouterr()
     assert "2/2" not in captured.err and "2/2" not in captured.out
+
+
+# ---- the loss's normalisation: weights that mean the same at every size and scale ----------
+
+
+def test_history_records_per_layer_style_terms_and_settings_the_normalisation(tiny_images):
+    content, style = tiny_images
+    result = stylize(content, style, steps=3, seed=0, **FAST)
+    assert result.settings["normalization"] == "relative"
+    assert result.settings["content_weight"] == 1.0
+    assert result.settings["style_weight"] == optimize.DEFAULT_STYLE_WEIGHT
+    assert result.settings["style_layers"] == list(DEFAULT_STYLE_LAYERS)
+    assert result.settings["content_layers"] == list(DEFAULT_CONTENT_LAYERS)
+    for record in result.history:
+        per_layer = [record[f"style/{n}"] for n in DEFAULT_STYLE_LAYERS]
+        assert all(type(v) is float and v > 0 for v in per_layer)
+        assert sum(per_layer) == pytest.approx(record["style"], rel=1e-5)
+        assert record["total"] == pytest.approx(
+            record["content"] + optimize.DEFAULT_STYLE_WEIGHT * record["style"], rel=1e-5
+        )
+
+
+def _scaled_vgg19_file(path: Path) -> Path:
+    """The random VGG19 with conv k's weight times s_k and its bias times s_1 * ... * s_k:
+    every activation is then an exact positive multiple (c_k = s_1 * ... * s_k) of the
+    original's, because ReLU and pooling commute with positive scaling."""
+    state = {k: v.clone() for k, v in load_vgg19("random").state_dict().items()}
+    factors = [3.0, 0.4, 2.5, 1.7, 0.6, 4.0, 1.3, 0.8]  # c_k ranges over ~[1, 200]
+    c = 1.0
+    convs = sorted({int(k.split(".")[0]) for k in state}, key=int)
+    for k, index in enumerate(convs):
+        s = factors[k % len(factors)]
+        c *= s
+        state[f"{index}.weight"] *= s
+        state[f"{index}.bias"] += 0.01  # random VGG19 has zero biases: make them matter
+        state[f"{index}.bias"] *= c
+    torch.save(state, path)
+    return path
+
+
+def _biased_vgg19_file(path: Path) -> Path:
+    """The reference for the scaled file: the same nonzero biases, no scaling."""
+    state = {k: v.clone() for k, v in load_vgg19("random").state_dict().items()}
+    for key in state:
+        if key.endswith("bias"):
+            state[key] += 0.01
+    torch.save(state, path)
+    return path
+
+
+@pytest.mark.parametrize("normalization", ["relative", "paper"])
+def test_rescaled_network_gives_the_same_pixels_only_when_relative(
+    normalization, tiny_images, tmp_path, fresh_vgg_cache
+):
+    content, style = tiny_images
+    run = dict(steps=8, image_size=SIZE, device="cpu", seed=0, normalization=normalization)
+    if normalization == "paper":
+        run["style_weight"] = 1e6  # the old default: a sensible balance for eq. 1-5 here
+    plain = stylize(content, style, weights=_biased_vgg19_file(tmp_path / "plain.pth"), **run)
+    scaled = stylize(content, style, weights=_scaled_vgg19_file(tmp_path / "scaled.pth"), **run)
+    a, b = _pixels(plain.image).astype(int), _pixels(scaled.image).astype(int)
+    if normalization == "relative":
+        assert np.abs(a - b).max() <= 1  # float rounding may move a pixel by one level
+        assert np.mean(a != b) < 0.01
+        for ra, rb in zip(plain.history, scaled.history, strict=True):
+            assert rb["total"] == pytest.approx(ra["total"], rel=1e-4, abs=1e-9)
+    else:
+        assert np.abs(a - b).mean() > 2, "eq. 1-5 should depend on the activations' scale"
+
+
+def _noise_start_balance(size: int, normalization: str) -> float:
+    beta = optimize.DEFAULT_STYLE_WEIGHT if normalization == "relative" else 1e6
+    result = stylize("chelsea", "brush_strokes", steps=1, image_size=size, init="noise", seed=0,
+                     style_weight=beta, normalization=normalization, device="cpu",
+                     weights="random")  # fmt: skip
+    first = result.history[0]  # scores the noise image itself
+    return beta * first["style"] / (1.0 * first["content"])
+
+
+@pytest.mark.parametrize("normalization", ["relative", "paper"])
+def test_balance_from_noise_barely_moves_when_the_side_doubles(normalization):
+    small, large = _noise_start_balance(64, normalization), _noise_start_balance(128, normalization)
+    change = max(small, large) / min(small, large)
+    if normalization == "relative":
+        assert change < 2, (small, large)
+    else:
+        assert change > 2, (small, large)  # eq. 1-5: content grows with positions, ~4x here

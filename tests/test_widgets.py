@@ -147,9 +147,9 @@ def test_controls_reach_stylize(studio):
     studio.content_weight.value = 10.0
     studio.style_weight.value = 1000.0
     studio.tv_weight.value = 1e-3
-    studio.content_layer.value = "conv3_2"
+    studio.content_layer.value = "relu3_2"
     for name, box in studio.style_layer_boxes.items():
-        box.value = name in ("conv1_1", "conv2_1")
+        box.value = name in ("relu1_1", "relu2_1")
     studio.init.value = "noise"
     studio.seed.value = 7
     studio.precision.value = "fp32"
@@ -164,8 +164,8 @@ def test_controls_reach_stylize(studio):
     assert got["optimizer"] == "lbfgs" and got["lr"] == 0.5
     assert got["content_weight"] == 10.0 and got["style_weight"] == pytest.approx(1000.0)
     assert got["tv_weight"] == 1e-3
-    assert got["content_layers"] == ["conv3_2"]
-    assert got["style_layers"] == ["conv1_1", "conv2_1"]
+    assert got["content_layers"] == ["relu3_2"]
+    assert got["style_layers"] == ["relu1_1", "relu2_1"]
     assert got["init"] == "noise" and got["seed"] == 7 and got["precision"] == "fp32"
     assert got["scales"] == [96] and max(studio.result.image.size) == 96
     assert studio.result.device == "cpu"
