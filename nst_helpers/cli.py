@@ -66,7 +66,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("content", help="content image: a file or a sample name")
     p.add_argument("style", nargs="+", help="style image(s): files or sample names")
     p.add_argument("-o", "--output", required=True, help="output image (.png or .jpg)")
-    p.add_argument("--steps", type=int, default=500, help="optimisation steps (default 500)")
+    p.add_argument(
+        "--steps", type=int, default=None,
+        help="optimisation steps (default 500; with --preset, the preset's own schedule)",
+    )  # fmt: skip
+    p.add_argument(
+        "--preset", choices=("fast",), default=None,
+        help="fast: the quickest route to a finished picture at --size (coarse to fine, "
+        "L-BFGS at the end; chooses scales, optimiser and schedule)",
+    )  # fmt: skip
+    p.add_argument(
+        "--checkpointing", choices=("auto", "on", "off"), default="auto",
+        help="recompute activations in the backward pass: far less memory, ~1/3 more time "
+        "per step (auto: only when the run would not fit otherwise)",
+    )  # fmt: skip
     p.add_argument(
         "--size",
         type=int,
@@ -186,8 +199,10 @@ def _stylize(args: argparse.Namespace) -> int:
         _RUNNING.set()  # from now on the first Ctrl-C stops between steps (see _request_stop)
         return not _STOP.is_set()
 
+    steps = args.steps if args.steps is not None or args.preset else 500
+    checkpointing = {"auto": "auto", "on": True, "off": False}[args.checkpointing]
     options = dict(
-        steps=args.steps, image_size=size, optimizer=args.optimizer, lr=args.lr,
+        steps=steps, image_size=size, preset=args.preset, checkpointing=checkpointing, optimizer=args.optimizer, lr=args.lr,
         content_weight=args.content_weight, style_weight=args.style_weight,
         tv_weight=args.tv_weight, init=args.init, weights=args.weights, device=args.device,
         precision=args.precision, seed=args.seed, snapshot_every=args.save_every,

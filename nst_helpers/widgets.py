@@ -296,6 +296,13 @@ class StyleStudio(W.VBox):
         self.steps = W.IntSlider(
             value=steps, min=1, max=2000, description="Steps", style=_LABEL_STYLE, layout=_slider()
         )
+        self.preset = W.Dropdown(
+            options=[("none: the settings below", None),
+                     ("fast: quickest finished picture", "fast")],
+            value=None, description="Preset", style=_LABEL_STYLE,
+            layout=W.Layout(width="300px"),
+            tooltip="fast chooses scales, optimiser, learning rate and steps itself",
+        )  # fmt: skip
         self.image_size = W.IntSlider(
             value=size, min=64, max=1024, step=32, description="Image size (px)",
             style=_LABEL_STYLE, layout=_slider(),
@@ -395,6 +402,7 @@ class StyleStudio(W.VBox):
         self.upload_content.observe(lambda c: self._on_upload("content", c["new"]), "value")
         self.upload_style.observe(lambda c: self._on_upload("style", c["new"]), "value")
         self.optimizer.observe(self._on_optimizer, "value")
+        self.preset.observe(self._on_preset, "value")
         self.steps.observe(lambda c: setattr(self.progress, "max", c["new"]), "value")
 
     def _layout(self) -> list[W.Widget]:
@@ -423,7 +431,7 @@ class StyleStudio(W.VBox):
             layer_grid, self.content_layer,
         ])  # fmt: skip
         optim = W.VBox([
-            W.HBox([_label("Optimizer"), self.optimizer]), self.lr, self.steps,
+            self.preset, W.HBox([_label("Optimizer"), self.optimizer]), self.lr, self.steps,
             self.image_size, self.init, self.precision, self.device, self.seed,
         ])  # fmt: skip
         tabs = W.Tab(children=[images, weights, optim], titles=["Images", "Loss", "Optimizer"])
@@ -550,6 +558,11 @@ class StyleStudio(W.VBox):
         except (OSError, ValueError):
             return _placeholder("preview", (256, 192))
 
+    def _on_preset(self, change: dict) -> None:
+        # the preset chooses these itself
+        for widget in (self.optimizer, self.lr, self.steps):
+            widget.disabled = change["new"] is not None
+
     def _on_optimizer(self, change: dict) -> None:
         # the two optimisers live on very different step-size scales
         self.lr.value = DEFAULT_LR[change["new"]]
@@ -580,7 +593,17 @@ class StyleStudio(W.VBox):
             "device": self.device.value,
             "seed": int(self.seed.value),
             "weights": self.weights,
-        }
+        } | self._preset_settings()
+
+    def _preset_settings(self) -> dict[str, Any]:
+        """With a preset: its name and no optimiser, learning rate or steps of the controls'."""
+        if self.preset.value is None:
+            return {}
+        from .presets import fast_plan
+
+        plan = fast_plan(int(self.image_size.value), None, None, None)
+        return {"preset": self.preset.value, "optimizer": "adam", "lr": None,
+                "steps": sum(plan.steps_per_scale)}  # fmt: skip
 
     def run(self) -> bool:
         """Start a run with the current controls (what Run does); False if refused."""
