@@ -7,6 +7,7 @@ mean of the steps after the first). The slope between two sizes, in GiB per mega
 of the baseline.
 
     NST_WEIGHTS=random python benchmarks/bench_memory.py [--sizes 768 1536] [--big 3840x2160]
+    NST_WEIGHTS=random python benchmarks/bench_memory.py --time 512   # time cost only
 
 Prints a Markdown table: size, checkpointing, precision, peak RSS above baseline, the
 estimate of ``nst_helpers.memory.estimate_memory`` and the seconds per step; then the slopes.
@@ -57,6 +58,23 @@ def child(height: int, width: int, checkpointing: bool, precision: str, steps: i
             "seconds_per_step": per_step}  # fmt: skip
 
 
+def time_cost(side: int, rounds: int, steps: int) -> dict[bool, float]:
+    """Seconds per Adam step without and with checkpointing, interleaved in this process.
+
+    The best of ``rounds`` alternating runs each (the least disturbed by other work)."""
+    warnings.simplefilter("ignore")
+    from nst_helpers import stylize
+
+    best = {False: float("inf"), True: float("inf")}
+    for _ in range(rounds):
+        for ck in (False, True):
+            r = stylize("chelsea", "brush_strokes", steps=steps, image_size=side, device="cpu",
+                        seed=0, memory_check=False, checkpointing=ck)  # fmt: skip
+            s = [h["seconds"] for h in r.history]
+            best[ck] = min(best[ck], (s[-1] - s[0]) / (len(s) - 1))
+    return best
+
+
 def measure(height: int, width: int, checkpointing: bool, precision: str, steps: int) -> dict:
     cmd = [sys.executable, __file__, "--child", f"{height}x{width}", str(int(checkpointing)),
            precision, str(steps)]  # fmt: skip
@@ -81,7 +99,19 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--no-baseline-runs", action="store_true",
                         help="skip the runs without checkpointing")  # fmt: skip
+    parser.add_argument(
+        "--time",
+        type=int,
+        default=None,
+        metavar="SIDE",
+        help="only time a step with and without checkpointing at SIDE px",
+    )
     args = parser.parse_args()
+    if args.time:
+        best = time_cost(args.time, rounds=3, steps=max(args.steps, 2))
+        print(f"{args.time} px, s/step: without {best[False]:.3f}, with checkpointing "
+              f"{best[True]:.3f} ({best[True] / best[False]:.2f}x)")  # fmt: skip
+        return
     if args.child:
         hw, ck, precision, steps = args.child
         h, w = (int(v) for v in hw.split("x"))
