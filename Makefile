@@ -44,13 +44,8 @@ benchmark: $(STAMP)  ## time stylize against a naive loop; time to quality of th
 	NST_WEIGHTS=random $(PY) benchmarks/bench_step.py
 	NST_WEIGHTS=random $(PY) benchmarks/bench_quality.py --plot outputs/bench_quality.png
 
-notebooks: $(STAMP)  ## rebuild every chapter from notebooks/build/, then add slides + self-checks
-	$(TEST_ENV) $(PY) notebooks/build/chapters_00_02.py
-	$(TEST_ENV) $(PY) notebooks/build/chapters_03_05.py
-	$(TEST_ENV) $(PY) notebooks/build/chapter_06.py
-	$(TEST_ENV) $(PY) notebooks/build/chapter_07.py
-	$(TEST_ENV) $(PY) notebooks/build/solutions.py
-	$(PY) notebooks/build/polish.py
+notebooks: $(STAMP)  ## sync each notebook with its .py text file, strip outputs, re-record checked ones (ONLY=03,05)
+	$(TEST_ENV) $(PY) scripts/notebooks.py $(if $(ONLY),--only $(ONLY))
 
 slides: $(STAMP)  ## reveal.js slides per chapter in slides/ (real pictures: NST_WEIGHTS=imagenet NST_QUICK=0)
 	$(PY) scripts/build_site.py slides

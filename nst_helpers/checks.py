@@ -537,18 +537,53 @@ def check_answer(
     return right
 
 
+_ASK = object()  # quiz(question_id, answer): the expected answer comes from nst_helpers.quizzes
+
+
 def quiz(
     question: str,
     answer: Any,
-    expected: Any,
+    expected: Any = _ASK,
     hint: str | None = None,
     *,
     tol: float | None = None,
     explanation: str | None = None,
     accept: tuple[Any, ...] = (),
 ) -> bool:
-    """Print ``question``, then ``check_answer(answer, expected, ...)``; returns its verdict."""
-    print(question)
-    return check_answer(
-        answer, expected, tol=tol, hint=hint, explanation=explanation, accept=accept
-    )
+    """Check a self-check answer; print ✅/❌ with feedback; return the verdict.
+
+    ``quiz("02-inplace-relu", answer)`` looks the question up in ``nst_helpers.quizzes`` (so the
+    notebook never shows the answer): a wrong answer gets the hint and, for a wrong option of a
+    multiple-choice question, what that option gets wrong; a right one gets the explanation.
+    The expected answer is never printed.
+
+    ``quiz(text, answer, expected, hint)`` (an expected value given) prints ``text`` and then
+    ``check_answer(answer, expected, ...)``, for questions a lecturer adds in a notebook.
+    """
+    if expected is not _ASK:
+        print(question)
+        return check_answer(
+            answer, expected, tol=tol, hint=hint, explanation=explanation, accept=accept
+        )
+    from .quizzes import QUESTIONS
+
+    q = QUESTIONS.get(question)
+    if q is None:
+        known = ", ".join(sorted(k for k in QUESTIONS if k[:2] == question[:2])) or "none"
+        raise KeyError(f"no self-check question {question!r}; this chapter's ids: {known}")
+    if answer is None or answer is Ellipsis:
+        return check_answer(answer, q.expected)
+    if q.choices and _norm_text(answer) not in q.choices:
+        print(f"❌ Answer with one letter: {' or '.join(repr(c) for c in q.choices)}.")
+        return False
+    try:
+        right = any(_matches(answer, e, q.tol) for e in (q.expected, *q.accept))
+    except Exception:  # noqa: BLE001 - a quiz must never stop a notebook
+        right = False
+    if right:
+        print(f"✅ Correct! {q.explanation}")
+        return True
+    why = q.why.get(_norm_text(answer)) if q.choices else None
+    print(f"❌ Not quite ({answer!r})." + (f" {why[0].upper()}{why[1:]}" if why else ""))
+    print(f"   Hint: {q.hint}")
+    return False

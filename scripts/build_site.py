@@ -335,7 +335,7 @@ def build(args: argparse.Namespace, *, slides: bool) -> list[Page]:
         load(page, args)
         if slides and not any("slideshow" in c.metadata for c in page.nb.cells):
             print(f"  warning: {page.source.name} has no slide metadata, so its deck is one long "
-                  "slide: run `make notebooks` (notebooks/build/polish.py) first")  # fmt: skip
+                  "slide: run `make notebooks` (scripts/notebooks.py) first")  # fmt: skip
     prepare_out(args.out)
     if slides:
         exporter = slides_exporter(args.out, args.vendor)

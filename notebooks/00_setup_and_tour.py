@@ -1,0 +1,278 @@
+# ---
+# jupyter:
+#   accelerator: GPU
+#   colab:
+#     provenance: []
+#     toc_visible: true
+#   jupytext:
+#     notebook_metadata_filter: accelerator,colab,rise,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+#   rise:
+#     scroll: true
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # 00 · Setup and a tour of Neural Style Transfer
+#
+# [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks/00_setup_and_tour.ipynb)
+#
+# *About 20 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU; without it the sizes suit a Colab GPU.*
+#
+# **Learning objectives**
+#
+# - Say in one sentence what Neural Style Transfer optimises, and name the parts of its pipeline.
+# - Run the course on Colab or locally, and pick the device (CUDA, Apple MPS or CPU).
+# - Get the pretrained VGG19 weights online (download with a progress bar) or offline (put the file in place yourself).
+# - Run style transfer end to end in one cell with `nst_helpers.stylize`.
+
+# %% slideshow={"slide_type": "slide"}
+# Setup: on Colab, fetch the course and install its helpers; locally, use this checkout.
+import importlib.util
+import os
+
+on_colab = importlib.util.find_spec("google") and importlib.util.find_spec("google.colab")
+if on_colab and not os.path.isdir("/content/nst-course"):
+    # !git clone -q --depth 1 https://github.com/nst-course/nst-course /content/nst-course
+    # %pip install -q -e /content/nst-course
+    os.chdir("/content/nst-course/notebooks")
+
+from nst_helpers.course import setup
+
+cfg = setup()  # device, quick mode, weights; shows a banner when weights are random
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## What Neural Style Transfer does
+#
+# Gatys, Ecker & Bethge ([*A Neural Algorithm of Artistic Style*, 2015](https://arxiv.org/abs/1508.06576))
+# noticed that a network trained to recognise objects (VGG19, trained on ImageNet) describes
+# an image at two levels at once:
+#
+# - **content**: *what is where*, read off the feature maps of a deep layer (`conv4_2`);
+# - **style**: *which textures, colours and strokes occur*, regardless of where, read off
+#   the correlations between feature maps (the **Gram matrices**) of several layers.
+#
+# Style transfer then searches for a new image $x$ whose content features match a photo $p$
+# and whose Gram matrices match a painting $a$. Nothing is trained: the network stays frozen
+# and **the pixels of $x$ are the parameters** that gradient descent changes.
+
+# %% slideshow={"slide_type": "subslide"}
+from nst_helpers.plotting import show_pipeline
+
+fig = show_pipeline(
+    "chelsea",
+    "brush_strokes",
+    title="The pipeline: only the generated image x changes; VGG19 stays frozen",
+)
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# Every box in this diagram gets its own chapter: images and normalisation (01), VGG19
+# features (02), then the content loss, the Gram matrix and style loss, and the
+# optimisation loop. Each chapter builds its piece by hand in a few lines, then switches
+# to the tested helper in `nst_helpers` and checks that both agree.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Running the course: Colab or locally
+#
+# **On Colab** click the badge at the top of any chapter, then *Runtime → Change runtime
+# type → GPU*. The setup cell above clones the course and installs `nst_helpers`; nothing
+# else is needed.
+#
+# **Locally** (Python 3.10 or newer):
+#
+# ```bash
+# git clone https://github.com/nst-course/nst-course && cd nst-course
+# python -m venv .venv && source .venv/bin/activate
+# pip install -e ".[dev]"
+# jupyter lab notebooks/
+# ```
+#
+# Four environment variables change how every chapter runs (set them before starting
+# Jupyter, or in a cell with `os.environ[...] = ...` before `setup()`):
+#
+# | variable | values | effect |
+# |---|---|---|
+# | `NST_QUICK` | `1` or unset | `1`: small images and few steps, about a minute per chapter on a CPU |
+# | `NST_WEIGHTS` | `imagenet` (default), `random`, or a file path | which VGG19 weights to use |
+# | `NST_VGG19_WEIGHTS` | a file path | where your copy of the ImageNet weights is (offline use) |
+# | `NST_DEVICE` | `auto` (default), `cuda`, `mps`, `cpu` | force a device |
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Picking the device
+#
+# `setup()` picked a device for you: an NVIDIA GPU (`cuda`) if there is one, else an Apple
+# GPU (`mps`), else the CPU. Style transfer runs VGG19 forwards and backwards hundreds of
+# times, so at 512 px a GPU is tens of times faster than a CPU. Quick mode keeps CPU runs
+# short.
+
+# %% slideshow={"slide_type": "-"}
+import torch
+
+print("CUDA GPU available: ", torch.cuda.is_available())
+print("Apple MPS available:", torch.backends.mps.is_available())
+print("this chapter runs on:", cfg.device)
+
+# cfg.pick(quick, full) is how every chapter sizes its work
+image_size = cfg.pick(96, 512)
+steps = cfg.pick(40, 500)
+print(f"quick mode: {cfg.quick} -> images of {image_size} px, {steps} steps")
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# To force a device, call `setup(device="cpu")` (or `"cuda"`, `"mps"`) or set
+# `NST_DEVICE`. Asking for a device that is not present fails immediately with a message
+# instead of deep inside the network.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The VGG19 weights
+#
+# The pretrained network is torchvision's `VGG19_Weights.IMAGENET1K_V1`: one file,
+# `vgg19-dcbb9e9d.pth` (548 MB). Two routes:
+#
+# - **Online** (Colab, most laptops): `load_vgg19("imagenet")` downloads it once, with a
+#   progress bar, into torch's hub cache and checks its hash. Later runs load it from there.
+# - **Offline** (a cluster without internet, a train): download
+#   <https://download.pytorch.org/models/vgg19-dcbb9e9d.pth> on another machine, then either
+#   copy it to the cache path printed below, or set `NST_VGG19_WEIGHTS=/path/to/vgg19-dcbb9e9d.pth`.
+#
+# If neither works, `load_vgg19` raises a `WeightsError` whose message says exactly this.
+# For tests without internet the course also runs with `NST_WEIGHTS=random`: a seeded
+# random VGG19 that exercises every line of code but whose pictures are **not** art.
+
+# %% slideshow={"slide_type": "-"}
+from pathlib import Path
+
+from nst_helpers import WeightsError, load_vgg19
+
+cache_file = Path(torch.hub.get_dir()) / "checkpoints" / "vgg19-dcbb9e9d.pth"
+print("torchvision's cache file:", cache_file, "(present)" if cache_file.exists() else "(absent)")
+print("NST_VGG19_WEIGHTS:", os.environ.get("NST_VGG19_WEIGHTS", "(not set)"))
+
+# %% slideshow={"slide_type": "-"}
+vgg = None
+if cfg.random_weights:
+    print("NST_WEIGHTS=random: not loading ImageNet weights; a seeded random VGG19 stands in.")
+    vgg = load_vgg19("random", device=cfg.device)
+else:
+    try:
+        vgg = load_vgg19(cfg.weights, device=cfg.device)  # "imagenet": downloads 548 MB once
+    except WeightsError as err:
+        print(err)  # says where to put the file; fix it and re-run this cell
+if vgg is not None:
+    n_params = sum(p.numel() for p in vgg.parameters())
+    print(f"VGG19 features: {len(vgg)} layers, {n_params / 1e6:.1f} M parameters, frozen")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The sample images
+#
+# The course ships four content photos (from scikit-image's sample data) and four style
+# textures drawn by a script, so everything works offline. Three famous paintings
+# (*The Starry Night*, *The Scream*, *The Shipwreck*) are downloaded on first use when
+# you are online. Any of these names can be passed wherever an image is expected; so can
+# a file path or a PIL image.
+
+# %% slideshow={"slide_type": "-"}
+# NBVAL_CHECK_OUTPUT
+from nst_helpers import list_samples
+
+print("bundled content:", list_samples("content", bundled_only=True))
+print("bundled styles: ", list_samples("style", bundled_only=True))
+print("online only:    ", sorted(set(list_samples()) - set(list_samples(bundled_only=True))))
+
+# %% slideshow={"slide_type": "subslide"}
+from nst_helpers import load_image
+from nst_helpers.plotting import show_images
+
+names = list_samples(bundled_only=True)
+fig = show_images(
+    {name: load_image(name, max_size=256) for name in names},
+    ncols=4,
+    size=2.5,
+    suptitle="Bundled samples: photos on top, style textures below",
+)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Style transfer in one cell
+#
+# `stylize` runs the whole pipeline: load and resize both images, compute the targets once,
+# then take `steps` Adam steps on the pixels, starting from the photo. This is a preview at
+# `image_size` px and `steps` steps (chosen above); chapter by chapter we will take it apart.
+
+# %% slideshow={"slide_type": "-"}
+from nst_helpers import stylize
+
+result = stylize(
+    "chelsea",
+    "brush_strokes",
+    image_size=image_size,
+    steps=steps,
+    weights=cfg.weights,
+    device=cfg.device,
+    seed=cfg.seed,
+    progress=True,
+)
+print(f"{len(result.history)} steps in {result.seconds:.1f} s on {result.device}")
+path = result.save(cfg.outputs / "00_preview.png", overwrite=True)
+print("saved to", path.relative_to(cfg.repo))
+
+# %% slideshow={"slide_type": "subslide"}
+if result.random_weights:
+    caption = "RANDOM VGG19 weights: the result is NOT stylised, it only shows the code runs"
+else:
+    caption = f"After {steps} steps the cat is painted with the texture's strokes and colours"
+fig = show_images(
+    [load_image("chelsea"), load_image("brush_strokes"), result.image],
+    titles=["content photo", "style image", "result"],
+    suptitle=caption,
+)
+
+# %% [markdown] nst="self-check" slideshow={"slide_type": "slide"}
+# ## Self-check
+#
+# A few quick questions on this chapter. Replace each `...` with your answer and run the cell:
+# it tells you at once whether you are right, with a hint if not. For multiple choice, answer
+# with the letter, e.g. `"b"`.
+
+# %% nst="self-check" slideshow={"slide_type": "subslide"}
+# Q1. During style transfer, what does gradient descent change?
+#     (a) the weights of VGG19
+#     (b) the pixels of the generated image
+#     (c) both the weights and the pixels
+from nst_helpers.checks import quiz
+
+answer = ...  # "a", "b" or "c"
+quiz("00-what-is-optimised", answer);
+
+# %% nst="self-check" slideshow={"slide_type": "subslide"}
+# Q2. What does the method use to describe the *style* of the painting?
+#     (a) the feature maps of one deep layer (conv4_2)
+#     (b) the Gram matrices (feature correlations) of several layers
+#     (c) the colour histogram of the painting's pixels
+answer = ...  # "a", "b" or "c"
+quiz("00-what-is-style", answer);
+
+# %% nst="self-check" slideshow={"slide_type": "subslide"}
+# Q3. How many modules (convolutions, ReLUs and poolings) does VGG19's `features` part have? The
+#     cell that loaded the network printed it.
+answer = ...  # e.g. 19
+quiz("00-vgg-modules", answer);
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Key takeaways
+#
+# - Style transfer **optimises pixels**, not network weights: VGG19 is frozen and only
+#   measures how far the image is from the photo's content and the painting's style.
+# - Content = deep feature maps; style = Gram matrices (feature correlations) over several
+#   layers.
+# - `cfg = setup()` seeds everything, picks the device and reads `NST_QUICK` /
+#   `NST_WEIGHTS`; `cfg.pick(quick, full)` sizes the work.
+# - The ImageNet weights come from torchvision (downloaded once) or from a file you place
+#   in the cache or point `NST_VGG19_WEIGHTS` to. Random weights are for tests only.
+#
+# **Next:** [01 · Images and preprocessing](01_images_and_preprocessing.ipynb): how a photo
+# becomes the `[B, C, H, W]` tensor VGG19 expects, and back.

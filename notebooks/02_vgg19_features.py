@@ -1,0 +1,315 @@
+# ---
+# jupyter:
+#   accelerator: GPU
+#   colab:
+#     provenance: []
+#     toc_visible: true
+#   jupytext:
+#     notebook_metadata_filter: accelerator,colab,rise,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+#   rise:
+#     scroll: true
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # 02 · VGG19 features
+#
+# [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks/02_vgg19_features.ipynb)
+#
+# *About 35 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU; without it the sizes suit a Colab GPU.*
+#
+# **Learning objectives**
+#
+# - Read VGG19 as a table of layers: name, index, type, channels, spatial scale.
+# - Translate between the paper's layer names (`conv4_2`) and torchvision's indices (`features[21]`).
+# - Explain why the network is truncated after `conv5_1`, and what that saves.
+# - Avoid the in-place ReLU pitfall when capturing activations.
+# - See what each layer keeps of an image, by reconstructing the photo from one layer (paper, Fig. 1).
+
+# %% slideshow={"slide_type": "slide"}
+# Setup: on Colab, fetch the course and install its helpers; locally, use this checkout.
+import importlib.util
+import os
+
+on_colab = importlib.util.find_spec("google") and importlib.util.find_spec("google.colab")
+if on_colab and not os.path.isdir("/content/nst-course"):
+    # !git clone -q --depth 1 https://github.com/nst-course/nst-course /content/nst-course
+    # %pip install -q -e /content/nst-course
+    os.chdir("/content/nst-course/notebooks")
+
+from nst_helpers.course import setup
+
+cfg = setup()  # device, quick mode, weights; shows a banner when weights are random
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The network as a table
+#
+# VGG19 is 16 convolutions (all 3×3, padding 1, so they keep the spatial size), each
+# followed by a ReLU, in five blocks separated by 2×2 max-pooling that halves height and
+# width. torchvision stores this part as one flat `nn.Sequential` of 37 modules called
+# `features`; the classifier after it is not used by style transfer. The paper names the
+# layers by block and position: `conv3_2` is the second convolution of block 3, `relu3_2`
+# the ReLU after it. `VGG19_LAYERS` maps each name to its index.
+
+# %% slideshow={"slide_type": "-"}
+import torch
+from torch import nn
+
+from nst_helpers import VGG19_LAYERS, load_vgg19
+
+vgg = load_vgg19(cfg.weights, device=cfg.device)  # frozen, eval mode, cached
+
+# %% slideshow={"slide_type": "-"}
+# NBVAL_CHECK_OUTPUT
+print(f"{'name':<8} {'index':>5}  {'type':<9} {'channels':>8} {'scale':>6}")
+scale, channels = 1, 3
+for name, index in VGG19_LAYERS.items():
+    module = vgg[index]
+    if isinstance(module, nn.Conv2d):
+        channels = module.out_channels
+    elif isinstance(module, nn.MaxPool2d):
+        scale *= 2
+    print(f"{name:<8} {index:>5}  {type(module).__name__:<9} {channels:>8} {'1/' + str(scale):>6}")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# **Scale** is the height (and width) of that layer's maps relative to the input: a
+# 512-px image gives 64-px maps at `conv4_x` (1/8) and 32-px maps at `conv5_x` (1/16).
+# Channels grow as resolution shrinks: deeper layers describe fewer positions with more
+# detectors each.
+#
+# ## Names versus indices
+#
+# Code written against torchvision uses indices; the paper and this course use names.
+# Mixing them up by one (conv versus the ReLU after it) silently changes the features.
+
+# %% slideshow={"slide_type": "-"}
+# NBVAL_CHECK_OUTPUT
+for name in ("conv1_1", "relu1_1", "conv4_2", "conv5_1", "pool5"):
+    print(f"{name:>8} -> features[{VGG19_LAYERS[name]}]: {vgg[VGG19_LAYERS[name]]}")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Why truncate after `conv5_1`
+#
+# The deepest layer style transfer reads is `conv5_1` (style); content uses `conv4_2`.
+# Everything after index 28 (three more convolutions, the last pooling) and the whole
+# classifier never influences the loss, yet it would cost memory and time on every one of
+# hundreds of forward and backward passes. `FeatureExtractor` runs the network only as far
+# as the deepest layer asked for. Parameter counts (the full model is built on the `meta`
+# device: shapes only, no memory):
+
+# %% slideshow={"slide_type": "-"}
+import torchvision
+
+with torch.device("meta"):
+    full = torchvision.models.vgg19()  # features + classifier, as published
+
+
+def count(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+n_full, n_features = count(full), count(vgg)
+n_truncated = count(vgg[: VGG19_LAYERS["conv5_1"] + 1])
+assert n_full == 143_667_240 and n_features == 20_024_384  # torchvision's documented sizes
+sizes = {"full VGG19": n_full, "features only": n_features, "up to conv5_1": n_truncated}
+for label, n in sizes.items():
+    print(f"{label:<24} {n / 1e6:6.1f} M parameters ({n / n_full:6.1%})")
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# The classifier holds 86 % of the weights (490 MB in fp32) and is never used. Within
+# `features` the saving is in time: the cell below times a forward and backward pass
+# (what every optimisation step does) through all 37 modules and through the 29 up to
+# `conv5_1`. The numbers depend on your machine; the ratio is what to look at.
+
+# %% slideshow={"slide_type": "-"}
+import time
+
+from nst_helpers import image_to_tensor
+from nst_helpers.devices import synchronize
+
+
+def seconds_per_pass(net, x, repeats=3):
+    x = x.clone().requires_grad_(True)
+    net(x).sum().backward()  # warm-up: the first pass allocates and picks kernels
+    synchronize(cfg.device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        x.grad = None
+        net(x).sum().backward()
+    synchronize(cfg.device)
+    return (time.perf_counter() - start) / repeats
+
+
+x = image_to_tensor("chelsea", size=cfg.pick(128, 512), device=cfg.device)
+t_all = seconds_per_pass(vgg, x)
+t_cut = seconds_per_pass(vgg[: VGG19_LAYERS["conv5_1"] + 1], x)
+print(f"input {tuple(x.shape)}, one forward + backward pass:")
+print(f"  all 37 modules:  {t_all * 1e3:6.0f} ms")
+print(f"  up to conv5_1:   {t_cut * 1e3:6.0f} ms ({1 - t_cut / t_all:.0%} saved)")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The in-place ReLU pitfall
+#
+# torchvision's ReLUs are `nn.ReLU(inplace=True)`: they overwrite their input to save
+# memory. That is fine for classification but a trap for feature extraction. If you keep
+# a *reference* to a convolution's output and run on, the next ReLU rewrites that same
+# tensor: what you stored as `conv1_2` is silently `relu1_2`, with every negative value
+# gone. (With gradients on, autograd usually notices and raises an error in `backward`;
+# under `torch.no_grad()`, as here, nothing warns you.)
+#
+# Here is the naive loop, and the true `conv1_2` computed separately without in-place
+# operations:
+
+# %% slideshow={"slide_type": "-"}
+small = image_to_tensor("chelsea", size=cfg.pick(64, 256), device=cfg.device)
+i_conv = VGG19_LAYERS["conv1_2"]
+
+with torch.no_grad():
+    captured, h = None, small
+    for i, module in enumerate(vgg[: i_conv + 2]):  # up to and including relu1_2
+        h = module(h)
+        if i == i_conv:
+            captured = h  # a reference to the conv output, not a copy
+    true_conv = vgg[2](torch.relu(vgg[0](small)))  # conv1_1 -> relu (out of place) -> conv1_2
+
+print(f"true conv1_2:     min {true_conv.min().item():+.3f}  (negative values exist)")
+print(f"captured conv1_2: min {captured.min().item():+.3f}  (overwritten by relu1_2)")
+assert true_conv.min() < 0 and captured.min() >= 0
+assert torch.equal(captured, torch.relu(true_conv))  # exactly the ReLU of the real thing
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# `FeatureExtractor` avoids this by making the ReLU that follows a captured convolution
+# run out of place (the others stay in place, to save memory). Its `conv1_2` is the real
+# pre-ReLU output:
+
+# %% slideshow={"slide_type": "-"}
+from nst_helpers import FeatureExtractor
+
+extractor = FeatureExtractor(["conv1_2"], weights=cfg.weights, device=cfg.device)
+with torch.no_grad():
+    got = extractor(small)["conv1_2"]
+assert torch.allclose(got, true_conv, atol=1e-4) and got.min() < 0
+print(f"FeatureExtractor conv1_2: min {got.min().item():+.3f}, matches the true conv output")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## What the layers see
+#
+# Below are eight feature maps (the most varied channels) from the first convolution of
+# each block. Early layers are sharp, full-resolution responses to edges and colours; by
+# block 5 each map is 1/16 of the image's size and responds to larger patterns. Each map
+# has its own colour scale, and values can be negative (these are taken before the ReLU).
+
+# %% slideshow={"slide_type": "subslide"}
+from nst_helpers.plotting import show_feature_maps
+
+blocks = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
+photo = image_to_tensor("chelsea", size=cfg.pick(128, 512), device=cfg.device)
+with torch.no_grad():
+    feats = FeatureExtractor(blocks, weights=cfg.weights, device=cfg.device)(photo)
+note = " (random weights: responses of random filters)" if cfg.random_weights else ""
+for name in blocks:
+    _, c, h, w = feats[name].shape
+    show_feature_maps(feats[name], n=8, title=f"{name}: {c} channels of {h}×{w}{note}")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Content reconstruction: what a layer keeps
+#
+# How much of the photo does one layer remember? Start from white noise and change the
+# pixels until their features at that layer match the photo's; whatever comes back is what
+# the layer encodes. This is the bottom row of the paper's Figure 1: from `conv1_2`,
+# `conv2_2` and `conv3_2` the photo returns almost perfectly; from `conv4_2` and `conv5_2`
+# the arrangement survives but the exact pixels do not. That is why content is taken from
+# a deep layer: it fixes *what is where* and leaves the texture free for the style.
+#
+# `stylize` does this when the style is switched off (`style_weight=0`): the content loss
+# alone drives the image. Passing the same layer as the only style layer keeps the network
+# truncated at that layer. L-BFGS, the paper's optimiser, converges here in far fewer steps
+# than Adam.
+
+# %% slideshow={"slide_type": "-"}
+from nst_helpers import load_image, stylize
+from nst_helpers.plotting import show_images
+
+layers = ["conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2"]
+size, steps = cfg.pick(96, 512), cfg.pick(40, 300)
+panels = {"photo": load_image("chelsea", max_size=size)}
+for layer in layers:
+    result = stylize(
+        "chelsea",
+        "brush_strokes",  # unused: style_weight=0
+        style_weight=0,
+        content_layers=(layer,),
+        style_layers=(layer,),  # so the network stops at `layer`
+        init="noise",
+        optimizer="lbfgs",
+        image_size=size,
+        steps=steps,
+        weights=cfg.weights,
+        device=cfg.device,
+        seed=cfg.seed,
+    )
+    panels[layer] = result.image
+    print(f"{layer}: content loss {result.history[0]['content']:.3g} -> {result.best_loss:.3g}")
+
+# %% slideshow={"slide_type": "subslide"}
+if cfg.random_weights:
+    caption = "RANDOM weights (not the paper's result): only shallow layers pin down the pixels"
+else:
+    caption = "Reconstructions from one layer: detail fades with depth, the layout stays"
+fig = show_images(panels, ncols=6, size=2.2, suptitle=caption)
+
+# %% [markdown] nst="self-check" slideshow={"slide_type": "slide"}
+# ## Self-check
+#
+# A few quick questions on this chapter. Replace each `...` with your answer and run the cell:
+# it tells you at once whether you are right, with a hint if not. For multiple choice, answer
+# with the letter, e.g. `"b"`.
+
+# %% nst="self-check" slideshow={"slide_type": "subslide"}
+# Q1. How many channels (feature maps) does `conv3_1` have?
+from nst_helpers.checks import quiz
+
+answer = ...  # e.g. 64
+quiz("02-conv3_1-channels", answer);
+
+# %% nst="self-check" slideshow={"slide_type": "subslide"}
+# Q2. What is the shape of the `conv4_2` features of one 256 x 256 image?
+answer = ...  # a tuple, e.g. (1, 2, 3, 4)
+quiz("02-conv4_2-shape", answer);
+
+# %% nst="self-check" slideshow={"slide_type": "subslide"}
+# Q3. You keep a reference to `conv1_2`'s output while running torchvision's VGG19 (with its
+#     `ReLU(inplace=True)`) under `torch.no_grad()`. What does the stored tensor hold
+#     afterwards?
+#     (a) the convolution's output, negative values included
+#     (b) the ReLU's output: every negative value replaced by 0
+#     (c) nothing: PyTorch raises an error
+answer = ...  # "a", "b" or "c"
+quiz("02-inplace-relu", answer);
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# With ImageNet weights and the full-size run, `conv4_2` and `conv5_2` give a recognisable
+# cat whose fine texture is scrambled. With random weights the deep layers' filters were
+# never trained to respond to natural images, so a few steps leave mostly noise: a reminder
+# that the *trained* features are what make style transfer work.
+#
+# ## Key takeaways
+#
+# - VGG19's `features` are 16 3×3 convolutions with ReLUs in five blocks; channels go
+#   64 → 512 while the maps shrink to 1/16.
+# - The paper's names (`conv4_2`) map to torchvision's indices (`features[21]`) through
+#   `VGG19_LAYERS`; `convX_Y` here means the output *before* its ReLU.
+# - Truncating after the deepest layer used (`conv5_1`) drops 91 % of VGG19's parameters
+#   and the passes through the unused layers.
+# - In-place ReLUs overwrite captured activations; `FeatureExtractor` handles it.
+# - Shallow layers keep the pixels, deep layers keep the layout: content comes from deep.
+#
+# **Next:** chapter 03 turns these features into Gram matrices, which describe style
+# as textures; chapter 04 builds the content and style losses from them.

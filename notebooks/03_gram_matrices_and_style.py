@@ -1,0 +1,343 @@
+# ---
+# jupyter:
+#   accelerator: GPU
+#   colab:
+#     provenance: []
+#   jupytext:
+#     notebook_metadata_filter: accelerator,colab,rise,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+#   rise:
+#     scroll: true
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # 03 · Gram matrices and style
+#
+# [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks/03_gram_matrices_and_style.ipynb)
+#
+# *About 30 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU; without it the sizes suit a Colab GPU (about 3 minutes).*
+#
+# Chapter 02 showed that VGG19 turns an image into stacks of feature maps. This chapter
+# adds the one idea that makes style transfer work: **the style of an image is which
+# features occur together, not where they occur.** A Gram matrix measures exactly
+# that.
+#
+# **Learning objectives**
+#
+# - Say what an entry of a Gram matrix measures, and why it forgets positions.
+# - Compute a Gram matrix by hand and in three lines of batched PyTorch (`[B, C, H, W]` → `[B, C, C]`).
+# - Synthesise a texture from white noise with the style loss alone.
+# - See how deeper layers add larger structures to a style (Gatys et al., Fig. 1, top row).
+
+# %% slideshow={"slide_type": "slide"}
+# Setup: on Colab, fetch the course and install its helpers; locally, use this checkout.
+import importlib.util
+import os
+
+on_colab = importlib.util.find_spec("google") and importlib.util.find_spec("google.colab")
+if on_colab and not os.path.isdir("/content/nst-course"):
+    # !git clone -q --depth 1 https://github.com/nst-course/nst-course /content/nst-course
+    # %pip install -q -e /content/nst-course
+    os.chdir("/content/nst-course/notebooks")
+
+from nst_helpers.course import setup
+
+cfg = setup()  # device, quick mode, weights; shows a banner when weights are random
+
+# %% slideshow={"slide_type": "-"}
+import warnings
+
+import matplotlib.pyplot as plt
+import torch
+
+from nst_helpers import (
+    FeatureExtractor,
+    RandomWeightsWarning,
+    gram_matrix,
+    image_to_tensor,
+    load_image,
+    stylize,
+)
+from nst_helpers.checks import check_gram_matrix
+from nst_helpers.plotting import show_gram, show_images
+
+warnings.simplefilter("ignore", RandomWeightsWarning)  # the banner above already says so
+
+# Every figure caption says so when the pictures come from a random network.
+caveat = " (random VGG19 weights: NOT a real result)" if cfg.random_weights else ""
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 1. A Gram matrix by hand
+#
+# A layer $l$ of VGG19 produces $N_l$ feature maps (channels), each with
+# $M_l = H_l \times W_l$ positions. Write them as a matrix $F^l$ of shape
+# $N_l \times M_l$: one row per channel, one column per position. The **Gram matrix**
+# is
+#
+# $$G^l_{ij} = \sum_k F^l_{ik} F^l_{jk}, \qquad G^l = F^l (F^l)^\top \in \mathbb{R}^{N_l \times N_l}.$$
+#
+# Entry $G_{ij}$ is the dot product of channel $i$'s map with channel $j$'s map: large
+# when the two channels are active *at the same positions*. The sum over $k$ throws
+# away *which* positions those were.
+#
+# Here is a toy feature tensor with three channels on a 2 × 2 image.
+
+# %% slideshow={"slide_type": "-"}
+# NBVAL_CHECK_OUTPUT
+# A toy feature tensor [B=1, C=3, H=2, W=2], small integers so you can check by hand.
+toy = torch.tensor(
+    [
+        [
+            [[1, 0], [1, 0]],  # channel 0, "stripes"
+            [[1, 0], [1, 0]],  # channel 1, "red": fires exactly where the stripes are
+            [[0, 2], [0, 1]],  # channel 2, "dots": fires elsewhere
+        ]
+    ]
+)
+F = toy.reshape(3, 4)  # [C, M]: one row per channel, one column per position
+print("F (channels x positions):")
+print(F)
+
+G = torch.zeros(3, 3, dtype=torch.long)
+for i in range(3):
+    for j in range(3):
+        G[i, j] = sum(F[i, k] * F[j, k] for k in range(4))  # channel i . channel j
+print("G = F F^T, entry by entry:")
+print(G)
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# Read it like this:
+#
+# - the **diagonal** $G_{ii} = \sum_k F_{ik}^2$ is how active channel $i$ is overall;
+# - $G_{01} = 2$: stripes and red always fire together, so *red stripes* are part of
+#   this "style";
+# - $G_{02} = 0$: stripes and dots never coincide.
+#
+# Now shuffle the positions (the columns of $F$). The Gram matrix does not change,
+# the features do: a Gram matrix describes *what goes with what*, never *where*.
+# That is what we want from style, and it would be wrong for content.
+
+# %% slideshow={"slide_type": "-"}
+# NBVAL_CHECK_OUTPUT
+shuffled = F[:, torch.tensor([3, 1, 0, 2])]  # the same columns in another order
+print("same features after shuffling positions:", torch.equal(shuffled, F))
+print("same Gram after shuffling positions:    ", torch.equal(shuffled @ shuffled.T, G))
+
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 2. Exercise: write `gram_matrix`
+#
+# Write `my_gram_matrix(features)` for a whole batch: `features` is `[B, C, H, W]`,
+# the result `[B, C, C]`, one unnormalised Gram matrix $G = F F^\top$ per image.
+# (The paper's normalisation lives in the style loss, chapter 04, not here.)
+#
+# Hints: `features.reshape(b, c, h * w)` flattens the positions;
+# `x.transpose(1, 2)` swaps the last two axes; `@` multiplies batches of matrices.
+# Then run the cell: `check_gram_matrix` tries your function on small inputs and tells
+# you what is wrong (shape, transpose, normalisation, batch, gradients, ...).
+
+# %% slideshow={"slide_type": "-"}
+def my_gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """[B, C, H, W] features -> [B, C, C] Gram matrices G = F F^T, one per image."""
+    # YOUR CODE HERE (about 3 lines)
+    raise NotImplementedError("write your Gram matrix here")
+
+
+check_gram_matrix(my_gram_matrix);
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# <details><summary><b>Solution</b> (open after you have tried)</summary>
+#
+# ```python
+# def my_gram_matrix(features: torch.Tensor) -> torch.Tensor:
+#     """[B, C, H, W] features -> [B, C, C] Gram matrices G = F F^T, one per image."""
+#     b, c, h, w = features.shape
+#     flat = features.reshape(b, c, h * w)  # [B, C, M]
+#     return flat @ flat.transpose(1, 2)  # [B, C, M] @ [B, M, C] -> [B, C, C]
+# ```
+#
+# </details>
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# From now on we use the library's `nst_helpers.gram_matrix`: the same three lines,
+# plus a cast to float32 so that it stays accurate under mixed precision (a Gram sums
+# $M_l$ products, which would overflow float16). It agrees with the hand computation:
+
+# %% slideshow={"slide_type": "-"}
+# NBVAL_CHECK_OUTPUT
+G_lib = gram_matrix(toy.float())  # [1, 3, 3]
+print(G_lib.shape, G_lib.dtype)
+print(G_lib[0].long())
+assert torch.equal(G_lib[0].long(), G)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 3. Gram matrices of real images
+#
+# The same computation on VGG19's `conv1_1` (64 channels) for two paintings and a
+# photo. Each Gram is divided by $M$ here only so the colour scales are comparable
+# between images (average co-activation per position).
+
+# %% slideshow={"slide_type": "subslide"}
+size = cfg.pick(128, 512)  # longest side in pixels
+names = ["brush_strokes", "mosaic", "chelsea"]
+extractor = FeatureExtractor(["conv1_1", "conv3_1"], weights=cfg.weights, device=cfg.device)
+with torch.no_grad():
+    feats = {name: extractor(image_to_tensor(name, size, cfg.device)) for name in names}
+
+fig, axes = plt.subplots(2, 3, figsize=(12, 7))
+for col, name in enumerate(names):
+    f = feats[name]["conv1_1"]
+    axes[0, col].imshow(load_image(name))
+    axes[0, col].set_title(name)
+    axes[0, col].set_axis_off()
+    show_gram(gram_matrix(f) / (f.shape[-2] * f.shape[-1]), ax=axes[1, col], title="conv1_1")
+fig.suptitle("Each image has its own pattern of channel co-activations" + caveat)
+fig.tight_layout()
+
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# Position-freedom on a real image: cut a painting into tiles and shuffle them. The
+# features change completely, the Gram matrices hardly (only the tile borders are
+# new). With random weights this still holds: it is a property of convolutions plus
+# the Gram matrix, not of training.
+
+# %% slideshow={"slide_type": "subslide"}
+def shuffle_tiles(x: torch.Tensor, tiles: int = 4, seed: int = 0) -> torch.Tensor:
+    """Cut [1, 3, H, W] into tiles x tiles blocks and put them back in random order."""
+    _, c, h, w = x.shape
+    th, tw = h // tiles, w // tiles
+    blocks = x[:, :, : th * tiles, : tw * tiles].unfold(2, th, th).unfold(3, tw, tw)
+    blocks = blocks.reshape(1, c, tiles * tiles, th, tw)
+    order = torch.randperm(tiles * tiles, generator=torch.Generator().manual_seed(seed))
+    blocks = blocks[:, :, order].reshape(1, c, tiles, tiles, th, tw)
+    return blocks.permute(0, 1, 2, 4, 3, 5).reshape(1, c, tiles * th, tiles * tw)
+
+
+painting = image_to_tensor("mosaic", size, cfg.device)
+tiled = shuffle_tiles(painting)
+with torch.no_grad():
+    before, after = extractor(painting[..., : tiled.shape[-2], : tiled.shape[-1]]), extractor(tiled)
+
+
+def rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a - b).norm() / a.norm()).item()
+
+
+for layer in ["conv1_1", "conv3_1"]:
+    fa, fb = before[layer], after[layer]
+    print(
+        f"{layer}: features differ by {rel(fa, fb):4.0%}, "
+        f"Gram matrices by {rel(gram_matrix(fa), gram_matrix(fb)):4.0%}"
+    )
+fig = show_images(
+    [painting, tiled], titles=["painting", "tiles shuffled"], size=3,
+    suptitle="Same Gram matrices, different features",
+)  # fmt: skip
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 4. Texture synthesis: the style loss alone
+#
+# Gatys et al. first used Gram matrices to *synthesise textures*: start from white
+# noise and change the pixels until the image's Gram matrices match the painting's
+# (chapter 04 writes down this **style loss**, chapter 05 the loop). `stylize` does
+# this when the content weight is zero and the start is noise. Its `content` argument
+# then only sets the output's shape, so we pass the painting itself.
+
+# %% slideshow={"slide_type": "subslide"}
+steps = cfg.pick(10, 1000)
+size = cfg.pick(64, 256)
+texture_args = dict(
+    content_weight=0, init="noise", image_size=size, seed=0,
+    weights=cfg.weights, device=cfg.device,
+)  # fmt: skip
+start = stylize("brush_strokes", "brush_strokes", steps=0, **texture_args)  # the noise
+texture = stylize("brush_strokes", "brush_strokes", steps=steps, **texture_args)
+fig = show_images(
+    [load_image("brush_strokes"), start.image, texture.image],
+    titles=["style image", "start: white noise", f"after {steps} steps"],
+    suptitle="Texture synthesis: only the Gram matrices are matched" + caveat,
+)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# With ImageNet weights the result has the painting's colours and strokes everywhere
+# but none of its layout: positions were never part of the objective. (With random
+# weights, the quick test setting, expect coloured noise.)
+#
+# ## 5. Which layers carry the style? (paper, Fig. 1, top row)
+#
+# The paper rebuilds the style from growing sets of layers: `conv1_1` alone, then
+# `conv1_1` + `conv2_1`, and so on up to `conv5_1`. Deeper layers see larger patches
+# of the image (their *receptive field* grows with every pooling), so each added
+# layer contributes larger structures.
+
+# %% slideshow={"slide_type": "subslide"}
+all_layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
+reconstructions = []
+for depth in range(1, len(all_layers) + 1):
+    layers = all_layers[:depth]
+    result = stylize(
+        "brush_strokes", "brush_strokes", steps=steps, style_layers=layers,
+        # content_weight is 0: use the deepest style layer as the (unused) content
+        # layer so the network is cut right after it and runs faster.
+        content_layers=layers[-1:], **texture_args,
+    )  # fmt: skip
+    reconstructions.append(result.image)
+
+titles = ["style image"] + ["conv1_1"] + [f"+ {name}" for name in all_layers[1:]]
+fig = show_images(
+    [load_image("brush_strokes"), *reconstructions], titles=titles, ncols=6, size=2.4,
+    suptitle="Style from growing layer sets: deeper layers add larger structures" + caveat,
+)  # fmt: skip
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# What to look for with ImageNet weights: `conv1_1` alone gives colours and pixel-level
+# grain; each deeper layer adds larger, more coherent strokes, until the last image
+# looks like a piece of the painting without its composition. This is why the default
+# style layers are all five.
+#
+# ## 6. Check yourself
+#
+# Replace each `...` with your answer and run the cell.
+
+# %% nst="self-check" slideshow={"slide_type": "subslide"}
+# Q1. conv3_1 has 256 channels. For one 512 x 512 image its maps are 128 x 128.
+#     What is the shape of gram_matrix(features)? Answer as a tuple, e.g. (1, 2, 3).
+from nst_helpers.checks import quiz
+
+answer = ...  # a tuple, e.g. (1, 2, 3)
+quiz("03-gram-shape-conv3_1", answer);
+
+# %% nst="self-check" slideshow={"slide_type": "subslide"}
+# Q2. Which change leaves every Gram matrix of a layer unchanged?
+#     (a) shuffling the positions of the feature maps
+#     (b) doubling every activation
+#     (c) adding 1 to every activation
+answer = ...  # "a", "b" or "c"
+quiz("03-position-free", answer);
+
+# %% nst="self-check" slideshow={"slide_type": "subslide"}
+# Q3. For the toy F of section 1, what is G[2, 2]? Compute it by hand.
+answer = ...  # a number
+quiz("03-toy-g22", answer);
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Key takeaways
+#
+# - A Gram matrix $G = F F^\top$ holds the dot products between all pairs of channel
+#   maps: which features fire *together*. Summing over positions makes it blind to
+#   *where*, which is what separates style from content.
+# - In PyTorch: flatten to `[B, C, H*W]`, multiply by the transpose: `[B, C, C]`.
+#   `nst_helpers.gram_matrix` does exactly that (in float32).
+# - Matching Gram matrices from white noise synthesises a texture; more (and deeper)
+#   layers capture larger structures of the style.
+#
+# **Next:** [04 · Losses](04_losses.ipynb) turns "match the Gram matrices" and "match
+# the features" into the paper's two loss functions, with their normalisations, and
+# weighs them against each other.

@@ -1,0 +1,296 @@
+# ---
+# jupyter:
+#   accelerator: GPU
+#   colab:
+#     provenance: []
+#   jupytext:
+#     notebook_metadata_filter: accelerator,colab,rise,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+#   rise:
+#     scroll: true
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # 04 · Content and style losses
+#
+# [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks/04_losses.ipynb)
+#
+# *About 30 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU; without it the sizes suit a Colab GPU (about 3 minutes).*
+#
+# Style transfer is an optimisation: we look for the image that minimises one number.
+# This chapter builds that number from the paper's two losses: one says *how far the
+# image's content is from the photo*, the other *how far its style is from the
+# painting*, and a ratio $\alpha/\beta$ trades them off.
+#
+# **Learning objectives**
+#
+# - Write the content loss (eq. 1) and the style loss (eq. 4-5) with the paper's normalisations, and explain the $1/(4N_l^2M_l^2)$.
+# - Combine style layers with weights $w_l$ and the two losses with $\alpha$ and $\beta$ (eq. 7).
+# - Read a grid of results over $\alpha/\beta$ (the idea of the paper's Fig. 3).
+
+# %% slideshow={"slide_type": "slide"}
+# Setup: on Colab, fetch the course and install its helpers; locally, use this checkout.
+import importlib.util
+import os
+
+on_colab = importlib.util.find_spec("google") and importlib.util.find_spec("google.colab")
+if on_colab and not os.path.isdir("/content/nst-course"):
+    # !git clone -q --depth 1 https://github.com/nst-course/nst-course /content/nst-course
+    # %pip install -q -e /content/nst-course
+    os.chdir("/content/nst-course/notebooks")
+
+from nst_helpers.course import setup
+
+cfg = setup()  # device, quick mode, weights; shows a banner when weights are random
+
+# %% slideshow={"slide_type": "-"}
+import warnings
+
+import matplotlib.pyplot as plt
+import torch
+
+from nst_helpers import (
+    FeatureExtractor,
+    RandomWeightsWarning,
+    image_to_tensor,
+    load_image,
+    losses,
+    stylize,
+)
+from nst_helpers.checks import check_content_loss, check_style_loss
+from nst_helpers.plotting import show_images
+
+warnings.simplefilter("ignore", RandomWeightsWarning)  # the banner above already says so
+caveat = " (random VGG19 weights: NOT a real result)" if cfg.random_weights else ""
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 1. The features we compare
+#
+# As in the paper: content is compared at `conv4_2`, style at `conv1_1`, `conv2_1`,
+# `conv3_1`, `conv4_1` and `conv5_1`. `P` holds the photo's features, `S` the
+# painting's, each `{layer: [1, N_l, H_l, W_l]}`.
+
+# %% slideshow={"slide_type": "-"}
+size = cfg.pick(128, 512)
+style_layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
+content_layer = "conv4_2"
+extractor = FeatureExtractor(style_layers + [content_layer], weights=cfg.weights, device=cfg.device)
+photo = image_to_tensor("chelsea", size, cfg.device)
+# The painting at exactly the photo's H x W, so that both Grams sum over as many positions
+# (chapter 05 shows how stylize handles a style image of another shape).
+painting = image_to_tensor("brush_strokes", tuple(photo.shape[-2:]), cfg.device)
+with torch.no_grad():  # targets: no gradients needed
+    P, S = extractor(photo), extractor(painting)
+for name, f in P.items():
+    print(f"{name}: N = {f.shape[1]:3d} maps of {f.shape[2]} x {f.shape[3]} positions")
+
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 2. The content loss (eq. 1)
+#
+# $$\mathcal{L}_{content} = \tfrac{1}{2} \sum_{i,j} \left(F^l_{ij} - P^l_{ij}\right)^2$$
+#
+# $F$ are the generated image's features, $P$ the photo's, at one layer. The
+# $\tfrac{1}{2}$ makes the gradient simply $\partial\mathcal{L}/\partial F = F - P$
+# (eq. 2; the paper's extra "0 where $F < 0$" comes from taking features after the
+# ReLU, ours are taken before it). Autograd agrees:
+
+# %% slideshow={"slide_type": "-"}
+def content_loss_by_hand(F: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
+    """Eq. 1: 1/2 * sum (F - P)^2 over all entries -> 0-dim tensor."""
+    return 0.5 * ((F - P) ** 2).sum()
+
+
+assert check_content_loss(content_loss_by_hand)
+
+# A noisy copy of the photo, compared with the photo at conv4_2.
+noisy = (photo + 0.5 * torch.randn_like(photo)).requires_grad_(True)
+F = extractor(noisy)[content_layer]
+F.retain_grad()  # keep dL/dF (an intermediate tensor) for inspection
+loss = content_loss_by_hand(F, P[content_layer])
+loss.backward()
+print(f"content loss of the noisy photo: {loss.item():.4g}")
+print("dL/dF == F - P:", torch.allclose(F.grad, F - P[content_layer]))
+assert torch.allclose(loss, losses.content_loss(F, P[content_layer]))
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 3. The style loss (eq. 4-5)
+#
+# For each style layer, compare the Gram matrix $G^l$ of the generated image with the
+# painting's, $A^l$:
+#
+# $$E_l = \frac{1}{4 N_l^2 M_l^2} \sum_{i,j} \left(G^l_{ij} - A^l_{ij}\right)^2,
+# \qquad \mathcal{L}_{style} = \sum_l w_l E_l .$$
+#
+# Why $4 N_l^2 M_l^2$? Each Gram entry is a sum over $M_l$ positions, so it grows like
+# $M_l$ and its squared error like $M_l^2$; there are $N_l^2$ entries. Dividing by both
+# puts layers of very different sizes on a comparable scale, so that the paper's
+# equal weights $w_l = 1/5$ really give every layer a similar say. (The 4 makes the
+# gradient tidy, like the $\tfrac12$ above.) Compare the raw sums with $E_l$:
+
+# %% slideshow={"slide_type": "-"}
+print(f"{'layer':8} {'N':>4} {'M':>6} {'sum (G - A)^2':>14} {'E_l':>10}")
+for name in style_layers:
+    _, n, h, w = P[name].shape
+    m = h * w
+    raw = ((losses.gram_matrix(P[name]) - losses.gram_matrix(S[name])) ** 2).sum().item()
+    print(f"{name:8} {n:4d} {m:6d} {raw:14.3e} {raw / (4 * n**2 * m**2):10.3e}")
+
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# The raw sums fall by orders of magnitude from layer to layer ($M_l^2$ shrinks
+# 16-fold at every pooling, while $N_l^2$ at most quadruples); the normalised $E_l$
+# are far closer to each other, though not equal: the layers still disagree by
+# different amounts.
+#
+# ## 4. Exercise: write the style loss of one layer
+#
+# Write `my_style_loss(F, A)` where `F` are the generated image's features and `A`
+# the style image's features at the same layer, both `[1, C, H, W]` (features, not
+# Grams: compute both Gram matrices inside). Return the single-layer $E_l$ above as
+# a 0-dim tensor, with $N = C$ and $M = H \cdot W$. You may use
+# `losses.gram_matrix` (or your `my_gram_matrix` from chapter 03).
+
+# %% slideshow={"slide_type": "-"}
+def my_style_loss(F: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+    """E_l = sum (G - A_gram)^2 / (4 N^2 M^2) for features F, A of shape [1, N, H, W]."""
+    # YOUR CODE HERE (about 4 lines)
+    raise NotImplementedError("write your style loss here")
+
+
+check_style_loss(my_style_loss);
+
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# <details><summary><b>Solution</b> (open after you have tried)</summary>
+#
+# ```python
+# def my_style_loss(F: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+#     """E_l = sum (G - A_gram)^2 / (4 N^2 M^2) for features F, A of shape [1, N, H, W]."""
+#     _, n, h, w = F.shape
+#     m = h * w
+#     G, A_gram = losses.gram_matrix(F), losses.gram_matrix(A)
+#     return ((G - A_gram) ** 2).sum() / (4 * n**2 * m**2)
+# ```
+#
+# </details>
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 5. All layers at once, and the library
+#
+# A ten-line version of eq. 4-5 over all five layers, checked against
+# `nst_helpers.losses.style_loss` (which also takes precomputed Grams and batches):
+
+# %% slideshow={"slide_type": "-"}
+def style_layer_loss_by_hand(F: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+    """Eq. 4 for one layer; F, A: [1, N, H, W] features -> E_l."""
+    _, n, h, w = F.shape
+    m = h * w
+    G = F.reshape(n, m) @ F.reshape(n, m).T
+    A_gram = A.reshape(n, m) @ A.reshape(n, m).T
+    return ((G - A_gram) ** 2).sum() / (4 * n**2 * m**2)
+
+
+def style_loss_by_hand(feats: dict, style_feats: dict, weights: dict) -> torch.Tensor:
+    """Eq. 5: sum over layers of w_l * E_l."""
+    return sum(w * style_layer_loss_by_hand(feats[n], style_feats[n]) for n, w in weights.items())
+
+
+w_l = {name: 1 / len(style_layers) for name in style_layers}  # the paper: equal weights
+mine = style_loss_by_hand(P, S, w_l)  # how far the photo's style is from the painting's
+lib = losses.style_loss({n: P[n] for n in style_layers}, {n: S[n] for n in style_layers}, w_l)
+print(f"style loss of the photo: by hand {mine.item():.6g}, library {lib.item():.6g}")
+assert torch.allclose(mine, lib, rtol=1e-4)
+assert check_style_loss(style_layer_loss_by_hand)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 6. Weighing content against style: $\alpha / \beta$ (eq. 7)
+#
+# $$\mathcal{L}_{total} = \alpha\,\mathcal{L}_{content} + \beta\,\mathcal{L}_{style}$$
+#
+# Only the **ratio** $\alpha/\beta$ decides what the best image looks like (scaling both
+# just scales the loss). In `stylize` they are `content_weight` ($\alpha$, default 1)
+# and `style_weight` ($\beta$, default $10^6$); the layer weights $w_l$ are
+# `style_layer_weights` (default: equal). The paper's Fig. 3 shows ratios from
+# $10^{-5}$ to $10^{-2}$; the numbers that work depend on image size, layers and the
+# network's activation scale (torchvision's VGG19 sees normalised inputs, the paper's
+# Caffe model saw 0-255), so ours differ. Below, the same photo and painting over four
+# ratios a hundredfold apart, starting from the photo each time: find the one you like,
+# then refine between its neighbours.
+
+# %% slideshow={"slide_type": "subslide"}
+steps = cfg.pick(10, 800)
+size = cfg.pick(64, 384)
+style_weights = [1e4, 1e6, 1e8, 1e10]  # beta, with alpha = 1
+runs = {}
+for beta in style_weights:
+    runs[beta] = stylize(
+        "chelsea", "brush_strokes", steps=steps, image_size=size, content_weight=1.0,
+        style_weight=beta, seed=0, weights=cfg.weights, device=cfg.device,
+    )  # fmt: skip
+
+fig = show_images(
+    [load_image("chelsea"), load_image("brush_strokes")] + [r.image for r in runs.values()],
+    titles=["content", "style"] + [f"α/β = {1 / beta:.0e}" for beta in runs],
+    ncols=6, size=2.4,
+    suptitle="Less style weight keeps the photo, more style weight paints over it" + caveat,
+)  # fmt: skip
+
+# %% slideshow={"slide_type": "subslide"}
+fig, ax = plt.subplots(figsize=(5.5, 3.5))
+betas = list(runs)
+ax.loglog(betas, [r.history[-1]["content"] for r in runs.values()], "o-", label="content loss")
+ax.loglog(betas, [r.history[-1]["style"] for r in runs.values()], "s-", label="style loss")
+ax.set_xlabel("style weight β (α = 1)")
+ax.set_ylabel(f"loss after {steps} steps")
+ax.set_title("The trade-off: more β buys less style loss for more content loss")
+ax.legend();
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 7. Check yourself
+
+# %% nst="self-check" slideshow={"slide_type": "subslide"}
+# Q1. You double the width and the height of the image. By what factor does M_l
+#     (the number of positions in a layer) grow?
+from nst_helpers.checks import quiz
+
+answer = ...  # a number
+quiz("04-positions-grow", answer);
+
+# %% nst="self-check" slideshow={"slide_type": "subslide"}
+# Q2. Which result stays closer to the photo?
+#     (a) alpha/beta = 1e-3
+#     (b) alpha/beta = 1e-5
+answer = ...  # "a" or "b"
+quiz("04-alpha-beta-closer", answer);
+
+# %% nst="self-check" slideshow={"slide_type": "subslide"}
+# Q3. Why does E_l divide by 4 N_l^2 M_l^2?
+#     (a) to make the Gram matrix symmetric
+#     (b) so layers of very different sizes contribute on comparable scales
+#     (c) because the Gram matrix must lie in [0, 1]
+answer = ...  # "a", "b" or "c"
+quiz("04-why-normalise", answer);
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Key takeaways
+#
+# - Content loss (eq. 1): $\tfrac12\sum(F - P)^2$ at `conv4_2`; its gradient is
+#   $F - P$.
+# - Style loss (eq. 4-5): per layer $E_l = \sum (G - A)^2 / (4N_l^2M_l^2)$, Grams
+#   unnormalised; the $4N_l^2M_l^2$ makes layers comparable, and $w_l$ (default
+#   $1/5$) weighs them.
+# - Total loss (eq. 7): $\alpha\mathcal{L}_{content} + \beta\mathcal{L}_{style}$;
+#   only $\alpha/\beta$ matters, and it moves the result from photo to painting.
+# - `nst_helpers.losses` implements exactly these formulas (checked against the
+#   by-hand versions above).
+#
+# **Next:** [05 · The optimisation loop](05_the_optimisation_loop.ipynb) minimises this
+# loss over the pixels: the whole method in twenty lines, then the library call.

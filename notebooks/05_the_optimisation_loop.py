@@ -1,0 +1,326 @@
+# ---
+# jupyter:
+#   accelerator: GPU
+#   colab:
+#     provenance: []
+#   jupytext:
+#     notebook_metadata_filter: accelerator,colab,rise,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+#   rise:
+#     scroll: true
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # 05 · The optimisation loop
+#
+# [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks/05_the_optimisation_loop.ipynb)
+#
+# *About 40 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU; at full size (512 px, 4000 Adam steps, as in the report) the runs take roughly 15 minutes on a Colab GPU.*
+#
+# Everything is in place: a frozen network that describes images (chapter 02), Gram
+# matrices (03) and a loss (04). What is left is to *change the pixels* of an image
+# until the loss is small. This chapter writes that loop out (the one of the project
+# report: Adam, 4000 epochs, snapshots every 1000), checks it against the library's
+# `stylize`, and then looks at optimisers, learning rates and long runs.
+#
+# **Learning objectives**
+#
+# - Write the whole style-transfer optimisation with Adam in about twenty lines.
+# - Check it against `stylize` step by step, and read loss curves and snapshots.
+# - Compare Adam with L-BFGS per second of compute, and see what the learning rate does.
+# - Run long jobs on Colab safely with checkpoints that can be resumed.
+
+# %% slideshow={"slide_type": "slide"}
+# Setup: on Colab, fetch the course and install its helpers; locally, use this checkout.
+import importlib.util
+import os
+
+on_colab = importlib.util.find_spec("google") and importlib.util.find_spec("google.colab")
+if on_colab and not os.path.isdir("/content/nst-course"):
+    # !git clone -q --depth 1 https://github.com/nst-course/nst-course /content/nst-course
+    # %pip install -q -e /content/nst-course
+    os.chdir("/content/nst-course/notebooks")
+
+from nst_helpers.course import setup
+
+cfg = setup()  # device, quick mode, weights; shows a banner when weights are random
+
+# %% slideshow={"slide_type": "-"}
+import warnings
+
+import matplotlib.pyplot as plt
+import torch
+
+from nst_helpers import (
+    FeatureExtractor,
+    RandomWeightsWarning,
+    content_loss,
+    gram_matrix,
+    image_to_tensor,
+    load_image,
+    style_loss,
+    stylize,
+    tensor_to_image,
+)
+from nst_helpers.images import pixel_bounds
+from nst_helpers.plotting import plot_history, snapshot_grid
+
+warnings.simplefilter("ignore", RandomWeightsWarning)  # the banner above already says so
+caveat = " (random VGG19 weights: NOT a real result)" if cfg.random_weights else ""
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 1. The loop, written out
+#
+# The settings first. They are `stylize`'s defaults, spelled out so that our loop and
+# the library can run the very same optimisation.
+
+# %% slideshow={"slide_type": "-"}
+size = cfg.pick(64, 512)  # longest side in pixels
+steps = cfg.pick(12, 4000)  # the report: 4000 Adam epochs, a snapshot every 1000
+lr = 0.02  # Adam's step size, in normalised-pixel units
+content_weight, style_weight = 1.0, 1e6  # alpha and beta
+content_layers = ["conv4_2"]
+style_layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
+layer_weights = {name: 1 / len(style_layers) for name in style_layers}  # w_l
+content_name, style_name = "chelsea", "brush_strokes"
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# The loop itself. Only the image `x` is optimised; the network is frozen and the
+# targets (photo features `P`, painting Grams `A`) are computed once. After every Adam
+# step the pixels are clamped to the valid range $[0, 1]$. The loss is recorded
+# *before* each update: record $k$ is the loss of the image that step $k$ started
+# from.
+
+# %% slideshow={"slide_type": "-"}
+extractor = FeatureExtractor(content_layers + style_layers, weights=cfg.weights, device=cfg.device)
+content = image_to_tensor(load_image(content_name, max_size=size), size, cfg.device)
+style = image_to_tensor(load_image(style_name, max_size=size), size, cfg.device)
+low, high = pixel_bounds(cfg.device)  # the normalised values of pixels 0 and 1
+
+with torch.no_grad():  # the targets never change: compute them once, without a graph
+    feats_c, feats_s = extractor(content), extractor(style)
+    P = {n: feats_c[n] for n in content_layers}
+    # Grams sum over positions; rescale so a style image of another shape counts like ours.
+    A = {n: gram_matrix(feats_s[n]) * feats_c[n][0, 0].numel() / feats_s[n][0, 0].numel()
+         for n in style_layers}  # fmt: skip
+
+x = content.clone().requires_grad_(True)  # start from the photo
+optimizer = torch.optim.Adam([x], lr=lr)
+history, snapshots = [], {}
+for step in range(1, steps + 1):
+    optimizer.zero_grad()
+    feats = extractor(x)
+    lc = sum(content_loss(feats[n], P[n]) for n in content_layers)
+    ls = style_loss({n: feats[n] for n in style_layers}, A, layer_weights)
+    loss = content_weight * lc + style_weight * ls
+    loss.backward()
+    history.append({"step": step, "total": loss.item(), "content": lc.item(), "style": ls.item()})
+    optimizer.step()
+    with torch.no_grad():
+        x.clamp_(low, high)  # keep every pixel inside [0, 1]
+    if step % (steps // 4) == 0:
+        snapshots[step] = tensor_to_image(x)
+        print(f"step {step}: loss {loss.item():.4g}")
+print(f"loss: {history[0]['total']:.4g} at the start, {history[-1]['total']:.4g} at step {steps}")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 2. The same run with the library
+#
+# `stylize` runs this loop (plus progress bars, checkpoints, mixed precision,
+# multi-scale and more). With the same settings it must give the same loss curve. One
+# difference: `result.image` is the image with the *lowest* loss seen, not
+# necessarily the last one.
+
+# %% slideshow={"slide_type": "subslide"}
+common = dict(
+    image_size=size, content_weight=content_weight, style_weight=style_weight,
+    content_layers=content_layers, style_layers=style_layers,
+    style_layer_weights=layer_weights, init="content", precision="fp32", seed=0,
+    weights=cfg.weights, device=cfg.device, normalization="paper",
+)  # fmt: skip
+result = stylize(
+    content_name, style_name, steps=steps, lr=lr, snapshot_every=steps // 4, progress=True,
+    **common,
+)  # fmt: skip
+
+ours = torch.tensor([r["total"] for r in history])
+lib = torch.tensor([r["total"] for r in result.history])
+gap = ((ours - lib).abs() / lib.abs()).max().item()
+print(f"largest relative difference between the two loss curves: {gap:.1e}")
+# On a GPU the two runs may pick different convolution kernels (stylize uses the
+# channels_last layout); their tiny differences can grow over thousands of steps.
+tolerance = 1e-3 if cfg.device.type == "cpu" else 2e-2
+assert gap < tolerance, gap
+assert sorted(snapshots) == sorted(result.snapshots)
+
+ax = plot_history(history, keys=("total",), label="our loop")
+plot_history(result, keys=("total",), label="stylize", ax=ax)
+ax.lines[1].set_linestyle("--")
+ax.legend()
+ax.set_title("Our loop and stylize: one curve on top of the other");
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 3. Reading the run: loss curves and snapshots
+#
+# We start from the photo, so the content loss starts at zero and *rises* while the
+# style loss falls: the optimiser trades a little content for a lot of style. The
+# total keeps falling, fast at first, then slowly.
+
+# %% slideshow={"slide_type": "subslide"}
+ax = plot_history(result)
+ax.set_title("Content rises from 0, style falls, the total falls" + caveat);
+
+# %% slideshow={"slide_type": "subslide"}
+fig = snapshot_grid(result.snapshots)
+fig.suptitle("Snapshots at 1/4, 2/4, 3/4 and 4/4 of the run" + caveat)
+fig.tight_layout()
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 4. Adam or L-BFGS?
+#
+# The paper used **L-BFGS**, a quasi-Newton method that builds a picture of the
+# loss's curvature from recent gradients; each of its iterations may evaluate the loss
+# several times (a line search). Adam makes one cheap evaluation per step. A fair
+# comparison therefore gives both the same *time*: here L-BFGS gets as many seconds as
+# the Adam run above took (at full size: its first 1000 steps); a `callback` that
+# returns `False` stops `stylize`.
+
+# %% slideshow={"slide_type": "subslide"}
+adam = result.history[: cfg.pick(steps, 1000)]  # full size: the first 1000 Adam steps
+budget = adam[-1]["seconds"]
+lbfgs = stylize(
+    content_name, style_name, steps=steps, optimizer="lbfgs",  # lr defaults to 1
+    callback=lambda record: record["seconds"] < budget, **common,
+)  # fmt: skip
+print(f"in {budget:.1f} s: {len(adam)} Adam steps, {len(lbfgs.history)} L-BFGS steps")
+
+ax = plot_history(adam, keys=("total",), x="seconds", label="Adam")
+plot_history(lbfgs, keys=("total",), x="seconds", label="L-BFGS", ax=ax)
+ax.set_title("Total loss per second of compute");
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# L-BFGS usually reaches a low loss in fewer iterations, but each costs more, needs
+# more memory (it keeps `history_size` past gradients) and it cannot cope with the
+# clamping or with a noisy loss as gracefully as Adam. The report used Adam, which
+# is also what `stylize` does by default.
+#
+# ## 5. What the learning rate does
+#
+# Adam's learning rate is roughly the largest change per pixel per step (in
+# normalised units, where 1 is about a quarter of the full pixel range). Too small and
+# the image barely moves; too large and the loss jumps around and the pixels pile up at
+# the clamping bounds.
+
+# %% slideshow={"slide_type": "subslide"}
+lr_steps = cfg.pick(8, 1000)
+# The lr = 0.02 run already exists: its first lr_steps records are that run's curve.
+curves = {lr: result.history[:lr_steps]}
+for other in (0.005, 0.1):
+    curves[other] = stylize(content_name, style_name, steps=lr_steps, lr=other, **common).history
+
+fig, ax = plt.subplots(figsize=(6, 3.5))
+for rate in sorted(curves):
+    plot_history(curves[rate], keys=("total",), label=f"lr = {rate}", ax=ax)
+ax.set_title("The learning rate sets how fast, and how smoothly, the loss falls");
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 6. Long runs on Colab: checkpoint and resume
+#
+# 4000 steps at 512 px take several minutes on a Colab GPU, and Colab runtimes
+# disconnect. `stylize(..., checkpoint=PATH, checkpoint_every=N)` saves everything
+# needed to continue (image, optimiser state, history, snapshots) every `N` steps and
+# when the run is stopped; `stylize(..., resume=PATH)` with the same settings
+# continues where it stopped. Below, the first session is stopped halfway, as a
+# disconnect would; the second resumes it, and its loss curve matches a run that
+# was never interrupted.
+
+# %% slideshow={"slide_type": "-"}
+ckpt = cfg.outputs / "run.pt"
+ckpt.unlink(missing_ok=True)  # start afresh every time this chapter runs
+short = cfg.pick(6, 400)
+save = dict(checkpoint=ckpt, checkpoint_every=short // 2)
+
+# Session 1: stopped at step short // 2 (as a disconnect would).
+first = stylize(
+    content_name, style_name, steps=short, lr=lr,
+    callback=lambda record: record["step"] < short // 2, **save, **common,
+)  # fmt: skip
+print(f"session 1: stopped after {len(first.history)} steps, interrupted={first.interrupted}")
+
+# Session 2 (it could be a fresh runtime): the same call plus resume= finishes the run.
+second = stylize(content_name, style_name, steps=short, lr=lr, resume=ckpt, **save, **common)
+print(f"session 2: history now has {len(second.history)} steps")
+
+resumed = torch.tensor([r["total"] for r in second.history])
+straight = torch.tensor([r["total"] for r in result.history[:short]])
+gap = ((resumed - straight).abs() / straight).max().item()
+print(f"resumed vs uninterrupted run, largest relative difference: {gap:.1e}")
+assert len(second.history) == short and gap < tolerance, gap
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# On Colab, files under `/content` vanish with the runtime. Write the checkpoint to
+# your Google Drive instead, so that a new runtime can resume it (run this on Colab
+# only; it asks for permission to mount your Drive):
+#
+# ```python
+# from google.colab import drive
+#
+# drive.mount("/content/drive")
+# ckpt = "/content/drive/MyDrive/nst-course/run.pt"
+# result = stylize("chelsea", "brush_strokes", steps=4000, snapshot_every=1000,
+#                  checkpoint=ckpt, checkpoint_every=250)
+# # ... runtime disconnected? Reconnect, run the setup cell and mount Drive again, then:
+# result = stylize("chelsea", "brush_strokes", steps=4000, snapshot_every=1000,
+#                  checkpoint=ckpt, checkpoint_every=250, resume=ckpt)
+# ```
+#
+# Resuming checks that the settings match the checkpoint's and names any that differ.
+# Only resume checkpoints you wrote yourself: they are loaded with `torch.load`.
+#
+# ## 7. Check yourself
+
+# %% nst="self-check" slideshow={"slide_type": "subslide"}
+# Q1. Is `stylize`'s history loss for step k measured before or after that step's
+#     Adam update? Answer "before" or "after".
+from nst_helpers.checks import quiz
+
+answer = ...  # "before" or "after"
+quiz("05-history-before", answer);
+
+# %% nst="self-check" slideshow={"slide_type": "subslide"}
+# Q2. A run of 4000 steps with snapshot_every=1000: how many snapshots?
+answer = ...  # a number
+quiz("05-snapshots", answer);
+
+# %% nst="self-check" slideshow={"slide_type": "subslide"}
+# Q3. You optimise with L-BFGS and want the pixels to stay in [0, 1]. Where should the clamping
+#     go?
+#     (a) inside the closure, before the forward pass
+#     (b) outside the closure, after optimizer.step(closure) (or only at the end)
+answer = ...  # "a" or "b"
+quiz("05-lbfgs-clamp", answer);
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Key takeaways
+#
+# - Neural style transfer is plain gradient descent on the pixels: targets once under
+#   `no_grad`, then *features → losses → backward → step → clamp*, a few thousand
+#   times.
+# - `stylize` is that loop; with the same settings and seed it reproduces our loss
+#   curve, and it returns the lowest-loss image, the history and snapshots.
+# - Compare optimisers per second, not per step: an L-BFGS iteration costs several
+#   loss evaluations. Adam's learning rate trades speed for stability.
+# - For long runs, checkpoint (to Google Drive on Colab) and resume with the same
+#   settings.
+#
+# **Next:** [06 · The Style Studio](06_interactive_studio.ipynb) puts `stylize` behind
+# sliders and buttons, so you can explore weights, layers and learning rates live;
+# [07 · Beyond the paper](07_beyond_the_paper.ipynb) then adds colour preservation,
+# coarse-to-fine runs and more.
