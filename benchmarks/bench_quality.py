@@ -82,7 +82,9 @@ def run(name: str, scorer: Scorer, content, style, every: int, **options) -> dic
     curve = [(seconds[s], *scorer(img)) for s, img in sorted(result.snapshots.items())]
     final = scorer(result.image)
     return {"name": name, "wall": wall, "cpu": cpu, "steps": len(result.history), "curve": curve,
-            "content": final[0], "style": final[1], "precision": result.precision}  # fmt: skip
+            "content": final[0], "style": final[1],
+            "precision": "+".join(dict.fromkeys(result.settings.get("precisions",
+                                                                    [result.precision])))}  # fmt: skip
 
 
 def plot(rows: list[dict], path: Path) -> None:

@@ -77,8 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument(
         "--checkpointing", choices=("auto", "on", "off"), default="auto",
-        help="recompute activations in the backward pass: far less memory, ~1/3 more time "
-        "per step (auto: only when the run would not fit otherwise)",
+        help="recompute activations in the backward pass: about half the memory, slower "
+        "steps (auto: only when the run would not fit otherwise)",
     )  # fmt: skip
     p.add_argument(
         "--size",

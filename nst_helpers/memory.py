@@ -384,7 +384,7 @@ def _advice(image_size: Size, device: torch.device, available: int | None, **opt
     else:
         lines.append(
             "checkpointing=True recomputes activations in the backward pass instead of keeping "
-            f"them (about a third more time per step): fits up to {other}."
+            f"them (slower steps, about half the memory): fits up to {other}."
         )
     if options.get("optimizer") == "lbfgs":
         adam = largest_fitting_size(available, (h, w), **{**options, "optimizer": "adam"})
