@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 # Tests and CI run offline: seeded random VGG19 weights and small, quick settings.
-TEST_ENV := NST_WEIGHTS=random NST_QUICK=1 MPLBACKEND=Agg PYTHONHASHSEED=0
+TEST_ENV := NST_WEIGHTS=random NST_QUICK=1 MPLBACKEND=Agg PYTHONHASHSEED=0 NST_TESTING=1
 
 .PHONY: help venv lab test test-browser demo lint format benchmark notebooks slides site clean
 

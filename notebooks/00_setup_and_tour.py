@@ -54,7 +54,7 @@ cfg = setup()  # device, quick mode, weights; shows a banner when weights are ra
 # noticed that a network trained to recognise objects (VGG19, trained on ImageNet) describes
 # an image at two levels at once:
 #
-# - **content**: *what is where*, read off the feature maps of a deep layer (`conv4_2`);
+# - **content**: *what is where*, read off the feature maps of a deep layer (`relu4_2`, the paper's `conv4_2`);
 # - **style**: *which textures, colours and strokes occur*, regardless of where, read off
 #   the correlations between feature maps (the **Gram matrices**) of several layers.
 #
@@ -84,7 +84,7 @@ fig = show_pipeline(
 # type → GPU*. The setup cell above clones the course and installs `nst_helpers`; nothing
 # else is needed.
 #
-# **Locally** (Python 3.10 or newer):
+# **Locally** (Python 3.11 or newer):
 #
 # ```bash
 # git clone https://github.com/nst-course/nst-course && cd nst-course
@@ -250,7 +250,7 @@ quiz("00-what-is-optimised", answer);
 
 # %% nst="self-check" slideshow={"slide_type": "subslide"}
 # Q2. What does the method use to describe the *style* of the painting?
-#     (a) the feature maps of one deep layer (conv4_2)
+#     (a) the feature maps of one deep layer (relu4_2)
 #     (b) the Gram matrices (feature correlations) of several layers
 #     (c) the colour histogram of the painting's pixels
 answer = ...  # "a", "b" or "c"
@@ -261,6 +261,17 @@ quiz("00-what-is-style", answer);
 #     cell that loaded the network printed it.
 answer = ...  # e.g. 19
 quiz("00-vgg-modules", answer);
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Open question and experiment
+#
+# **Experiment.** Run the one-cell style transfer above on a photo of your own
+# (`stylize("path/to/photo.jpg", "brush_strokes", ...)`). Before you look, predict: which parts
+# of your photo will survive best, and which will the painting take over?
+#
+# **Open question.** VGG19 was trained to tell cats from cars, never to look at paintings. Why
+# would its features describe a painter's style at all? Keep your answer; chapters 02 and 03
+# give you the evidence to revise it.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Key takeaways

@@ -138,20 +138,22 @@ print("this photo's channel stds: ", [round(v, 3) for v in x.std(dim=(0, 2, 3)).
 # into tensors of shape `[1, 3, 1, 1]` so they broadcast over batch, height and width; use
 # the input's `dtype` and `device`; do not change `x` in place.
 #
-# **The cell below contains a reference solution so the notebook runs end to end. Try it
-# yourself first:** delete the three lines under `# --- reference solution`, write your
-# own, and run the cell. `check_normalize` tests your function on small inputs and prints
-# a hint if something is off.
+# Replace the `raise` line with your code and run the cell: `check_normalize` tests your
+# function on small inputs and names what is off (inverse formula, missing std, BGR order,
+# in-place change, wrong broadcasting shape, ...).
+#
+# Stuck? The checker's hint names the mistake it found. A reference solution, checked the
+# same way, is in [the solutions notebook](solutions/solutions.ipynb) (exercise 1); the rest of
+# this chapter uses the library, so it runs whether or not your version passes.
 
 # %% slideshow={"slide_type": "-"}
 from nst_helpers.checks import check_normalize
 
 
 def my_normalize(x: torch.Tensor) -> torch.Tensor:
-    # --- reference solution: try it yourself first (delete these three lines) ---
-    mean = torch.tensor(IMAGENET_MEAN, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    return (x - mean) / std
+    """[B, 3, H, W] in [0, 1] -> (x - mean) / std with ImageNet's RGB statistics."""
+    # YOUR CODE HERE (about 3 lines)
+    raise NotImplementedError("write your normalisation here")
 
 
 passed = check_normalize(my_normalize)
@@ -258,6 +260,17 @@ quiz("01-white-red-normalised", answer);
 #     (c) it stays the same
 answer = ...  # "a", "b" or "c"
 quiz("01-cost-of-size", answer);
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Open question and experiment
+#
+# **Experiment.** Compute the per-channel means and standard deviations of the four bundled
+# photos and of the paintings (`list_samples()`), as for `x` above. How far are they from
+# ImageNet's statistics, and which image is furthest?
+#
+# **Open question.** Why not normalise every image by its *own* mean and std instead? Think
+# about what VGG19 would then see for a dark, blue-tinted photo, and what a style image's
+# colours would still mean.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Key takeaways

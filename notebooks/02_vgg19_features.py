@@ -30,7 +30,7 @@
 # - Read VGG19 as a table of layers: name, index, type, channels, spatial scale.
 # - Translate between the paper's layer names (`conv4_2`) and torchvision's indices (`features[21]`).
 # - Explain why the network is truncated after `conv5_1`, and what that saves.
-# - Avoid the in-place ReLU pitfall when capturing activations.
+# - Tell the in-place ReLU story: why the paper's `conv1_1` was post-ReLU, why the library's defaults are `relu*`, and how to capture a pre-ReLU `conv*` output safely.
 # - See what each layer keeps of an image, by reconstructing the photo from one layer (paper, Fig. 1).
 
 # %% slideshow={"slide_type": "slide"}
@@ -97,8 +97,9 @@ for name in ("conv1_1", "relu1_1", "conv4_2", "conv5_1", "pool5"):
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Why truncate after `conv5_1`
 #
-# The deepest layer style transfer reads is `conv5_1` (style); content uses `conv4_2`.
-# Everything after index 28 (three more convolutions, the last pooling) and the whole
+# The deepest layer style transfer reads is `relu5_1` (style: the ReLU right after
+# `conv5_1`, which adds no weights); content uses `relu4_2`.
+# Everything after index 29 (three more convolutions, the last pooling) and the whole
 # classifier never influences the loss, yet it would cost memory and time on every one of
 # hundreds of forward and backward passes. `FeatureExtractor` runs the network only as far
 # as the deepest layer asked for. Parameter counts (the full model is built on the `meta`
@@ -155,16 +156,24 @@ print(f"  all 37 modules:  {t_all * 1e3:6.0f} ms")
 print(f"  up to conv5_1:   {t_cut * 1e3:6.0f} ms ({1 - t_cut / t_all:.0%} saved)")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## The in-place ReLU pitfall
+# ## In-place ReLUs, and the features the paper used
 #
 # torchvision's ReLUs are `nn.ReLU(inplace=True)`: they overwrite their input to save
-# memory. That is fine for classification but a trap for feature extraction. If you keep
-# a *reference* to a convolution's output and run on, the next ReLU rewrites that same
-# tensor: what you stored as `conv1_2` is silently `relu1_2`, with every negative value
-# gone. (With gradients on, autograd usually notices and raises an error in `backward`;
-# under `torch.no_grad()`, as here, nothing warns you.)
+# memory. So did the ReLUs of Caffe, the framework Gatys et al. used: a Caffe ReLU layer
+# writes its result into the convolution's own blob. When the paper names `conv1_1` ...
+# `conv5_1` and `conv4_2`, those blobs therefore held the **post-ReLU** activations, what
+# this library calls `relu1_1` ... `relu5_1` and `relu4_2`. Gatys' own PyTorch port names
+# them `r11` ... `r51` and `r42`; jcjohnson's neural-style uses `relu1_1` ...; and the usual
+# PyTorch loop that keeps references to `vgg19().features` outputs gets post-ReLU values by
+# the same accident. That is why `stylize`'s default layers are `relu*`: they are the
+# paper's features. `conv*` names the convolution's output *before* its ReLU, negative
+# values included; both exist, and they differ.
 #
-# Here is the naive loop, and the true `conv1_2` computed separately without in-place
+# The same in-place write is a trap when you *want* the pre-ReLU output. Keep a reference
+# to a convolution's output and run on, and the next ReLU rewrites that same tensor: what
+# you stored as `conv1_2` is silently `relu1_2`. (With gradients on, autograd usually
+# notices and raises an error in `backward`; under `torch.no_grad()`, as here, nothing warns
+# you.) Here is the naive loop, and the true `conv1_2` computed separately without in-place
 # operations:
 
 # %% slideshow={"slide_type": "-"}
@@ -185,18 +194,59 @@ assert true_conv.min() < 0 and captured.min() >= 0
 assert torch.equal(captured, torch.relu(true_conv))  # exactly the ReLU of the real thing
 
 # %% [markdown] slideshow={"slide_type": "-"}
-# `FeatureExtractor` avoids this by making the ReLU that follows a captured convolution
-# run out of place (the others stay in place, to save memory). Its `conv1_2` is the real
-# pre-ReLU output:
+# `FeatureExtractor` gives you both, by name: it makes the ReLU that follows a captured
+# convolution run out of place (the others stay in place, to save memory), so its `conv1_2`
+# is the real pre-ReLU output and its `relu1_2` the paper's feature:
 
 # %% slideshow={"slide_type": "-"}
 from nst_helpers import FeatureExtractor
 
-extractor = FeatureExtractor(["conv1_2"], weights=cfg.weights, device=cfg.device)
+extractor = FeatureExtractor(["conv1_2", "relu1_2"], weights=cfg.weights, device=cfg.device)
 with torch.no_grad():
-    got = extractor(small)["conv1_2"]
+    both = extractor(small)
+got, post = both["conv1_2"], both["relu1_2"]
 assert torch.allclose(got, true_conv, atol=1e-4) and got.min() < 0
+assert torch.equal(post, torch.relu(got))  # relu1_2 is exactly the ReLU of conv1_2
 print(f"FeatureExtractor conv1_2: min {got.min().item():+.3f}, matches the true conv output")
+print(f"FeatureExtractor relu1_2: min {post.min().item():+.3f}, "
+      f"{(post == 0).float().mean().item():.0%} of its values are exactly 0")  # fmt: skip
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# Why it matters for style: a Gram matrix of pre-ReLU features sums products of signed
+# values, so two channels that are both strongly *negative* at a position count as firing
+# together, and the Gram entries can be negative. After the ReLU only co-activations count,
+# as in the paper. Chapter 03 computes Grams of `relu*` features for that reason.
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise: write a feature extractor
+#
+# Write `my_extract_features(vgg, x, names)`: run `x` (`[B, 3, H, W]`, normalised) through
+# `vgg` (the 37 modules of the table) and return `{name: that layer's output}` for each name
+# in `names`, the module at index `VGG19_LAYERS[name]`. Two ways work: walk the layers in a
+# loop (and stop after the deepest one you need), or register a forward hook on each wanted
+# module (and remove the hooks afterwards). Mind the trap above: a `conv*` output you keep must
+# survive the in-place ReLU that follows it.
+#
+# `check_feature_extractor` runs your function on a seeded VGG19 and names what is wrong
+# (post-ReLU values where a conv output was asked for, an off-by-one index, hooks left behind,
+# missing names).
+#
+# Stuck? The checker's hint names the mistake it found. A reference solution, checked the
+# same way, is in [the solutions notebook](solutions/solutions.ipynb) (exercise 2); the rest of
+# this chapter uses the library, so it runs whether or not your version passes.
+
+# %% slideshow={"slide_type": "-"}
+from nst_helpers.checks import check_feature_extractor
+
+
+def my_extract_features(
+    vgg: nn.Sequential, x: torch.Tensor, names: list[str]
+) -> dict[str, torch.Tensor]:
+    """{name: output of vgg[VGG19_LAYERS[name]] for x}: conv* before its ReLU."""
+    # YOUR CODE HERE (about 8 lines)
+    raise NotImplementedError("write your feature extractor here")
+
+
+check_feature_extractor(my_extract_features);
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## What the layers see
@@ -223,15 +273,19 @@ for name in blocks:
 #
 # How much of the photo does one layer remember? Start from white noise and change the
 # pixels until their features at that layer match the photo's; whatever comes back is what
-# the layer encodes. This is the bottom row of the paper's Figure 1: from `conv1_2`,
-# `conv2_2` and `conv3_2` the photo returns almost perfectly; from `conv4_2` and `conv5_2`
-# the arrangement survives but the exact pixels do not. That is why content is taken from
-# a deep layer: it fixes *what is where* and leaves the texture free for the style.
+# the layer encodes. This is the bottom row of the paper's Figure 1 (the arXiv version
+# reconstructs from `conv1_1` ... `conv5_1`; the CVPR 2016 version, like this cell, from
+# `conv1_2` ... `conv5_2`): from the shallow layers the photo returns almost perfectly; from
+# `conv4_2` and `conv5_2` the arrangement survives but the exact pixels do not. That is why
+# content is taken from a deep layer: it fixes *what is where* and leaves the texture free for
+# the style.
 #
-# `stylize` does this when the style is switched off (`style_weight=0`): the content loss
+# We have not written a loss or an optimisation loop yet (chapters 04 and 05 do, and chapter
+# 05 opens this box), so here `stylize` is a black box that changes the pixels until one
+# layer's features match: with the style switched off (`style_weight=0`) the content loss
 # alone drives the image. Passing the same layer as the only style layer keeps the network
-# truncated at that layer. L-BFGS, the paper's optimiser, converges here in far fewer steps
-# than Adam.
+# truncated at that layer. L-BFGS (the optimiser the CVPR 2016 version of the paper names)
+# converges here in far fewer steps than Adam.
 
 # %% slideshow={"slide_type": "-"}
 from nst_helpers import load_image, stylize
@@ -265,6 +319,12 @@ else:
     caption = "Reconstructions from one layer: detail fades with depth, the layout stays"
 fig = show_images(panels, ncols=6, size=2.2, suptitle=caption)
 
+# %% [markdown] slideshow={"slide_type": "-"}
+# With ImageNet weights and the full-size run, `conv4_2` and `conv5_2` give a recognisable
+# cat whose fine texture is scrambled. With random weights the deep layers' filters were
+# never trained to respond to natural images, so a few steps leave mostly noise: a reminder
+# that the *trained* features are what make style transfer work.
+
 # %% [markdown] nst="self-check" slideshow={"slide_type": "slide"}
 # ## Self-check
 #
@@ -295,11 +355,17 @@ answer = ...  # "a", "b" or "c"
 quiz("02-inplace-relu", answer);
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# With ImageNet weights and the full-size run, `conv4_2` and `conv5_2` give a recognisable
-# cat whose fine texture is scrambled. With random weights the deep layers' filters were
-# never trained to respond to natural images, so a few steps leave mostly noise: a reminder
-# that the *trained* features are what make style transfer work.
+# ## Open question and experiment
 #
+# **Experiment.** Show `show_feature_maps` for `conv1_1` and for `relu1_1` of the same photo
+# (`FeatureExtractor(["conv1_1", "relu1_1"])`). Which maps lose the most when the ReLU cuts the
+# negative values, and what would a Gram matrix of each keep?
+#
+# **Open question.** The content reconstructions used a deep layer for *what is where*. What
+# would you expect from a content layer in block 5 with the ImageNet weights, and why might a
+# lecturer prefer block 4 anyway?
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Key takeaways
 #
 # - VGG19's `features` are 16 3×3 convolutions with ReLUs in five blocks; channels go
@@ -308,7 +374,9 @@ quiz("02-inplace-relu", answer);
 #   `VGG19_LAYERS`; `convX_Y` here means the output *before* its ReLU.
 # - Truncating after the deepest layer used (`conv5_1`) drops 91 % of VGG19's parameters
 #   and the passes through the unused layers.
-# - In-place ReLUs overwrite captured activations; `FeatureExtractor` handles it.
+# - The paper's `conv*_1` and `conv4_2` were post-ReLU (Caffe's in-place ReLU): the library's
+#   defaults are `relu1_1 ... relu5_1` and `relu4_2`, and `conv*` means the pre-ReLU output.
+#   An in-place ReLU overwrites a kept `conv*` reference; `FeatureExtractor` handles it.
 # - Shallow layers keep the pixels, deep layers keep the layout: content comes from deep.
 #
 # **Next:** chapter 03 turns these features into Gram matrices, which describe style

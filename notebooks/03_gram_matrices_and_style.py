@@ -142,6 +142,10 @@ print("same Gram after shuffling positions:    ", torch.equal(shuffled @ shuffle
 # `x.transpose(1, 2)` swaps the last two axes; `@` multiplies batches of matrices.
 # Then run the cell: `check_gram_matrix` tries your function on small inputs and tells
 # you what is wrong (shape, transpose, normalisation, batch, gradients, ...).
+#
+# Stuck? The checker's hint names the mistake it found. A reference solution, checked the
+# same way, is in [the solutions notebook](solutions/solutions.ipynb) (exercise 3); the rest of
+# this chapter uses the library, so it runs whether or not your version passes.
 
 # %% slideshow={"slide_type": "-"}
 def my_gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -151,19 +155,6 @@ def my_gram_matrix(features: torch.Tensor) -> torch.Tensor:
 
 
 check_gram_matrix(my_gram_matrix);
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# <details><summary><b>Solution</b> (open after you have tried)</summary>
-#
-# ```python
-# def my_gram_matrix(features: torch.Tensor) -> torch.Tensor:
-#     """[B, C, H, W] features -> [B, C, C] Gram matrices G = F F^T, one per image."""
-#     b, c, h, w = features.shape
-#     flat = features.reshape(b, c, h * w)  # [B, C, M]
-#     return flat @ flat.transpose(1, 2)  # [B, C, M] @ [B, M, C] -> [B, C, C]
-# ```
-#
-# </details>
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # From now on we use the library's `nst_helpers.gram_matrix`: the same three lines,
@@ -180,24 +171,32 @@ assert torch.equal(G_lib[0].long(), G)
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Gram matrices of real images
 #
-# The same computation on VGG19's `conv1_1` (64 channels) for two paintings and a
-# photo. Each Gram is divided by $M$ here only so the colour scales are comparable
-# between images (average co-activation per position).
+# The same computation on VGG19's `relu1_1` (64 channels) for two paintings and a
+# photo: post-ReLU features, as in the paper (its `conv1_1` blob held them, chapter 02), so
+# every entry is a co-activation of two channels that both fire, and none is negative. Each Gram is divided by $M$ here only so that images of different sizes are
+# comparable (average co-activation per position), and all three panels share one colour
+# scale, symmetric about 0: white is 0, red positive, blue negative, so equal colours mean
+# equal values across the panels.
 
 # %% slideshow={"slide_type": "subslide"}
 size = cfg.pick(128, 512)  # longest side in pixels
 names = ["brush_strokes", "mosaic", "chelsea"]
-extractor = FeatureExtractor(["conv1_1", "conv3_1"], weights=cfg.weights, device=cfg.device)
+extractor = FeatureExtractor(["relu1_1", "relu3_1"], weights=cfg.weights, device=cfg.device)
 with torch.no_grad():
     feats = {name: extractor(image_to_tensor(name, size, cfg.device)) for name in names}
 
+grams = {}
+for name in names:
+    f = feats[name]["relu1_1"]
+    grams[name] = gram_matrix(f) / (f.shape[-2] * f.shape[-1])  # per position
+vmax = max(g.abs().max().item() for g in grams.values())  # one scale for all three panels
+
 fig, axes = plt.subplots(2, 3, figsize=(12, 7))
 for col, name in enumerate(names):
-    f = feats[name]["conv1_1"]
     axes[0, col].imshow(load_image(name))
     axes[0, col].set_title(name)
     axes[0, col].set_axis_off()
-    show_gram(gram_matrix(f) / (f.shape[-2] * f.shape[-1]), ax=axes[1, col], title="conv1_1")
+    show_gram(grams[name], ax=axes[1, col], title="relu1_1", vmax=vmax)
 fig.suptitle("Each image has its own pattern of channel co-activations" + caveat)
 fig.tight_layout()
 
@@ -230,7 +229,7 @@ def rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a - b).norm() / a.norm()).item()
 
 
-for layer in ["conv1_1", "conv3_1"]:
+for layer in ["relu1_1", "relu3_1"]:
     fa, fb = before[layer], after[layer]
     print(
         f"{layer}: features differ by {rel(fa, fb):4.0%}, "
@@ -245,10 +244,11 @@ fig = show_images(
 # ## 4. Texture synthesis: the style loss alone
 #
 # Gatys et al. first used Gram matrices to *synthesise textures*: start from white
-# noise and change the pixels until the image's Gram matrices match the painting's
-# (chapter 04 writes down this **style loss**, chapter 05 the loop). `stylize` does
-# this when the content weight is zero and the start is noise. Its `content` argument
-# then only sets the output's shape, so we pass the painting itself.
+# noise and change the pixels until the image's Gram matrices match the painting's.
+# Chapter 04 writes down this **style loss** and chapter 05 the loop that minimises it;
+# until then `stylize` is a black box that does it for us, when the content weight is zero
+# and the start is noise. Its `content` argument then only sets the output's shape, so we
+# pass the painting itself.
 
 # %% slideshow={"slide_type": "subslide"}
 steps = cfg.pick(10, 1000)
@@ -272,13 +272,13 @@ fig = show_images(
 #
 # ## 5. Which layers carry the style? (paper, Fig. 1, top row)
 #
-# The paper rebuilds the style from growing sets of layers: `conv1_1` alone, then
-# `conv1_1` + `conv2_1`, and so on up to `conv5_1`. Deeper layers see larger patches
+# The paper rebuilds the style from growing sets of layers: `relu1_1` alone, then
+# `relu1_1` + `relu2_1`, and so on up to `relu5_1`. Deeper layers see larger patches
 # of the image (their *receptive field* grows with every pooling), so each added
 # layer contributes larger structures.
 
 # %% slideshow={"slide_type": "subslide"}
-all_layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
+all_layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
 reconstructions = []
 for depth in range(1, len(all_layers) + 1):
     layers = all_layers[:depth]
@@ -290,14 +290,14 @@ for depth in range(1, len(all_layers) + 1):
     )  # fmt: skip
     reconstructions.append(result.image)
 
-titles = ["style image"] + ["conv1_1"] + [f"+ {name}" for name in all_layers[1:]]
+titles = ["style image"] + ["relu1_1"] + [f"+ {name}" for name in all_layers[1:]]
 fig = show_images(
     [load_image("brush_strokes"), *reconstructions], titles=titles, ncols=6, size=2.4,
     suptitle="Style from growing layer sets: deeper layers add larger structures" + caveat,
 )  # fmt: skip
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# What to look for with ImageNet weights: `conv1_1` alone gives colours and pixel-level
+# What to look for with ImageNet weights: `relu1_1` alone gives colours and pixel-level
 # grain; each deeper layer adds larger, more coherent strokes, until the last image
 # looks like a piece of the painting without its composition. This is why the default
 # style layers are all five.
@@ -326,6 +326,17 @@ quiz("03-position-free", answer);
 # Q3. For the toy F of section 1, what is G[2, 2]? Compute it by hand.
 answer = ...  # a number
 quiz("03-toy-g22", answer);
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Open question and experiment
+#
+# **Experiment.** Synthesise a texture from a *photo* instead of a painting (`stylize("chelsea",
+# "chelsea", content_weight=0, init="noise", ...)`). What survives of the cat, and what does
+# that tell you about what a Gram matrix keeps?
+#
+# **Open question.** A Gram matrix forgets positions. What does it keep that a colour
+# histogram of the image does not? Try to name one texture that two very different
+# paintings could share.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Key takeaways

@@ -32,8 +32,9 @@
 # **Learning objectives**
 #
 # - Write the content loss (eq. 1) and the style loss (eq. 4-5) with the paper's normalisations, and explain the $1/(4N_l^2M_l^2)$.
-# - Combine style layers with weights $w_l$ and the two losses with $\alpha$ and $\beta$ (eq. 7).
-# - Read a grid of results over $\alpha/\beta$ (the idea of the paper's Fig. 3).
+# - Derive the style gradient (eq. 6) by hand and check it against autograd.
+# - Combine style layers with weights $w_l$ and the two losses with $\alpha$ and $\beta$ (eq. 7), and read a grid of results over $\alpha/\beta$ (the idea of the paper's Fig. 3).
+# - See why the paper's $\alpha/\beta$ changes meaning with the image size, and convert it to the library's default, the same losses relative to their targets.
 
 # %% slideshow={"slide_type": "slide"}
 # Setup: on Colab, fetch the course and install its helpers; locally, use this checkout.
@@ -62,9 +63,10 @@ from nst_helpers import (
     image_to_tensor,
     load_image,
     losses,
+    normalize,
     stylize,
 )
-from nst_helpers.checks import check_content_loss, check_style_loss
+from nst_helpers.checks import check_content_loss, check_style_gradient, check_style_loss
 from nst_helpers.plotting import show_images
 
 warnings.simplefilter("ignore", RandomWeightsWarning)  # the banner above already says so
@@ -73,14 +75,15 @@ caveat = " (random VGG19 weights: NOT a real result)" if cfg.random_weights else
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The features we compare
 #
-# As in the paper: content is compared at `conv4_2`, style at `conv1_1`, `conv2_1`,
-# `conv3_1`, `conv4_1` and `conv5_1`. `P` holds the photo's features, `S` the
-# painting's, each `{layer: [1, N_l, H_l, W_l]}`.
+# As in the paper: content is compared at layer 4_2, style at 1_1, 2_1, 3_1, 4_1 and 5_1,
+# after the ReLU (the paper's Caffe `conv*` blobs held post-ReLU values, chapter 02), so
+# `relu4_2` and `relu1_1` ... `relu5_1`, the library's defaults. `P` holds the photo's
+# features, `S` the painting's, each `{layer: [1, N_l, H_l, W_l]}`.
 
 # %% slideshow={"slide_type": "-"}
 size = cfg.pick(128, 512)
-style_layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
-content_layer = "conv4_2"
+style_layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+content_layer = "relu4_2"
 extractor = FeatureExtractor(style_layers + [content_layer], weights=cfg.weights, device=cfg.device)
 photo = image_to_tensor("chelsea", size, cfg.device)
 # The painting at exactly the photo's H x W, so that both Grams sum over as many positions
@@ -99,26 +102,42 @@ for name, f in P.items():
 #
 # $F$ are the generated image's features, $P$ the photo's, at one layer. The
 # $\tfrac{1}{2}$ makes the gradient simply $\partial\mathcal{L}/\partial F = F - P$
-# (eq. 2; the paper's extra "0 where $F < 0$" comes from taking features after the
-# ReLU, ours are taken before it). Autograd agrees:
+# (eq. 2, where $F > 0$; the paper's extra "0 where $F < 0$" is the ReLU the features
+# come out of: no gradient flows back through it where it cut the activation).
+#
+# ### Exercise: write the content loss
+#
+# Write `my_content_loss(F, P)`: eq. 1 over every entry of two feature tensors of the same
+# shape, returned as a 0-dim tensor that autograd can differentiate. `check_content_loss`
+# names the usual slips (a missing 1/2, a mean instead of a sum, a norm instead of its
+# square, a Python number instead of a tensor).
+#
+# Stuck? The checker's hint names the mistake it found. A reference solution, checked the
+# same way, is in [the solutions notebook](solutions/solutions.ipynb) (exercise 4); the rest of
+# this chapter uses the library, so it runs whether or not your version passes.
 
 # %% slideshow={"slide_type": "-"}
-def content_loss_by_hand(F: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
+def my_content_loss(F: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
     """Eq. 1: 1/2 * sum (F - P)^2 over all entries -> 0-dim tensor."""
-    return 0.5 * ((F - P) ** 2).sum()
+    # YOUR CODE HERE (1 line)
+    raise NotImplementedError("write your content loss here")
 
 
-assert check_content_loss(content_loss_by_hand)
+check_content_loss(my_content_loss);
 
-# A noisy copy of the photo, compared with the photo at conv4_2.
+# %% [markdown] slideshow={"slide_type": "-"}
+# With the library's `losses.content_loss` (the same formula), autograd confirms eq. 2 on a
+# noisy copy of the photo, compared with the photo at `relu4_2`:
+
+# %% slideshow={"slide_type": "-"}
 noisy = (photo + 0.5 * torch.randn_like(photo)).requires_grad_(True)
 F = extractor(noisy)[content_layer]
 F.retain_grad()  # keep dL/dF (an intermediate tensor) for inspection
-loss = content_loss_by_hand(F, P[content_layer])
+loss = losses.content_loss(F, P[content_layer])
 loss.backward()
 print(f"content loss of the noisy photo: {loss.item():.4g}")
 print("dL/dF == F - P:", torch.allclose(F.grad, F - P[content_layer]))
-assert torch.allclose(loss, losses.content_loss(F, P[content_layer]))
+assert torch.allclose(loss, 0.5 * ((F - P[content_layer]) ** 2).sum())
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. The style loss (eq. 4-5)
@@ -155,8 +174,14 @@ for name in style_layers:
 # Write `my_style_loss(F, A)` where `F` are the generated image's features and `A`
 # the style image's features at the same layer, both `[1, C, H, W]` (features, not
 # Grams: compute both Gram matrices inside). Return the single-layer $E_l$ above as
-# a 0-dim tensor, with $N = C$ and $M = H \cdot W$. You may use
-# `losses.gram_matrix` (or your `my_gram_matrix` from chapter 03).
+# a 0-dim tensor, with $N = C$ and $M = H \cdot W$. Use `losses.gram_matrix` for the
+# Grams (chapter 03's exercise wrote the same function; this kernel does not have it).
+# `check_style_loss` tests three sizes, so a wrong normalisation is named as the formula
+# it computes, in $N$ and $M$.
+#
+# Stuck? The checker's hint names the mistake it found. A reference solution, checked the
+# same way, is in [the solutions notebook](solutions/solutions.ipynb) (exercise 5); the rest of
+# this chapter uses the library, so it runs whether or not your version passes.
 
 # %% slideshow={"slide_type": "-"}
 def my_style_loss(F: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
@@ -167,20 +192,6 @@ def my_style_loss(F: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
 
 check_style_loss(my_style_loss);
 
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# <details><summary><b>Solution</b> (open after you have tried)</summary>
-#
-# ```python
-# def my_style_loss(F: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
-#     """E_l = sum (G - A_gram)^2 / (4 N^2 M^2) for features F, A of shape [1, N, H, W]."""
-#     _, n, h, w = F.shape
-#     m = h * w
-#     G, A_gram = losses.gram_matrix(F), losses.gram_matrix(A)
-#     return ((G - A_gram) ** 2).sum() / (4 * n**2 * m**2)
-# ```
-#
-# </details>
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. All layers at once, and the library
@@ -210,20 +221,52 @@ print(f"style loss of the photo: by hand {mine.item():.6g}, library {lib.item():
 assert torch.allclose(mine, lib, rtol=1e-4)
 assert check_style_loss(style_layer_loss_by_hand)
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise: the gradient of the style loss (eq. 6)
+#
+# The paper also writes the gradient of $E_l$ out by hand. With $F^l$ a layer's features
+# after the ReLU as an $N_l \times M_l$ matrix and $G^l = F^l F^{l\top}$:
+#
+# $$\frac{\partial E_l}{\partial F^l_{ij}} =
+# \begin{cases} \frac{1}{N_l^2 M_l^2} \left( (F^l)^\top (G^l - A^l) \right)_{ji} & F^l_{ij} > 0 \\
+# 0 & F^l_{ij} < 0 \end{cases}$$
+#
+# (The 4 of eq. 4 is gone: the square gives a 2 and $G = F F^\top$ depends on $F$ twice,
+# another 2. The case $F^l_{ij} \le 0$ is the ReLU, which passes no gradient where it cut the
+# activation.) Write `my_style_gradient(F, A)` for `F` `[N, M]` and the style image's Gram
+# `A` `[N, N]`, returning `[N, M]` without autograd. `check_style_gradient` compares your
+# formula with what autograd computes through a ReLU, at three sizes, and names a wrong
+# normaliser as a formula in $N$ and $M$. Autograd does this for us in every later chapter:
+# the exercise shows there is no magic in it.
+#
+# Stuck? The checker's hint names the mistake it found. A reference solution, checked the
+# same way, is in [the solutions notebook](solutions/solutions.ipynb) (exercise 7); the rest of
+# this chapter uses the library, so it runs whether or not your version passes.
+
+# %% slideshow={"slide_type": "-"}
+def my_style_gradient(F: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+    """Eq. 6: dE_l/dF for post-ReLU features F [N, M] and the target Gram A [N, N]."""
+    # YOUR CODE HERE (about 3 lines)
+    raise NotImplementedError("write eq. 6 here")
+
+
+check_style_gradient(my_style_gradient);
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Weighing content against style: $\alpha / \beta$ (eq. 7)
 #
 # $$\mathcal{L}_{total} = \alpha\,\mathcal{L}_{content} + \beta\,\mathcal{L}_{style}$$
 #
 # Only the **ratio** $\alpha/\beta$ decides what the best image looks like (scaling both
-# just scales the loss). In `stylize` they are `content_weight` ($\alpha$, default 1)
-# and `style_weight` ($\beta$, default $10^6$); the layer weights $w_l$ are
-# `style_layer_weights` (default: equal). The paper's Fig. 3 shows ratios from
-# $10^{-5}$ to $10^{-2}$; the numbers that work depend on image size, layers and the
-# network's activation scale (torchvision's VGG19 sees normalised inputs, the paper's
-# Caffe model saw 0-255), so ours differ. Below, the same photo and painting over four
-# ratios a hundredfold apart, starting from the photo each time: find the one you like,
-# then refine between its neighbours.
+# just scales the loss). In `stylize` they are `content_weight` ($\alpha$) and
+# `style_weight` ($\beta$); the layer weights $w_l$ are `style_layer_weights` (default:
+# equal). With `normalization="paper"`, eq. 1-7 exactly as above, the paper's Fig. 3 shows
+# ratios from $10^{-5}$ to $10^{-2}$; the numbers that work depend on image size, layers and
+# the network's activation scale (torchvision's VGG19 sees normalised inputs, the paper's
+# Caffe model saw 0-255), so ours differ. Below, in the paper's units, the same photo and
+# painting over four ratios a hundredfold apart, starting from the photo each time: find the
+# one you like, then refine between its neighbours. (Section 7 shows why these numbers would
+# have to change with the image size, and what the library does about it.)
 
 # %% slideshow={"slide_type": "subslide"}
 steps = cfg.pick(10, 800)
@@ -234,6 +277,7 @@ for beta in style_weights:
     runs[beta] = stylize(
         "chelsea", "brush_strokes", steps=steps, image_size=size, content_weight=1.0,
         style_weight=beta, seed=0, weights=cfg.weights, device=cfg.device,
+        normalization="paper",  # eq. 1-5 as written, the units of this grid
     )  # fmt: skip
 
 fig = show_images(
@@ -250,11 +294,95 @@ ax.loglog(betas, [r.history[-1]["content"] for r in runs.values()], "o-", label=
 ax.loglog(betas, [r.history[-1]["style"] for r in runs.values()], "s-", label="style loss")
 ax.set_xlabel("style weight β (α = 1)")
 ax.set_ylabel(f"loss after {steps} steps")
-ax.set_title("The trade-off: more β buys less style loss for more content loss")
+ax.set_title("The trade-off: more β buys less style loss for more content loss" + caveat)
 ax.legend();
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 7. Check yourself
+# ## 7. The same losses, relative to their targets
+#
+# Eq. 1 sums over all $N_l M_l$ entries of a layer, so $\mathcal{L}_{content}$ grows with the
+# number of positions, while $E_l$ is divided by $M_l^2$ and does not. Double the side of the
+# image and $M_l$ quadruples: the same $\alpha/\beta$ now weighs content about four times
+# more. Both terms also scale with the activations' magnitude, which differs between networks
+# (and between ImageNet and random weights) by orders of magnitude.
+#
+# The library's default, `normalization="relative"`, divides each term by its target's
+# energy instead:
+#
+# $$\mathcal{L}^{rel}_{content} = \frac{\lVert F - P \rVert^2}{\lVert P \rVert^2},
+# \qquad E^{rel}_l = \frac{\lVert G^l - A^l \rVert^2}{\lVert A^l \rVert^2} .$$
+#
+# These are **the same losses** as eq. 1 and eq. 4, with weights derived from the targets:
+# $\mathcal{L}^{rel}_{content} = \frac{2}{\lVert P\rVert^2}\mathcal{L}_{content}$ and
+# $E^{rel}_l = \frac{4 N_l^2 M_l^2}{\lVert A^l\rVert^2} E_l$. So a relative run with
+# $(\alpha, \beta, w_l)$ is a paper run with
+#
+# $$\alpha_{paper} = \frac{2\alpha}{\lVert P \rVert^2}, \qquad
+# \beta_{paper}\, w_{l,paper} = \beta\, w_l\, \frac{4 N_l^2 M_l^2}{\lVert A^l \rVert^2},$$
+#
+# and every term is a size-free ratio (0 when the image matches the target, 1 when its
+# features are 0), unchanged when a layer's activations are all multiplied by the same
+# factor. The conversion, checked on the noisy photo from section 2:
+
+# %% slideshow={"slide_type": "-"}
+grams = {n: losses.gram_matrix(S[n]) for n in style_layers}
+targets = {content_layer: P[content_layer]}
+with torch.no_grad():
+    feats = extractor(noisy)
+    relative = losses.objective(feats, targets, grams, content_weight=1.0, style_weight=10.0)
+    alpha_paper = 1.0 * 2 / (P[content_layer] ** 2).sum()
+    w_paper = {}
+    for n in style_layers:
+        _, c, h, w = S[n].shape
+        w_paper[n] = (1 / len(style_layers)) * 4 * c**2 * (h * w) ** 2 / (grams[n] ** 2).sum()
+    paper = losses.objective(
+        feats, targets, grams, content_weight=alpha_paper.item(), style_weight=10.0,
+        style_layer_weights={n: v.item() for n, v in w_paper.items()}, normalization="paper",
+    )  # fmt: skip
+print(f"relative, alpha = 1, beta = 10:         total {relative['total'].item():.6g}")
+print(f"paper, with the target-derived weights: total {paper['total'].item():.6g}")
+assert torch.allclose(relative["total"], paper["total"], rtol=1e-4)
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# What the relative form buys: the balance between the two terms at one image size is the
+# balance at another. Below, the weighted style-to-content ratio $\beta L_{style} / (\alpha
+# L_{content})$ of the same noise image against the same photo and painting, at two sizes,
+# in both normalisations (no optimisation, just the losses):
+
+# %% slideshow={"slide_type": "-"}
+def balance(normalization: str, side: int) -> float:
+    """style / content (alpha = beta = 1) for a seeded noise image against chelsea/brush_strokes."""
+    c = image_to_tensor("chelsea", side, cfg.device)
+    s = image_to_tensor("brush_strokes", tuple(c.shape[-2:]), cfg.device)
+    gen = torch.Generator().manual_seed(0)
+    x = normalize(torch.rand(c.shape, generator=gen)).to(cfg.device)
+    with torch.no_grad():
+        fc, fs, fx = extractor(c), extractor(s), extractor(x)
+        terms = losses.objective(
+            fx, {content_layer: fc[content_layer]},
+            {n: losses.gram_matrix(fs[n]) for n in style_layers},
+            content_weight=1.0, style_weight=1.0, normalization=normalization,
+        )  # fmt: skip
+    return (terms["style"] / terms["content"]).item()
+
+
+small, large = cfg.pick((64, 128), (256, 512))
+for norm in ("paper", "relative"):
+    a, b = balance(norm, small), balance(norm, large)
+    print(f"{norm:>8}: style/content {a:.3g} at {small} px, {b:.3g} at {large} px (x{b / a:.2f})")
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# With eq. 1-5 as written the ratio falls roughly fourfold when the side doubles: the content
+# term grows with $M_l$, the style terms do not. Relative to the targets it moves far less
+# (measured with the random test network: about 5x for "paper" against under 2x for
+# "relative", and less the larger the image; not measured with the ImageNet weights, whose
+# numbers differ, though the counting of positions behind the fourfold drop is the same).
+# That is why `stylize` defaults to
+# `normalization="relative"` with $\alpha = 1$, $\beta = 10$: the same `style_weight` means
+# the same balance at 256 px, 512 px or 1024 px. `normalization="paper"` is still there for
+# eq. 1-5 exactly, e.g. to reproduce the paper's numbers or chapter 05's loop.
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 8. Check yourself
 
 # %% nst="self-check" slideshow={"slide_type": "subslide"}
 # Q1. You double the width and the height of the image. By what factor does M_l
@@ -280,9 +408,19 @@ answer = ...  # "a", "b" or "c"
 quiz("04-why-normalise", answer);
 
 # %% [markdown] slideshow={"slide_type": "slide"}
+# ## Open question and experiment
+#
+# **Experiment.** Take the $\alpha/\beta$ you liked best above and run it again at half the
+# image size. Does the balance between photo and painting stay the same? Count how $M_l$
+# enters eq. 1 and eq. 4 to predict the answer before you run it.
+#
+# **Open question.** The layer weights $w_l$ are all $1/5$ in the paper. Is an equal weight an
+# equal *say*? How would you measure each layer's share of the style loss during a run?
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Key takeaways
 #
-# - Content loss (eq. 1): $\tfrac12\sum(F - P)^2$ at `conv4_2`; its gradient is
+# - Content loss (eq. 1): $\tfrac12\sum(F - P)^2$ at `relu4_2`; its gradient is
 #   $F - P$.
 # - Style loss (eq. 4-5): per layer $E_l = \sum (G - A)^2 / (4N_l^2M_l^2)$, Grams
 #   unnormalised; the $4N_l^2M_l^2$ makes layers comparable, and $w_l$ (default
@@ -290,7 +428,9 @@ quiz("04-why-normalise", answer);
 # - Total loss (eq. 7): $\alpha\mathcal{L}_{content} + \beta\mathcal{L}_{style}$;
 #   only $\alpha/\beta$ matters, and it moves the result from photo to painting.
 # - `nst_helpers.losses` implements exactly these formulas (checked against the
-#   by-hand versions above).
+#   by-hand versions above), and by default divides each term by its target's energy: the
+#   same losses with target-derived weights, so $\alpha$ and $\beta$ mean the same at every
+#   image size.
 #
 # **Next:** [05 · The optimisation loop](05_the_optimisation_loop.ipynb) minimises this
 # loss over the pixels: the whole method in twenty lines, then the library call.

@@ -69,6 +69,7 @@ from nst_helpers import (
     stylize,
     tensor_to_image,
 )
+from nst_helpers.checks import check_loop
 from nst_helpers.images import pixel_bounds
 from nst_helpers.plotting import plot_history, snapshot_grid
 
@@ -76,18 +77,62 @@ warnings.simplefilter("ignore", RandomWeightsWarning)  # the banner above alread
 caveat = " (random VGG19 weights: NOT a real result)" if cfg.random_weights else ""
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 1. The loop, written out
+# ## 1. Exercise: write the loop
 #
-# The settings first. They are `stylize`'s defaults, spelled out so that our loop and
-# the library can run the very same optimisation.
+# Write `my_style_transfer(extractor, loss_fn, content, style, steps, optimizer)`, the whole
+# method in about twenty lines:
+#
+# - `extractor(x)` returns `{layer: features}` (a frozen network); `loss_fn(feats,
+#   content_feats, style_feats)` returns the total loss $\alpha\mathcal{L}_{content} +
+#   \beta\mathcal{L}_{style}$ (it computes the Grams itself); `content` and `style` are
+#   `[1, 3, H, W]` images with pixels in [0, 1].
+# - The targets: the photo's and the painting's features, once.
+# - Start from the photo: `x = content.clone().requires_grad_(True)`; only `x` is optimised.
+# - `optimizer="adam"`: `torch.optim.Adam([x], lr=0.05)`, and after every step clamp the pixels
+#   to [0, 1]. `optimizer="lbfgs"`: `torch.optim.LBFGS([x], max_iter=4)` with a closure, and
+#   clamp only the final image.
+# - Return `(image, history)` with `history[k]` the loss (a float) of step `k + 1`, measured
+#   before that step's update.
+#
+# `check_loop` replays your loop for six steps with both optimisers on a tiny network and
+# names the typical mistake it finds: targets recomputed in the loop or with gradients, the
+# network optimised instead of the image, a missing `zero_grad`, the loss logged after the
+# update, the image clamped inside the L-BFGS closure.
+#
+# Stuck? The checker's hint names the mistake it found. A reference solution, checked the
+# same way, is in [the solutions notebook](solutions/solutions.ipynb) (exercise 8); the next
+# section writes our version out at full size, so try yours first.
+
+# %% slideshow={"slide_type": "-"}
+def my_style_transfer(extractor, loss_fn, content, style, steps, optimizer="adam"):
+    """Optimise the pixels of a copy of `content`; return (image, history of losses)."""
+    # YOUR CODE HERE (about 20 lines)
+    raise NotImplementedError("write your optimisation loop here")
+
+
+check_loop(my_style_transfer);
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 1b. The loop, written out at full size
+#
+# Here is our version, with the real network, the chapter's photo and painting and the
+# paper's losses (the library's `content_loss` and `style_loss`, chapter 04); the rest of the
+# chapter builds on its run.
+#
+# The settings first: the project report's recipe, Adam from the content photo for 4000
+# epochs with a snapshot every 1000, on the paper's post-ReLU layers (chapter 02) and the
+# paper's losses, eq. 1-5, with $\alpha = 1$ and $\beta = 10^6$ in those units. They are
+# spelled out so that our loop and `stylize` (asked for `normalization="paper"`) can run the
+# very same optimisation. `stylize`'s own default is the relative form of chapter 04, where
+# the same balance is $\beta = 10$ at every size.
 
 # %% slideshow={"slide_type": "-"}
 size = cfg.pick(64, 512)  # longest side in pixels
 steps = cfg.pick(12, 4000)  # the report: 4000 Adam epochs, a snapshot every 1000
 lr = 0.02  # Adam's step size, in normalised-pixel units
-content_weight, style_weight = 1.0, 1e6  # alpha and beta
-content_layers = ["conv4_2"]
-style_layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
+content_weight, style_weight = 1.0, 1e6  # alpha and beta, in eq. 1-5's units
+content_layers = ["relu4_2"]  # the paper's conv4_2 blob (post-ReLU)
+style_layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
 layer_weights = {name: 1 / len(style_layers) for name in style_layers}  # w_l
 content_name, style_name = "chelsea", "brush_strokes"
 
@@ -177,6 +222,30 @@ ax.set_title("Our loop and stylize: one curve on top of the other");
 ax = plot_history(result)
 ax.set_title("Content rises from 0, style falls, the total falls" + caveat);
 
+# %% [markdown] slideshow={"slide_type": "-"}
+# The two losses live on very different scales, so the curves above cannot say which one
+# *drives* the optimisation. The weighted terms can: $\alpha\mathcal{L}_{content}$ and
+# $\beta\mathcal{L}_{style}$ add up to the total that Adam minimises, and their ratio is
+# the balance the picture shows.
+
+# %% slideshow={"slide_type": "subslide"}
+alpha, beta = result.settings["content_weight"], result.settings["style_weight"]
+steps_run = [r["step"] for r in result.history]
+weighted_content = [alpha * r["content"] for r in result.history]
+weighted_style = [beta * r["style"] for r in result.history]
+total = [r["total"] for r in result.history]
+terms = zip(weighted_content, weighted_style, total, strict=True)
+assert all(abs(c + s - t) <= 1e-4 * abs(t) for c, s, t in terms)  # no TV term: that is all
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.plot(steps_run, total, "k-", lw=2.5, label="total")
+ax.plot(steps_run, weighted_style, label="β · style")
+ax.plot(steps_run, weighted_content, label="α · content")
+ax.set_yscale("symlog", linthresh=max(min(total) * 1e-3, 1e-12))
+ax.set_xlabel("step")
+ax.set_ylabel("weighted loss")
+ax.legend()
+ax.set_title("α · content + β · style = total: which term is in charge" + caveat);
+
 # %% slideshow={"slide_type": "subslide"}
 fig = snapshot_grid(result.snapshots)
 fig.suptitle("Snapshots at 1/4, 2/4, 3/4 and 4/4 of the run" + caveat)
@@ -185,7 +254,8 @@ fig.tight_layout()
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Adam or L-BFGS?
 #
-# The paper used **L-BFGS**, a quasi-Newton method that builds a picture of the
+# The CVPR 2016 version of the paper names **L-BFGS** (the arXiv text does not name its
+# optimiser), a quasi-Newton method that builds a picture of the
 # loss's curvature from recent gradients; each of its iterations may evaluate the loss
 # several times (a line search). Adam makes one cheap evaluation per step. A fair
 # comparison therefore gives both the same *time*: here L-BFGS gets as many seconds as
@@ -203,13 +273,16 @@ print(f"in {budget:.1f} s: {len(adam)} Adam steps, {len(lbfgs.history)} L-BFGS s
 
 ax = plot_history(adam, keys=("total",), x="seconds", label="Adam")
 plot_history(lbfgs, keys=("total",), x="seconds", label="L-BFGS", ax=ax)
-ax.set_title("Total loss per second of compute");
+ax.lines[-1].set_marker("o")  # a marker per iteration: a run of one or two stays visible
+ax.lines[0].set_marker(".")
+ax.legend()
+ax.set_title("Total loss per second of compute" + caveat);
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # L-BFGS usually reaches a low loss in fewer iterations, but each costs more, needs
 # more memory (it keeps `history_size` past gradients) and it cannot cope with the
 # clamping or with a noisy loss as gracefully as Adam. The report used Adam, which
-# is also what `stylize` does by default.
+# is also what `stylize` does by default (section 7 lists this and the other departures).
 #
 # ## 5. What the learning rate does
 #
@@ -228,7 +301,7 @@ for other in (0.005, 0.1):
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for rate in sorted(curves):
     plot_history(curves[rate], keys=("total",), label=f"lr = {rate}", ax=ax)
-ax.set_title("The learning rate sets how fast, and how smoothly, the loss falls");
+ax.set_title("The learning rate sets how fast, and how smoothly, the loss falls" + caveat);
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Long runs on Colab: checkpoint and resume
@@ -306,6 +379,34 @@ quiz("05-snapshots", answer);
 #     (b) outside the closure, after optimizer.step(closure) (or only at the end)
 answer = ...  # "a" or "b"
 quiz("05-lbfgs-clamp", answer);
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 7. Departures from the paper and the report
+#
+# What this chapter (and `stylize`'s defaults) do differently from Gatys et al. (arXiv
+# 1508.06576, and its CVPR 2016 version) and from the project report this course follows:
+#
+# | | Paper | Report | This course / `stylize` default |
+# |---|---|---|---|
+# | Optimiser | L-BFGS (named in the CVPR version; the arXiv text does not say) | Adam | Adam, `lr=0.02`; `optimizer="lbfgs"` available |
+# | Start image | white noise | the content photo | the content photo (`init="content"`; `"noise"` available) |
+# | Pooling | average pooling recommended for synthesis | max pooling (torchvision's VGG19) | max pooling; `pooling="avg"` available (chapter 07) |
+# | Features | Caffe's `conv4_2`, `conv1_1` ... `conv5_1`, post-ReLU (in-place ReLU) | the same, post-ReLU by torchvision's in-place ReLU | `relu4_2`, `relu1_1` ... `relu5_1`: the same post-ReLU values, by name |
+# | Network and preprocessing | Caffe VGG19: BGR, 0-255, mean subtracted | torchvision VGG19: RGB in [0, 1], ImageNet mean/std | as the report |
+# | Loss normalisation | eq. 1-5: $\tfrac12\sum(F-P)^2$, $E_l = \sum(G-A)^2/(4N_l^2M_l^2)$ | eq. 1-5 | relative to the targets (`normalization="relative"`, chapter 04): the same losses with target-derived weights; `"paper"` = eq. 1-5 |
+# | Gram of a style image of another shape | not discussed | not discussed | Grams rescaled by the ratio of positions, so each position counts alike |
+# | Result | the final image | the snapshots at epochs 1000, 2000, 3000, 4000 | the image with the lowest loss seen (`result.image`); snapshots as the report |
+# | Weights $\alpha/\beta$ | eq. 1-5's units (Fig. 3 spans $10^{-5}$ ... $10^{-2}$) | eq. 1-5's units | $\alpha = 1$, $\beta = 10$ relative (README: calibration); section 1b uses eq. 1-5 |
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Open question and experiment
+#
+# **Experiment.** Start from white noise instead of the photo (`init="noise"`) with the same
+# settings and the same number of steps, and compare the two results and loss curves. Which
+# start would you use for a 1024 px poster, and why?
+#
+# **Open question.** `stylize` returns the image with the lowest loss, not the last one. When
+# could the two differ noticeably, and which would you show a client?
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Key takeaways

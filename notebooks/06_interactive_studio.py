@@ -90,7 +90,7 @@ studio
 # | TV weight | `tv_weight` | a smoothness prior against high-frequency noise (0 = off, as in the paper) |
 # | Style layers | `style_layers` | whose Gram matrices must match the painting's |
 # | Content layer | `content_layers` | whose activations must match the photo's |
-# | Optimizer, Learning rate | `optimizer`, `lr` | Adam (robust) or L-BFGS (the paper's choice: fewer, costlier steps) |
+# | Optimizer, Learning rate | `optimizer`, `lr` | Adam (robust, the report's choice) or L-BFGS (the CVPR paper's: fewer, costlier steps) |
 # | Steps, Image size | `steps`, `image_size` | run length and the longest side of the output, in pixels |
 # | Start from | `init` | begin at the photo, at white noise or at the painting |
 # | Precision, Device, Seed | `precision`, `device`, `seed` | speed and reproducibility; they do not change the method |
@@ -116,11 +116,11 @@ print(", ".join(sorted(studio.settings())))
 # 3. **Switch to L-BFGS** (the learning rate jumps to 1, its usual value). Same number of steps:
 #    lower loss, but each step takes longer, because its line search evaluates the network
 #    several times.
-# 4. **Change the style layers.** Tick only `conv1_1` and `conv2_1`: small-scale colour and
-#    grain. Then only `conv4_1` and `conv5_1`: larger strokes and shapes. Gatys et al. use all
+# 4. **Change the style layers.** Tick only `relu1_1` and `relu2_1`: small-scale colour and
+#    grain. Then only `relu4_1` and `relu5_1`: larger strokes and shapes. Gatys et al. use all
 #    five to get both.
-# 5. **Change the content layer** from `conv4_2` to `conv2_2` (keeps the exact pixels, little
-#    room for style) and to `conv5_2` (keeps only the layout).
+# 5. **Change the content layer** from `relu4_2` to `relu2_2` (keeps the exact pixels, little
+#    room for style) and to `relu5_2` (keeps only the layout).
 # 6. **Start from white noise** (*Start from*). The photo's layout emerges from noise; it needs
 #    more steps, and every seed gives a different picture.
 # 7. **TV weight** 1e-5 or more: smoother images with less speckle; too much looks blurry.
@@ -253,7 +253,7 @@ answer = ...  # "a", "b" or "c"
 quiz("06-ratio", answer);
 
 # %% nst="self-check" slideshow={"slide_type": "subslide"}
-# Q2. You tick only `conv1_1` and `conv2_1` as style layers. What do you expect to be
+# Q2. You tick only `relu1_1` and `relu2_1` as style layers. What do you expect to be
 #     transferred?
 #     (a) colours and fine grain
 #     (b) large strokes and shapes
@@ -266,6 +266,15 @@ quiz("06-shallow-layers", answer);
 #     Answer True or False.
 answer = ...  # True or False
 quiz("06-callback-stop", answer);
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Open question and experiment
+#
+# **Experiment.** Find the smallest style weight at which the painting's strokes appear, at
+# 256 px; then repeat at 512 px. Did the threshold move? Write down both numbers.
+#
+# **Open question.** The studio lets you change everything at once. Design a fair comparison
+# of two settings for a classmate: what would you hold fixed, and how many runs would you need?
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Key takeaways

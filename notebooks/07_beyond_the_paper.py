@@ -168,6 +168,33 @@ plt.show()
 # **When to use it:** speckled or noisy results, high resolutions, noise initialisation. Raise the
 # weight by factors of 10 until the speckle goes; too much of it blurs the brush strokes. It costs
 # almost nothing: one subtraction per pixel.
+#
+# ### Exercise: write the TV loss
+#
+# Write `my_tv_loss(x)` for a batch `[B, C, H, W]`: the squared differences between vertical
+# neighbours plus those between horizontal neighbours, summed over everything, as a 0-dim
+# tensor (two slices and a subtraction each). `check_tv_loss` names the usual slips: one
+# direction only, absolute instead of squared differences, a mean, `torch.roll` (which wraps
+# the last row onto the first), the square root of the isotropic TV, the wrong axes.
+#
+# Stuck? The checker's hint names the mistake it found. A reference solution, checked the
+# same way, is in [the solutions notebook](solutions/solutions.ipynb) (exercise 9); the rest of
+# this chapter uses the library, so it runs whether or not your version passes.
+
+# %% slideshow={"slide_type": "-"}
+from nst_helpers.checks import check_tv_loss
+
+
+def my_tv_loss(x: torch.Tensor) -> torch.Tensor:
+    """sum (x[i+1, j] - x[i, j])^2 + sum (x[i, j+1] - x[i, j])^2 over [B, C, H, W]."""
+    # YOUR CODE HERE (about 3 lines)
+    raise NotImplementedError("write your TV loss here")
+
+
+check_tv_loss(my_tv_loss);
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# With the library's `tv_loss` (the same formula) as `tv_weight` times an extra term:
 
 # %% slideshow={"slide_type": "subslide"}
 TV_WEIGHT = 1.0
@@ -417,11 +444,11 @@ plt.show()
 #
 # ## 8. Which layers: style-layer weights and the content layer
 #
-# The paper weights the style layers equally ($w_l = 1/5$) and takes content from `conv4_2`. Shallow
-# style layers (`conv1_1`, `conv2_1`) carry colours and fine grain; deep ones (`conv4_1`,
-# `conv5_1`) carry larger motifs. `style_layer_weights` takes a list (one weight per style layer)
+# The paper weights the style layers equally ($w_l = 1/5$) and takes content from `relu4_2` (its `conv4_2`, post-ReLU). Shallow
+# style layers (`relu1_1`, `relu2_1`) carry colours and fine grain; deep ones (`relu4_1`,
+# `relu5_1`) carry larger motifs. `style_layer_weights` takes a list (one weight per style layer)
 # or a dict (unnamed layers get 0); a weight of 0 drops a layer. A shallower content layer such as
-# `conv2_2` keeps the photo's exact pixels, a deeper one only its layout (the paper's Fig. 1).
+# `relu2_2` keeps the photo's exact pixels, a deeper one only its layout (the paper's Fig. 1).
 #
 # **When to use it:** favour deep layers for bold, large-scale style, shallow ones for texture and
 # palette; move the content layer up when the photo dominates too much.
@@ -438,17 +465,17 @@ deep = measure(
     style_layer_weights=[0, 0, 0, 0.5, 0.5],
 )
 content_2_2 = measure(
-    "content layer conv2_2", what="content_layers=['conv2_2']", content_layers=["conv2_2"]
+    "content layer relu2_2", what="content_layers=['relu2_2']", content_layers=["relu2_2"]
 )
 show_images(
     [shallow.image, baseline.image, deep.image, content_2_2.image],
     titles=[
-        "conv1_1 + conv2_1",
+        "relu1_1 + relu2_1",
         "all five (baseline)",
-        "conv4_1 + conv5_1",
-        "content from conv2_2",
+        "relu4_1 + relu5_1",
+        "content from relu2_2",
     ],
-    suptitle=f"Notice fine grain (left) against large motifs (third); conv2_2 keeps the photo{NOTE}",
+    suptitle=f"Notice fine grain (left) against large motifs (third); relu2_2 keeps the photo{NOTE}",
 )
 plt.show()
 
@@ -546,6 +573,16 @@ answer = ...  # "a", "b" or "c"
 quiz("07-luminance", answer);
 
 # %% [markdown] slideshow={"slide_type": "slide"}
+# ## Open question and experiment
+#
+# **Experiment.** Combine two extensions of this chapter (e.g. `preserve_color="luminance"`
+# with `scales=[...]`) and predict first whether their costs add up. Measure with the same
+# `measure` helper.
+#
+# **Open question.** Which of this chapter's extensions would you keep on a phone, with a
+# second of compute per picture, and which would you drop first?
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Key takeaways
 #
 # - Every extension here is one keyword of `stylize` and leaves the rest of the method unchanged:
@@ -559,9 +596,10 @@ quiz("07-luminance", answer);
 #   changing the loss; a TV prior changes the loss to prefer smooth images.
 # - Measure before you believe: the table above is this machine's answer, not a general law.
 #
-# **What comes next.** This is the last chapter. From here, the field moved to *feed-forward*
-# style transfer, which trains a network once per style and then stylises in milliseconds
-# (Johnson, Alahi & Fei-Fei, 2016; Ulyanov et al., 2016), and to arbitrary-style networks such as
-# AdaIN (Huang & Belongie, 2017), which match exactly the feature statistics you met in chapters
-# 03 and 04. Use the `nst` command line (`python -m nst_helpers stylize --help`) to try every
+# **What comes next.** [Chapter 08](08_real_time_style_transfer.ipynb) takes the next step the
+# field took: *feed-forward* style transfer, which trains a network once per style with these same
+# losses and then stylises in milliseconds (Johnson, Alahi & Fei-Fei, 2016; Ulyanov et al., 2016).
+# Beyond it lie arbitrary-style networks such as
+# AdaIN (Huang & Belongie, 2017), which matches simpler statistics than the Gram matrices of
+# chapters 03 and 04: each channel's mean and standard deviation. Use the `nst` command line (`python -m nst_helpers stylize --help`) to try every
 # keyword of this chapter on your own photos.

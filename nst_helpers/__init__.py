@@ -18,6 +18,7 @@ from .features import (
     load_vgg19,
     weights_are_random,
 )
+from .feedforward import TransformerNet, train_transformer
 from .images import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -46,6 +47,7 @@ __all__ = [
     "RandomWeightsWarning",
     "SampleUnavailableError",
     "StylizeResult",
+    "TransformerNet",
     "WeightsError",
     "content_loss",
     "denormalize",
@@ -65,6 +67,7 @@ __all__ = [
     "style_loss",
     "stylize",
     "tensor_to_image",
+    "train_transformer",
     "tv_loss",
     "weights_are_random",
 ]

@@ -15,7 +15,16 @@ The functions the exercises ask for (the paper's conventions, Gatys et al. 2015)
 * ``content_loss(F, P)``: ``1/2 * sum (F - P)^2`` over everything -> 0-dim tensor.
 * ``style_loss(F, A)``: one layer's ``E_l = sum_ij (G_ij - A_ij)^2 / (4 N^2 M^2)`` where ``F``
   and ``A`` are the generated and the style image's features ``[1, C, H, W]``, ``G`` and ``A``
-  their Grams, ``N = C`` and ``M = H * W`` -> 0-dim tensor.
+  their Grams, ``N = C`` and ``M = H * W`` -> 0-dim tensor. A wrong normalisation is named as
+  the formula it computes, in N and M (e.g. the PyTorch tutorial's ``/(N^4 M^2)``).
+* ``style_gradient(F, A)``: eq. 6, ``dE_l/dF`` by hand for ``F`` ``[N, M]`` (post-ReLU) and
+  the target Gram ``A`` ``[N, N]``: ``(G - A) F / (N^2 M^2)`` where ``F > 0``, else 0; the
+  checker compares it with autograd.
+* ``extract_features(vgg, x, names)``: ``{name: output of vgg[VGG19_LAYERS[name]]}`` for
+  torchvision's VGG19 ``features`` (in-place ReLUs), by walking the layers or with hooks.
+* ``style_transfer(extractor, loss_fn, content, style, steps, optimizer)``: the whole loop,
+  ``-> (image, history)``; ``check_loop`` runs it with Adam and L-BFGS on a tiny network.
+* ``tv_loss(x)``: ``sum (x[i+1, j] - x[i, j])^2 + sum (x[i, j+1] - x[i, j])^2`` -> 0-dim tensor.
 
 ``check_answer``/``quiz`` check the self-test questions at the end of a chapter.
 """
@@ -86,16 +95,17 @@ def _exception_hint(err: Exception) -> str:
     return "read the error message above; print the shapes of your tensors to find the culprit."
 
 
-def _call(fn: Callable, name: str, *args: torch.Tensor) -> Any:
-    """Call the learner's ``fn``, turning exceptions and in-place edits into ``_Fail``."""
-    before = [a.detach().clone() for a in args]
+def _call(fn: Callable, name: str, *args: Any) -> Any:
+    """Call the learner's ``fn``, turning exceptions and in-place edits of tensors into ``_Fail``."""
+    tensors = [a for a in args if isinstance(a, torch.Tensor)]
+    before = [a.detach().clone() for a in tensors]
     try:
         out = fn(*args)
     except Exception as err:  # noqa: BLE001 - any learner error becomes a hint
         raise _Fail(
             f"{name} raised {type(err).__name__}: {err}".rstrip(": "), _exception_hint(err)
         ) from None
-    for a, b in zip(args, before, strict=True):
+    for a, b in zip(tensors, before, strict=True):
         if a.shape != b.shape or not torch.equal(a.detach(), b):
             raise _Fail(
                 f"{name} modified its input in place",
@@ -129,7 +139,7 @@ def _as_tensor(out: Any, name: str, expected: torch.Tensor) -> torch.Tensor:
 
 def _close(got: torch.Tensor, want: torch.Tensor, rtol: float = _RTOL) -> bool:
     got, want = got.detach().double().cpu(), want.detach().double().cpu()
-    if got.shape != want.shape or not torch.isfinite(got).all():
+    if got.shape != want.shape or not torch.isfinite(got).all() or not torch.isfinite(want).all():
         return False
     scale = want.abs().max().item() if want.numel() else 0.0
     return torch.allclose(got, want, rtol=rtol, atol=rtol * max(scale, 1e-12))
@@ -148,10 +158,6 @@ def _differs(name: str, got: torch.Tensor, want: torch.Tensor) -> _Fail:
         detail = f"got {g.item():.6g}, expected {w.item():.6g}"
     else:
         detail = f"first entries: got {_fmt(g[:3])}, expected {_fmt(w[:3])}"
-    if w.abs().sum() > 0 and torch.isfinite(g).all():
-        ratio = (g.abs().sum() / w.abs().sum()).item()
-        if not math.isclose(ratio, 1.0, rel_tol=1e-3):
-            detail += f"; your values are about {ratio:.4g} x the expected ones"
     return _Fail(
         f"{name} gives the right shape but wrong values ({detail})",
         "compare your code with the formula in the text, one term at a time.",
@@ -397,7 +403,75 @@ def check_content_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor])
     return _run("content_loss", body)
 
 
-# ---- style loss --------------------------------------------------------------------------
+# ---- the normalisation of a wrong answer, as a formula in N and M ---------------------------
+
+_CONSTANTS = (1, 2, 4, 8, 16, 0.5, 0.25)
+
+
+def _fit_normaliser(samples: list[tuple[int, int, float]]) -> tuple[float, int, int] | None:
+    """``(c, a, b)`` with ``ratio == 1 / (c N^a M^b)`` for every ``(N, M, ratio)``, or None.
+
+    The checkers test several sizes, so a wrong normalisation is identified exactly, whatever
+    sizes the checker happens to use (unlike a ratio, which depends on them).
+    """
+    if not samples or any(not (r > 0 and math.isfinite(r)) for _, _, r in samples):
+        return None
+    for c in _CONSTANTS:
+        for a in range(5):
+            for b in range(5):
+                if all(math.isclose(r * c * n**a * m**b, 1.0, rel_tol=1e-3) for n, m, r in samples):
+                    return c, a, b
+    return None
+
+
+def _power(symbol: str, k: int) -> str:
+    return "" if k == 0 else symbol if k == 1 else f"{symbol}^{k}"
+
+
+def _normaliser_text(c: float, a: int, b: int) -> str:
+    """``4 N^2 M^2``-style text for ``c N^a M^b``."""
+    parts = [_power("N", a), _power("M", b)]
+    if c >= 1:
+        parts.insert(0, f"{c:g}" if c != 1 or not any(parts) else "")
+    text = " ".join(p for p in parts if p)
+    if c < 1:
+        text = f"{text} / {1 / c:g}" if text else f"1 / {1 / c:g}"
+    return text or "1"
+
+
+# ---- the style loss's known wrong normalisations -------------------------------------------
+
+_STYLE_NOTES = {
+    (1, 0, 0): "no normalisation at all",
+    (1, 2, 2): "the 4 of 4 N^2 M^2 is missing",
+    (1, 2, 0): "that is the mean over the N^2 Gram entries, as F.mse_loss(G, A) computes",
+    (1, 4, 2): "Grams divided by N M, then F.mse_loss: the PyTorch tutorial's normalisation",
+    (16, 2, 2): "(4 N M)^2: the square also took the 4",
+    (4, 1, 2): "4 N M^2: N needs squaring too",
+    (4, 2, 1): "4 N^2 M: M needs squaring too",
+    (4, 1, 1): "4 N M: both N and M need squaring",
+    (1, 1, 1): "N M: both need squaring, and the 4 is missing",
+    (4, 4, 4): "normalised twice: Grams divided by N M and then the loss by 4 N^2 M^2",
+    (2, 2, 2): "2 N^2 M^2: the paper's factor is 1/4",
+}
+
+_PAPER_STYLE = "sum (G - A)^2 / (4 N^2 M^2)"
+
+
+def _style_formula_fail(c: float, a: int, b: int) -> _Fail:
+    got = _normaliser_text(c, a, b)
+    formula = "sum (G - A)^2" if got == "1" else f"sum (G - A)^2 / ({got})"
+    note = _STYLE_NOTES.get((c, a, b))
+    return _Fail(
+        f"style_loss computes {formula} instead of {_PAPER_STYLE}" + (f" ({note})" if note else ""),
+        "N = C is the number of feature maps and M = H * W the number of positions; the Grams "
+        "stay unnormalised (G = F F^T) and only the loss divides, once, by 4 N^2 M^2.",
+    )
+
+
+# ---- style loss ----------------------------------------------------------------------------
+
+_STYLE_SHAPES = ((8, (1, 3, 4, 5)), (9, (1, 4, 6, 3)), (10, (1, 5, 3, 7)))
 
 
 def _ref_style(f: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
@@ -410,12 +484,14 @@ def check_style_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -
     """Check ``fn(F, A)``: one layer's style loss ``E_l = sum (G - A)^2 / (4 N^2 M^2)``.
 
     ``F`` and ``A`` are the generated and the style image's features, both ``[1, C, H, W]``
-    (``N = C`` maps of ``M = H * W`` positions); the Grams are ``F F^T`` per image.
+    (``N = C`` maps of ``M = H * W`` positions); the Grams are ``F F^T`` per image. A wrong
+    normalisation is named as the formula it computes, in N and M.
     """
 
     def body() -> str:
         _callable(fn, "style_loss")
-        for seed, shape in ((8, (1, 3, 4, 5)), (9, (1, 4, 6, 3))):
+        wrong, first = [], None
+        for seed, shape in _STYLE_SHAPES:
             f, a = _inputs(seed, *shape), _inputs(seed + 100, *shape)
             fd, ad = f.double(), a.double()
             want = _ref_style(fd, ad)
@@ -429,26 +505,11 @@ def check_style_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -
             sq = ((_ref_gram(fd) - _ref_gram(ad)) ** 2).sum()
             ft, at = fd.reshape(1, n, m).transpose(1, 2), ad.reshape(1, n, m).transpose(1, 2)
             sq_t = ((ft @ ft.transpose(1, 2) - at @ at.transpose(1, 2)) ** 2).sum()
-            norm = "1 / (4 N^2 M^2) with N = C channels and M = H * W positions"
             _diagnose(out, [
-                (sq, "style_loss is missing the normalisation 1 / (4 N^2 M^2)",
-                 f"divide the summed squared Gram difference by 4 N^2 M^2 ({norm})."),
-                (sq / (n**2 * m**2), "style_loss is 4x too large: the 4 in 4 N^2 M^2 is missing",
-                 f"divide by 4 N^2 M^2 ({norm})."),
-                (sq / (4 * n * m), "style_loss divides by 4 N M instead of 4 N^2 M^2",
-                 "both N and M are squared: the Gram's entries grow with M, and there are "
-                 "N^2 of them."),
-                (sq / (n * m), "style_loss divides by N M instead of 4 N^2 M^2",
-                 f"divide by 4 N^2 M^2 ({norm})."),
-                (sq / (4 * n**2 * m**2) / (n**2 * m**2),
-                 "style_loss normalises twice (Grams divided by N M and then 1 / (4 N^2 M^2))",
-                 "use unnormalised Grams G = F F^T; only the loss divides by 4 N^2 M^2."),
                 (sq / (4 * n**2 * h**2), "style_loss uses M = H instead of M = H * W",
                  "M is the number of positions, H * W."),
                 (sq / (4 * n**2 * w**2), "style_loss uses M = W instead of M = H * W",
                  "M is the number of positions, H * W."),
-                (sq / n**2, "style_loss takes the mean over the Gram entries (like F.mse_loss)",
-                 f"sum the squared differences, then divide by 4 N^2 M^2 ({norm})."),
                 (sq_t / (4 * n**2 * m**2),
                  "style_loss builds Grams as F^T F (positions x positions)",
                  "the Gram compares channels: G = F F^T with F flattened to [1, C, H*W]."),
@@ -460,12 +521,526 @@ def check_style_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -
                  "style_loss sums |G - A| instead of (G - A)^2",
                  "square the Gram differences before summing."),
             ])  # fmt: skip
-            raise _differs("style_loss", out, want)
+            ratio = out.detach().double().item() / sq.item()
+            wrong.append((n, m, ratio))
+            first = first or (out, want)
+        if wrong:
+            fit = _fit_normaliser(wrong) if len(wrong) == len(_STYLE_SHAPES) else None
+            if fit is not None:
+                raise _style_formula_fail(*fit)
+            raise _differs("style_loss", *first)
         a = _inputs(108, 1, 3, 4, 5)
         _check_grad(fn, "style_loss", [_inputs(8, 1, 3, 4, 5), a], _ref_style)
-        return "style_loss is correct: sum (G - A)^2 / (4 N^2 M^2), a differentiable scalar."
+        return f"style_loss is correct: {_PAPER_STYLE}, a differentiable scalar."
 
     return _run("style_loss", body)
+
+
+# ---- the style gradient (eq. 6) ------------------------------------------------------------
+
+_GRADIENT_SHAPES = ((11, 3, 20), (12, 4, 18), (13, 5, 14))
+
+
+def _ref_style_gradient(z: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(F, dE/dZ)`` for ``F = relu(Z)`` ``[N, M]``: eq. 6, computed by autograd."""
+    z = z.double().clone().requires_grad_(True)
+    f = torch.relu(z)
+    n, m = f.shape
+    loss = ((f @ f.T - a.double()) ** 2).sum() / (4 * n**2 * m**2)
+    (grad,) = torch.autograd.grad(loss, z)
+    return f.detach(), grad
+
+
+def check_style_gradient(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+    """Check ``fn(F, A)``: eq. 6 of the paper, the gradient of ``E_l`` written out by hand.
+
+    ``F`` is a layer's post-ReLU features as a matrix ``[N, M]`` (``N`` maps, ``M`` positions),
+    ``A`` the style image's Gram ``[N, N]``; ``fn`` returns ``dE_l / dF`` ``[N, M]``:
+    ``((F^T (G - A))^T)_ij / (N^2 M^2)`` where ``F_ij > 0``, else 0 (the gradient that passes
+    the ReLU). The expected values come from autograd.
+    """
+
+    def body() -> str:
+        _callable(fn, "style_gradient")
+        wrong, first = [], None
+        for seed, n, m in _GRADIENT_SHAPES:
+            z = _inputs(seed, n, m)
+            a = _ref_gram(torch.relu(_inputs(seed + 100, 1, n, m, 1)).double())[0]
+            f, want = _ref_style_gradient(z, a)
+            f32, a32 = f.float(), a.float()
+            out = _as_tensor(_call(fn, "style_gradient", f32, a32), "style_gradient", want)
+            if out.shape != f.shape:
+                hint = "return one value per entry of F: shape [N, M]."
+                if list(out.shape) == [m, n]:
+                    hint = "transpose it: eq. 6 has ((F^T (G - A))^T)_ij, i.e. (G - A) F, [N, M]."
+                elif list(out.shape) == [n, n]:
+                    hint = "that is G - A alone; multiply by F: (G - A) F is [N, M]."
+                raise _Fail(
+                    f"style_gradient returned shape {list(out.shape)}, not [{n}, {m}]", hint
+                )
+            if _close(out, want):
+                continue
+            g = f @ f.T
+            raw = (g - a) @ f  # (F^T (G - A))^T, before the normaliser and the ReLU mask
+            mask = (f > 0).double()
+            _diagnose(out, [
+                (-want, "style_gradient has the wrong sign",
+                 "eq. 6 is the gradient (the direction of steepest ascent); gradient descent "
+                 "subtracts it."),
+                (raw / (n**2 * m**2),
+                 "style_gradient is not zero where F_ij = 0",
+                 "eq. 6 holds only where F_ij > 0: the ReLU passes no gradient where it cut the "
+                 "activation to 0. Multiply by (F > 0)."),
+            ])  # fmt: skip
+            masked = raw * mask
+            ratio = out.detach().double().abs().sum().item() / masked.abs().sum().item()
+            if _close(out, masked * ratio, rtol=1e-3):
+                wrong.append((n, m, ratio))
+            first = first or (out, want)
+        if wrong:
+            fit = _fit_normaliser(wrong) if len(wrong) == len(_GRADIENT_SHAPES) else None
+            if fit is not None:
+                note = {
+                    (4, 2, 2): " (the 4 of the loss is kept: the derivative's 2 x 2 cancels it)",
+                    (0.5, 2, 2): " (one factor 2 too many: 2 x 2 = 4 cancels the 4, no more)",
+                    (2, 2, 2): " (only one factor 2 of the derivative: G = F F^T gives two)",
+                }.get(fit, "")
+                raise _Fail(
+                    f"style_gradient computes (G - A) F / ({_normaliser_text(*fit)}) where "
+                    f"F > 0, instead of (G - A) F / (N^2 M^2){note}",
+                    "differentiate sum (G - A)^2 / (4 N^2 M^2): the square gives 2 (G - A), "
+                    "and G = F F^T gives 2 F: 4 (G - A) F / (4 N^2 M^2) = (G - A) F / (N^2 M^2).",
+                )
+            raise _differs("style_gradient", *first)
+        return (
+            "style_gradient is correct: eq. 6, (G - A) F / (N^2 M^2) where F > 0, as autograd "
+            "computes it."
+        )
+
+    return _run("style_gradient", body)
+
+
+# ---- total variation -----------------------------------------------------------------------
+
+
+def _ref_tv(x: torch.Tensor) -> torch.Tensor:
+    """``sum (x[i+1, j] - x[i, j])^2 + sum (x[i, j+1] - x[i, j])^2`` over everything."""
+    dh = x[:, :, 1:, :] - x[:, :, :-1, :]
+    dw = x[:, :, :, 1:] - x[:, :, :, :-1]
+    return (dh**2).sum() + (dw**2).sum()
+
+
+def check_tv_loss(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
+    """Check ``fn(x)``: ``x`` ``[B, C, H, W]`` -> the squared total variation, a 0-dim tensor.
+
+    ``sum (x[:, :, i+1, j] - x[:, :, i, j])^2 + sum (x[:, :, i, j+1] - x[:, :, i, j])^2``:
+    the squared differences between vertical and horizontal neighbours, summed (as
+    ``nst_helpers.tv_loss``).
+    """
+
+    def body() -> str:
+        _callable(fn, "tv_loss")
+        for seed, shape in ((14, (1, 3, 5, 7)), (15, (2, 3, 6, 4))):
+            x = _inputs(seed, *shape, low=0.0)
+            xd = x.double()
+            want = _ref_tv(xd)
+            out = _as_tensor(_call(fn, "tv_loss", x), "tv_loss", want)
+            _check_scalar(out, "tv_loss")
+            out = out.reshape(())
+            if _close(out, want):
+                continue
+            dh = xd[:, :, 1:, :] - xd[:, :, :-1, :]
+            dw = xd[:, :, :, 1:] - xd[:, :, :, :-1]
+            rh = xd.roll(-1, dims=2) - xd
+            rw = xd.roll(-1, dims=3) - xd
+            _diagnose(out, [
+                ((dh**2).sum(), "tv_loss only sums the vertical differences (along H)",
+                 "add the horizontal ones: x[..., :, 1:] - x[..., :, :-1] along W."),
+                ((dw**2).sum(), "tv_loss only sums the horizontal differences (along W)",
+                 "add the vertical ones: x[..., 1:, :] - x[..., :-1, :] along H."),
+                (dh.abs().sum() + dw.abs().sum(),
+                 "tv_loss sums |differences| (the L1 total variation)",
+                 "square the differences: this course's TV (and tv_loss) is the squared form, "
+                 "smooth everywhere."),
+                ((dh**2).mean() + (dw**2).mean(), "tv_loss averages instead of summing",
+                 "sum the squared differences; the tv_weight then sets their scale."),
+                (_ref_tv(xd) / xd.numel(), "tv_loss divides by the number of entries",
+                 "sum the squared differences, without dividing."),
+                ((rh**2).sum() + (rw**2).sum(),
+                 "tv_loss compares the last row and column with the first (torch.roll wraps "
+                 "around)",
+                 "use slices, x[:, :, 1:] - x[:, :, :-1]: the image's edges have no neighbour "
+                 "beyond them."),
+                ((dh[:, :, :, :-1] ** 2 + dw[:, :, :-1, :] ** 2).sqrt().sum(),
+                 "tv_loss computes the isotropic TV, sum sqrt(dh^2 + dw^2)",
+                 "sum the squared differences themselves, without the square root."),
+                (((xd[1:] - xd[:-1]) ** 2).sum() + ((xd[:, 1:] - xd[:, :-1]) ** 2).sum(),
+                 "tv_loss takes differences along the batch and channel axes",
+                 "x is [B, C, H, W]: the neighbours are along H (dim 2) and W (dim 3)."),
+            ])  # fmt: skip
+            raise _differs("tv_loss", out, want)
+        _check_grad(fn, "tv_loss", [_inputs(14, 1, 3, 5, 7, low=0.0)], _ref_tv)
+        return "tv_loss is correct: the squared differences of neighbours along H and W, summed."
+
+    return _run("tv_loss", body)
+
+
+# ---- a feature extractor -------------------------------------------------------------------
+
+_EXTRACT = ("conv1_1", "relu1_2", "conv2_1", "pool2", "conv3_1")
+
+
+def _probe_vgg() -> tuple[torch.nn.Sequential, dict[str, int]]:
+    """A seeded VGG19 ``features`` (torchvision's layout, in-place ReLUs) and its layer names."""
+    from .features import VGG19_LAYERS, build_vgg19_features
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        vgg = build_vgg19_features()
+    return vgg.eval().requires_grad_(False), dict(VGG19_LAYERS)
+
+
+def _ref_features(vgg: torch.nn.Sequential, x: torch.Tensor, upto: int) -> list[torch.Tensor]:
+    """Every module's output up to index ``upto``, each a tensor of its own (no in-place)."""
+    outs, h = [], x
+    for module in vgg[: upto + 1]:
+        h = torch.relu(h) if isinstance(module, torch.nn.ReLU) else module(h)
+        outs.append(h)
+    return outs
+
+
+def check_feature_extractor(
+    fn: Callable[[torch.nn.Sequential, torch.Tensor, list[str]], dict[str, torch.Tensor]],
+) -> bool:
+    """Check ``fn(vgg, x, names)`` -> ``{name: output of that layer}`` for VGG19's ``features``.
+
+    ``vgg`` is torchvision's ``nn.Sequential`` of 37 modules (in-place ReLUs), ``x`` a
+    normalised batch ``[B, 3, H, W]`` and ``names`` layer names such as ``"conv1_1"`` (index
+    ``VGG19_LAYERS[name]``). Each value must be exactly that module's output, a ``conv*``
+    before its ReLU. Works by walking the layers or with forward hooks.
+    """
+
+    def body() -> str:
+        _callable(fn, "extract_features")
+        vgg, index = _probe_vgg()
+        names = list(_EXTRACT)
+        upto = max(index[n] for n in names)
+        x = _inputs(16, 1, 3, 32, 32)
+        ran: list[int] = []
+        probes = [
+            m.register_forward_pre_hook(lambda mod, args, i=i: ran.append(i))
+            for i, m in enumerate(vgg)
+        ]
+        try:
+            with torch.no_grad():
+                out = _call(fn, "extract_features", vgg, x, list(names))
+        finally:
+            for handle in probes:
+                handle.remove()
+        if out is None:
+            raise _Fail("extract_features returned None", "did you forget the `return` statement?")
+        if not isinstance(out, dict):
+            raise _Fail(
+                f"extract_features returned a {type(out).__name__}, not a dict",
+                "return {name: tensor} with one entry per requested name.",
+            )
+        if set(out) != set(names):
+            missing, extra = set(names) - set(out), set(out) - set(names)
+            raise _Fail(
+                "extract_features returned the wrong keys"
+                + (f"; missing {sorted(missing)}" if missing else "")
+                + (f"; not asked for {sorted(extra)}" if extra else ""),
+                "use the requested names as keys, exactly one entry for each.",
+            )
+        leftover = [i for i, m in enumerate(vgg) if m._forward_hooks or m._forward_pre_hooks]
+        if leftover:
+            raise _Fail(
+                f"extract_features left forward hooks on the network (modules {leftover[:5]})",
+                "keep the handle that register_forward_hook returns and call handle.remove() "
+                "when done (in a `finally:`), or every later forward pass keeps capturing.",
+            )
+        outputs = _ref_features(vgg, x, upto + 1)
+        # ReLU and pooling outputs first: an off-by-one shows there, while a conv* value that
+        # equals its ReLU's output can also mean "stored without a copy" (the in-place trap).
+        for name in sorted(names, key=lambda n: n.startswith("conv")):
+            got, i = out[name], index[name]
+            want = outputs[i]
+            if not isinstance(got, torch.Tensor):
+                raise _Fail(f"extract_features gave {name} as a {type(got).__name__}")
+            if got.shape == want.shape and _close(got, want):
+                continue
+            if name.startswith("conv") and _close(got, torch.relu(want)):
+                raise _Fail(
+                    f"{name} holds post-ReLU values: the in-place ReLU after it overwrote the "
+                    "tensor you kept",
+                    "store a copy (`h.clone()`), or run that ReLU out of place: torchvision's "
+                    "ReLUs are nn.ReLU(inplace=True) and rewrite their input.",
+                )
+            for j in (i - 1, i + 1):
+                other = outputs[j] if 0 <= j < len(outputs) else None
+                if other is not None and got.shape == other.shape and _close(got, other):
+                    who = next((k for k, v in index.items() if v == j), f"module {j}")
+                    raise _Fail(
+                        f"{name} is the output of {who} (index {j}), one module off",
+                        f"{name} is vgg[{i}]: keep the output right after module {i} runs "
+                        "(enumerate from 0).",
+                    )
+            if got.shape != want.shape:
+                raise _Fail(
+                    f"{name} has shape {list(got.shape)}, expected {list(want.shape)}",
+                    f"{name} is the output of vgg[{i}]; count the modules from 0.",
+                )
+            raise _differs(f"extract_features[{name!r}]", got, want)
+        message = "extract_features is correct: the output of each named layer, conv* before ReLU."
+        if ran and max(ran) > upto:
+            message += (
+                f" Tip: it ran {max(ran) + 1} modules; stopping after vgg[{upto}] (the deepest "
+                "layer asked for) saves the rest of the work."
+            )
+        return message
+
+    return _run("extract_features", body)
+
+
+# ---- the optimisation loop -----------------------------------------------------------------
+
+_LOOP_STEPS = 6
+_LOOP_LR = 0.05
+_LBFGS_ITER = 4
+
+
+class _Probe(torch.nn.Module):
+    """A tiny frozen 'VGG' (float64, two conv+ReLU blocks) that remembers how it was called."""
+
+    def __init__(self, content: torch.Tensor, style: torch.Tensor) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(17)
+        self.conv1 = torch.nn.Conv2d(3, 4, 3, padding=1).double()
+        self.conv2 = torch.nn.Conv2d(4, 6, 3, padding=1, stride=2).double()
+        with torch.no_grad():
+            for p in self.parameters():
+                p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64) * 0.5)
+        self.requires_grad_(False)
+        self.content, self.style = content, style
+        self.target_calls: list[tuple[str, bool]] = []  # (which image, grad mode on?)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        if not x.requires_grad:
+            for label, image in (("content", self.content), ("style", self.style)):
+                if x.shape == image.shape and torch.equal(x.detach(), image):
+                    self.target_calls.append((label, torch.is_grad_enabled()))
+        a = torch.relu(self.conv1(x))
+        b = torch.relu(self.conv2(a))
+        return {"block1": a, "block2": b}
+
+
+def _loop_loss(feats: dict, content_feats: dict, style_feats: dict) -> torch.Tensor:
+    """alpha * 1/2 sum (F - P)^2 at block2 + beta * sum_l E_l over both blocks."""
+    content = 0.5 * ((feats["block2"] - content_feats["block2"]) ** 2).sum()
+    style = 0
+    for name in ("block1", "block2"):
+        f, s = feats[name], style_feats[name]
+        style = style + _ref_style(f, s)
+    return content + 1e2 * style
+
+
+def _ref_loop(
+    content: torch.Tensor, style: torch.Tensor, optimizer: str, mistake: str | None = None
+) -> tuple[torch.Tensor, list[float]]:
+    """The loop done right (``mistake=None``), or with one typical mistake, for diagnosis."""
+    net = _Probe(content, style)
+    with torch.no_grad():
+        pc, ps = net(content), net(style)
+    x = content.clone().requires_grad_(True)
+    history: list[float] = []
+
+    def evaluate() -> torch.Tensor:
+        return _loop_loss(net(x), pc, ps)
+
+    if optimizer == "adam":
+        opt = torch.optim.Adam([x], lr=_LOOP_LR)
+        for _ in range(_LOOP_STEPS):
+            if mistake != "no_zero_grad":
+                opt.zero_grad()
+            loss = evaluate()
+            loss.backward()
+            if mistake != "log_after":
+                history.append(loss.item())
+            opt.step()
+            if mistake != "no_clamp":
+                with torch.no_grad():
+                    x.clamp_(0, 1)
+            if mistake == "log_after":
+                with torch.no_grad():
+                    history.append(evaluate().item())
+        return x.detach(), history
+    opt = torch.optim.LBFGS([x], max_iter=_LBFGS_ITER)
+
+    def closure() -> torch.Tensor:
+        if mistake == "clamp_in_closure":
+            with torch.no_grad():
+                x.clamp_(0, 1)
+        if mistake != "no_zero_grad":
+            opt.zero_grad()
+        loss = evaluate()
+        loss.backward()
+        return loss
+
+    for _ in range(_LOOP_STEPS):
+        loss = opt.step(closure)
+        if mistake == "log_after":
+            with torch.no_grad():
+                history.append(evaluate().item())
+        else:
+            history.append(float(loss.detach()))
+    return x.detach().clamp(0, 1), history
+
+
+_LOOP_MISTAKES = {
+    "no_zero_grad": (
+        "the gradients accumulate from step to step: optimizer.zero_grad() is missing",
+        "call optimizer.zero_grad() before every loss.backward() (inside the closure for "
+        "L-BFGS): backward adds to .grad, it does not overwrite it.",
+    ),
+    "log_after": (
+        "history holds the loss measured after each update, not the loss of the step",
+        "record loss.item() of the forward pass that computed the gradient (for L-BFGS the "
+        "value optimizer.step(closure) returns); an extra forward pass after the step costs "
+        "time and shifts the curve by one step.",
+    ),
+    "no_clamp": (
+        "the pixels are never clamped (with Adam)",
+        "after optimizer.step(), under torch.no_grad(), x.clamp_(0, 1) keeps every pixel in "
+        "[0, 1].",
+    ),
+    "clamp_in_closure": (
+        "the image is clamped inside the L-BFGS closure",
+        "L-BFGS calls the closure several times per step at points of its own choosing; "
+        "moving the point there spoils its line search and curvature estimate. Clamp the final "
+        "image instead (or after optimizer.step(closure)).",
+    ),
+}
+
+
+def check_loop(fn: Callable[..., tuple[torch.Tensor, list[float]]]) -> bool:
+    """Check ``fn(extractor, loss_fn, content, style, steps, optimizer)``: the whole NST loop.
+
+    ``extractor(x)`` -> ``{layer: features}`` (frozen); ``loss_fn(feats, content_feats,
+    style_feats)`` -> the total loss; ``content``/``style`` ``[1, 3, H, W]`` in [0, 1];
+    ``optimizer`` ``"adam"`` (``torch.optim.Adam([x], lr=0.05)``, clamp to [0, 1] after each
+    step) or ``"lbfgs"`` (``torch.optim.LBFGS([x], max_iter=4)``, clamp only the result).
+    Start from the content image. Return ``(image, history)``: ``history[k]`` the loss (a
+    float) of step ``k + 1``, measured before its update. The checker runs both optimisers
+    for 6 steps on a tiny network and names the typical mistake it finds: targets recomputed
+    in the loop or with gradients, the network optimised instead of the image, a missing
+    ``zero_grad``, logging after the step, clamping inside the L-BFGS closure.
+    """
+
+    def body() -> str:
+        _callable(fn, "style_transfer")
+        content = _inputs(18, 1, 3, 8, 8, low=0.0).double()
+        style = _inputs(19, 1, 3, 8, 8, low=0.0).double()
+        for optimizer in ("adam", "lbfgs"):
+            _check_one_loop(fn, content, style, optimizer)
+        return (
+            "your loop is correct with Adam and with L-BFGS: targets once without gradients, "
+            "only the pixels optimised, zero_grad every step, the loss logged before the update."
+        )
+
+    return _run("style_transfer", body)
+
+
+def _check_one_loop(fn: Callable, content: torch.Tensor, style: torch.Tensor, opt: str) -> None:
+    net = _Probe(content, style)
+    weights = [p.detach().clone() for p in net.parameters()]
+    name = f"style_transfer(..., optimizer={opt!r})"
+    try:
+        out = fn(net, _loop_loss, content.clone(), style.clone(), _LOOP_STEPS, opt)
+    except Exception as err:  # noqa: BLE001 - any learner error becomes a hint
+        raise _Fail(f"{name} raised {type(err).__name__}: {err}", _exception_hint(err)) from None
+    if not (isinstance(out, tuple | list) and len(out) == 2):
+        raise _Fail(f"{name} must return (image, history), got {type(out).__name__}")
+    image, history = out
+    if not isinstance(image, torch.Tensor) or image.shape != content.shape:
+        raise _Fail(
+            f"{name}: the image must be a tensor shaped like the content, {list(content.shape)}"
+        )
+    if any(not torch.equal(p, w) for p, w in zip(net.parameters(), weights, strict=True)):
+        raise _Fail(
+            "the network's weights changed: the optimiser was given the network's parameters",
+            "optimise the image only: x = content.clone().requires_grad_(True) and "
+            "torch.optim.Adam([x], ...); the network stays frozen.",
+        )
+    if torch.equal(image.detach(), content):
+        raise _Fail(
+            f"{name} returned the content image unchanged",
+            "give the optimiser the image, [x] with x.requires_grad_(True), not the network's "
+            "(frozen) parameters, and call optimizer.step() every step.",
+        )
+    calls = {
+        label: [g for lbl, g in net.target_calls if lbl == label] for label in ("content", "style")
+    }
+    for label, grads in calls.items():
+        if len(grads) > 1:
+            raise _Fail(
+                f"the {label} image went through the network {len(grads)} times: the targets "
+                "are recomputed inside the loop",
+                "compute content_feats and style_feats once, before the loop: the photo and the "
+                "painting never change, so every extra pass is wasted time.",
+            )
+        if grads and grads[0]:
+            raise _Fail(
+                f"the {label} targets were computed with gradients enabled",
+                "wrap the target computation in `with torch.no_grad():`: the targets are "
+                "constants, and a graph kept for them costs memory for nothing.",
+            )
+    if not calls["content"]:
+        raise _Fail(
+            "the content image never went through the network: where do the content targets "
+            "come from?",
+            "content_feats = extractor(content), once, under torch.no_grad().",
+        )
+    if not isinstance(history, list | tuple) or len(history) != _LOOP_STEPS:
+        got = len(history) if hasattr(history, "__len__") else type(history).__name__
+        hint = "append one loss per step."
+        if opt == "lbfgs" and isinstance(got, int) and got > _LOOP_STEPS:
+            hint = (
+                "append once per step, the value optimizer.step(closure) returns, not inside "
+                "the closure (L-BFGS calls it several times per step)."
+            )
+        raise _Fail(f"{name}: history has {got} entries for {_LOOP_STEPS} steps", hint)
+    if any(isinstance(h, torch.Tensor) for h in history):
+        raise _Fail(
+            "history holds tensors, not numbers",
+            "append loss.item(): a tensor that requires grad keeps its whole graph (and the "
+            "feature maps) alive until the end of the run.",
+        )
+    want_image, want_history = _ref_loop(content, style, opt)
+    got_history = torch.tensor([float(h) for h in history], dtype=torch.float64)
+
+    def same(img: torch.Tensor, hist: list[float]) -> bool:
+        return _close(image.detach().double(), img, rtol=1e-5) and _close(
+            got_history, torch.tensor(hist, dtype=torch.float64), rtol=1e-5
+        )
+
+    if same(want_image, want_history):
+        return
+    mistakes = ["no_zero_grad", "log_after"] + (
+        ["no_clamp"] if opt == "adam" else ["clamp_in_closure"]
+    )
+    for mistake in mistakes:
+        if same(*_ref_loop(content, style, opt, mistake)):
+            raise _Fail(*_LOOP_MISTAKES[mistake])
+    if _close(got_history[:1], torch.tensor(want_history[:1], dtype=torch.float64), rtol=1e-5):
+        detail = "the first loss is right, later ones differ"
+    else:
+        detail = f"the first loss is {got_history[0].item():.6g}, expected {want_history[0]:.6g}"
+    raise _Fail(
+        f"{name} does not follow the expected loop ({detail})",
+        "start from x = content.clone(); per step: zero_grad, forward, loss_fn, backward, log "
+        "loss.item(), step; Adam(lr=0.05) with a clamp after the step, or LBFGS(max_iter=4) "
+        "with the clamp only on the result.",
+    )
 
 
 # ---- self-test questions -----------------------------------------------------------------
@@ -587,3 +1162,78 @@ def quiz(
     print(f"❌ Not quite ({answer!r})." + (f" {why[0].upper()}{why[1:]}" if why else ""))
     print(f"   Hint: {q.hint}")
     return False
+
+
+# ---- instance normalisation (chapter 08) -----------------------------------------------
+
+_IN_EPS = 1e-5
+
+
+def _ref_instance_norm(x: torch.Tensor) -> torch.Tensor:
+    mean = x.mean(dim=(2, 3), keepdim=True)
+    var = ((x - mean) ** 2).mean(dim=(2, 3), keepdim=True)
+    return (x - mean) / torch.sqrt(var + _IN_EPS)
+
+
+def check_instance_norm(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
+    """Check ``fn(x)``: ``[B, C, H, W]`` -> ``(x - mean) / sqrt(var + 1e-5)`` per image and channel.
+
+    ``mean`` and the biased ``var`` are taken over the ``H * W`` positions of each image's
+    channel separately (Ulyanov et al., 2016), as ``torch.nn.InstanceNorm2d`` does without
+    its learnt scale and shift.
+    """
+
+    def body() -> str:
+        _callable(fn, "instance_norm")
+        x = _inputs(21, 3, 4, 5, 6) * 3 + 1
+        x[1, 2] = 0.5  # a flat channel: its variance is 0, only eps keeps the division finite
+        xd = x.double()
+        want = _ref_instance_norm(xd)
+        out = _as_tensor(_call(fn, "instance_norm", x), "instance_norm", want)
+        if out.shape != x.shape:
+            raise _Fail(
+                f"instance_norm returned shape {list(out.shape)} for input {list(x.shape)}",
+                "normalise each value: the output has the input's shape [B, C, H, W]; use "
+                "keepdim=True so the statistics broadcast.",
+            )
+        if not torch.isfinite(out).all():
+            raise _Fail(
+                "instance_norm gives inf or NaN for a channel whose values are all equal",
+                "add eps = 1e-5 to the variance *inside* the square root: sqrt(var + eps).",
+            )
+        if not _close(out, want):
+            dims_b = (xd - xd.mean((0, 2, 3), keepdim=True)) / torch.sqrt(
+                xd.var((0, 2, 3), unbiased=False, keepdim=True) + _IN_EPS
+            )
+            dims_l = (xd - xd.mean((1, 2, 3), keepdim=True)) / torch.sqrt(
+                xd.var((1, 2, 3), unbiased=False, keepdim=True) + _IN_EPS
+            )
+            centred = xd - xd.mean((2, 3), keepdim=True)
+            unbiased = centred / torch.sqrt(xd.var((2, 3), keepdim=True) + _IN_EPS)
+            _diagnose(out, [
+                (dims_b, "instance_norm uses batch statistics (mean over B, H, W: batch norm)",
+                 "take mean and variance over dim=(2, 3) only: each image's channel on its own."),
+                (dims_l, "instance_norm uses layer statistics (mean over C, H, W: layer norm)",
+                 "take mean and variance over dim=(2, 3) only, separately for every channel."),
+                (unbiased, "instance_norm uses the unbiased variance (divides by M - 1)",
+                 "use the biased variance, the plain mean of the squared deviations "
+                 "(unbiased=False), as InstanceNorm2d does."),
+                (centred, "instance_norm only subtracts the mean",
+                 "also divide by sqrt(var + eps): unit variance per channel."),
+                (xd / torch.sqrt(xd.var((2, 3), unbiased=False, keepdim=True) + _IN_EPS),
+                 "instance_norm only divides by the standard deviation",
+                 "subtract each channel's mean first."),
+            ])  # fmt: skip
+            raise _differs("instance_norm", out, want)
+        # Weighted: a plain sum of normalised values is constant (0), its gradient meaningless.
+        weights = _inputs(23, 2, 3, 4, 4)
+        _check_grad(
+            lambda t: fn(t) * weights, "instance_norm", [_inputs(22, 2, 3, 4, 4)],
+            lambda t: _ref_instance_norm(t) * weights.double(),
+        )  # fmt: skip
+        return (
+            "instance_norm is correct: each image's channels get zero mean and unit variance, "
+            "whatever the batch holds."
+        )
+
+    return _run("instance_norm", body)

@@ -133,7 +133,60 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = commands.add_parser("samples", help="list the sample images")
     s.add_argument("--kind", choices=("content", "style"), default=None)
+    _add_realtime_parsers(commands)
     return parser
+
+
+def _add_realtime_parsers(commands) -> None:
+    """``train`` and ``apply``: real-time style transfer (Johnson et al. 2016, chapter 08)."""
+    t = commands.add_parser(
+        "train",
+        help="train a real-time style network for STYLE",
+        description="Train a feed-forward network that paints any photo in the style of STYLE "
+        "(Johnson et al. 2016), with the same losses as `stylize`. Then use `apply`. Options "
+        "left out take train_transformer's defaults (4000 steps of 4 crops of 256 px).",
+    )
+    t.add_argument("style", help="style image: a file or a sample name")
+    t.add_argument(
+        "--images", required=True,
+        help="training photos: a folder, 'samples' (bundled, quick tests) or 'flowers102' "
+        "(8189 photos, downloaded once)",
+    )  # fmt: skip
+    t.add_argument("-o", "--output", required=True, help="model file to write, e.g. model.pt")
+    t.add_argument("--steps", type=int, default=None, help="training steps")
+    t.add_argument("--size", type=int, default=None, help="training crop size in pixels")
+    t.add_argument("--batch-size", type=int, default=None, help="crops per step")
+    t.add_argument("--lr", type=float, default=None, help="Adam's learning rate")
+    t.add_argument("--content-weight", type=float, default=None, help="alpha")
+    t.add_argument("--style-weight", type=float, default=None, help="beta")
+    t.add_argument("--tv-weight", type=float, default=None, help="total variation")
+    t.add_argument(
+        "--normalization", choices=("relative", "paper"), default="relative",
+        help="loss normalisation, as for stylize (default relative)",
+    )  # fmt: skip
+    t.add_argument("--weights", default=None, help="VGG19: imagenet (default), random, a .pth")
+    t.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    t.add_argument("--precision", choices=("fp32", "bf16", "fp16", "auto"), default="fp32")
+    t.add_argument("--seed", type=int, default=None)
+    t.add_argument("--checkpoint", default=None, help="save resumable state to this file")
+    t.add_argument("--checkpoint-every", type=int, default=None, metavar="N")
+    t.add_argument("--resume", default=None, help="continue from this checkpoint")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing model file")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    a = commands.add_parser(
+        "apply",
+        help="stylise images with a trained network",
+        description="Stylise photos with a network from `train`. INPUT may be files or folders; "
+        "OUT is an image file for a single input, else a folder (one PNG per input).",
+    )
+    a.add_argument("model", help="model file written by `train`")
+    a.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    a.add_argument("-o", "--output", required=True, help="output image or folder")
+    a.add_argument("--size", type=int, default=None, help="shrink the longest side to this")
+    a.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    a.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    a.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _fail(code: int, message: str) -> int:
@@ -257,6 +310,157 @@ def _samples(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _train(args: argparse.Namespace) -> int:
+    """``train``: fit a TransformerNet, save it; Ctrl-C keeps the network trained so far."""
+    from .features import WeightsError, weights_are_random
+    from .feedforward import TrainingDivergedError, train_transformer
+    from .images import ImageError
+    from .memory import InsufficientMemoryError
+    from .photos import PhotoUnavailableError
+
+    out = Path(args.output)
+    if out.is_dir():
+        return _fail(EXIT_BAD_INPUT, f"output {str(out)!r} is a directory; give a file name")
+    if _same_file(out, Path(args.style)) or (args.resume and _same_file(out, Path(args.resume))):
+        return _fail(EXIT_BAD_INPUT, f"output {str(out)!r} is an input; choose another name")
+    if out.exists() and not args.overwrite:
+        return _fail(EXIT_BAD_INPUT, f"output {str(out)!r} exists; pass --overwrite to replace it")
+    names = {"steps": "steps", "size": "image_size", "batch_size": "batch_size", "lr": "lr",
+             "content_weight": "content_weight", "style_weight": "style_weight",
+             "tv_weight": "tv_weight"}  # fmt: skip
+    tuned = {kw: getattr(args, a) for a, kw in names.items() if getattr(args, a) is not None}
+
+    def keep_going(record: dict) -> bool:
+        # Said once training has started, so a bad-input error stays a single line.
+        if record["step"] == 1 and weights_are_random(args.weights):
+            print(
+                "\nWARNING: VGG19 weights are RANDOM: the network learns NO style, only the code "
+                "path is tested. Use --weights imagenet for real results.",
+                file=sys.stderr,
+            )
+        _RUNNING.set()  # from now on the first Ctrl-C stops between steps
+        return not _STOP.is_set()
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the random-weights warning was printed above
+            net = train_transformer(
+                args.style, args.images, weights=args.weights, device=args.device,
+                precision=args.precision, seed=args.seed, progress=not args.quiet,
+                normalization=args.normalization,
+                checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
+                resume=args.resume, callback=keep_going, **tuned,
+            )  # fmt: skip
+    except TrainingDivergedError as err:
+        err.net.save(out, overwrite=True)
+        return _fail(EXIT_BAD_INPUT, f"{_one_line(err)} The network before it is saved to {out}")
+    except (FileNotFoundError, ImageError, ValueError) as err:
+        return _fail(EXIT_BAD_INPUT, _one_line(err))
+    except (WeightsError, InsufficientMemoryError, PhotoUnavailableError) as err:
+        return _fail(EXIT_ENVIRONMENT, _one_line(err))
+    except KeyboardInterrupt:
+        return _fail(EXIT_INTERRUPTED, "interrupted before the first step; nothing was saved")
+    net.save(out, overwrite=True)
+    last = net.history[-1] if net.history else None
+    summary = f"saved {out} ({len(net.history)} steps"
+    if last is not None:
+        summary += f", last loss {last['total']:.4g}, {last['seconds']:.1f} s"
+    summary += f" on {net.device})"
+    if net.random_weights:
+        summary += " [RANDOM VGG19 WEIGHTS: no style was learnt]"
+    if net.interrupted:
+        print(f"interrupted: {summary}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(summary)
+    return EXIT_OK
+
+
+def _apply_plan(args: argparse.Namespace) -> list[tuple[Path, Path]]:
+    """(input, output) pairs, checked before any work: no overwrite, no clobbered input."""
+    from PIL import Image
+
+    from .photos import photo_sources
+
+    inputs: list[Path] = []
+    for item in args.inputs:
+        path = Path(item)
+        if not path.exists():
+            raise FileNotFoundError(f"input not found: {str(path)!r}")
+        inputs += [Path(p) for p in photo_sources(path)] if path.is_dir() else [path]
+    out = Path(args.output)
+    single = len(inputs) == 1 and not out.is_dir() and out.suffix != ""
+    if single:
+        if Image.registered_extensions().get(out.suffix.lower()) is None:
+            raise ValueError(f"output {str(out)!r} needs an image extension such as .png or .jpg")
+        pairs = [(inputs[0], out)]
+    else:
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"output {str(out)!r} must be a folder for {len(inputs)} inputs")
+        pairs = [(p, out / f"{p.stem}.png") for p in inputs]
+        seen: dict[Path, Path] = {}
+        for src, dst in pairs:
+            if dst in seen:
+                raise ValueError(
+                    f"{str(seen[dst])!r} and {str(src)!r} would both be written to {str(dst)!r}; "
+                    "rename one or apply them separately"
+                )
+            seen[dst] = src
+    for _, dst in pairs:
+        if any(_same_file(dst, p) for p in inputs):
+            raise ValueError(f"output {str(dst)!r} is an input image; choose another output")
+        if dst.exists() and not args.overwrite:
+            taken = sum(d.exists() for _, d in pairs)
+            raise ValueError(
+                f"output {str(dst)!r} exists ({taken} of {len(pairs)} outputs do); pass "
+                "--overwrite to replace them"
+            )
+    return pairs
+
+
+def _apply(args: argparse.Namespace) -> int:
+    """``apply``: stylise files and folders with a trained network."""
+    import time
+
+    from tqdm.auto import tqdm
+
+    from .feedforward import TransformerNet
+    from .images import ImageError, save_image
+
+    try:
+        if args.size is not None and args.size < 1:
+            raise ValueError(f"--size must be >= 1, got {args.size}")
+        pairs = _apply_plan(args)
+        net = TransformerNet.load(args.model, device=args.device)
+    except (FileNotFoundError, ValueError) as err:  # ModelFileError and ImageError are ValueErrors
+        return _fail(EXIT_BAD_INPUT, _one_line(err))
+    if net.random_weights:
+        print(
+            "WARNING: this network was trained against RANDOM VGG19 weights: its outputs are NOT "
+            "stylised images.",
+            file=sys.stderr,
+        )
+    _RUNNING.set()
+    done, t0 = 0, time.perf_counter()
+    try:
+        for src, dst in tqdm(pairs, disable=args.quiet or len(pairs) == 1, unit="image"):
+            save_image(net.stylize(src, max_size=args.size), dst, overwrite=True)
+            done += 1
+            if _STOP.is_set():
+                break
+    except (FileNotFoundError, ImageError, ValueError) as err:
+        return _fail(EXIT_BAD_INPUT, f"{_one_line(err)} ({done} of {len(pairs)} written)")
+    except KeyboardInterrupt:
+        pass
+    where = pairs[0][1] if len(pairs) == 1 else Path(args.output)
+    per_image = (time.perf_counter() - t0) / max(done, 1)
+    summary = f"wrote {done} of {len(pairs)} image(s) to {where} ({per_image:.3f} s per image on {net.device})"
+    if done < len(pairs):
+        print(f"interrupted: {summary}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(summary)
+    return EXIT_OK
+
+
 _RUNNING = threading.Event()  # the optimisation loop has finished its first step
 _STOP = threading.Event()  # a stop was requested: end after the current step
 
@@ -282,8 +486,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     signals = [signal.SIGINT] + ([signal.SIGTERM] if os.name == "posix" else [])
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = {s: signal.signal(s, _request_stop) for s in signals} if in_main_thread else {}
+    handlers = {"stylize": _stylize, "train": _train, "apply": _apply}
     try:
-        return _stylize(args)
+        return handlers[args.command](args)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -145,6 +145,28 @@ def random_weights_banner(weights: str | os.PathLike | None = None) -> bool:
     return True
 
 
+HIDDEN_FIGURES = (
+    "MPLBACKEND=Agg: this notebook's figures are drawn but never shown. Unset MPLBACKEND (or "
+    "run `%matplotlib inline`) to see them; test runs set NST_TESTING=1 to silence this."
+)
+
+
+def warn_if_figures_hidden() -> bool:
+    """Warn (and return True) when a notebook kernel uses matplotlib's Agg backend.
+
+    ``MPLBACKEND=Agg`` is right for tests and CI, which only need figures to be drawn, but in
+    a notebook it hides every figure without a word. Test runs set ``NST_TESTING=1``.
+    """
+    if not _in_notebook() or os.environ.get("NST_TESTING", "").strip().lower() in _TRUE:
+        return False
+    import matplotlib
+
+    if matplotlib.get_backend().lower() != "agg":
+        return False
+    warnings.warn(HIDDEN_FIGURES, UserWarning, stacklevel=3)
+    return True
+
+
 def setup(
     seed: int = 0,
     *,
@@ -188,4 +210,5 @@ def setup(
         warnings.filterwarnings("ignore", category=RandomWeightsWarning)
     if banner:
         random_weights_banner(cfg.weights)
+    warn_if_figures_hidden()
     return cfg

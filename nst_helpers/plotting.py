@@ -227,20 +227,28 @@ def show_feature_maps(
 
 
 def show_gram(
-    gram: torch.Tensor | np.ndarray, ax: Axes | None = None, title: str | None = None
+    gram: torch.Tensor | np.ndarray,
+    ax: Axes | None = None,
+    title: str | None = None,
+    vmax: float | None = None,
 ) -> Axes:
     """A Gram matrix ``[C, C]`` (or ``[1, C, C]``) as a heat map with a colour bar.
 
-    Entry (i, j) says how strongly channels i and j fire together, summed over positions.
+    Entry (i, j) says how strongly channels i and j fire together, summed over positions. The
+    colour scale is diverging and symmetric about 0 (``-vmax`` blue, 0 white, ``+vmax`` red),
+    so a sign is never hidden by the colour map; pass the same ``vmax`` to panels that are to
+    be compared (default: this matrix's largest magnitude).
     """
     g = torch.as_tensor(gram).detach().float().cpu()
     if g.dim() == 3 and g.shape[0] == 1:
         g = g[0]
     if g.dim() != 2 or g.shape[0] != g.shape[1]:
         raise ValueError(f"expected a Gram matrix [C, C] or [1, C, C], got {tuple(g.shape)}")
+    if vmax is None:
+        vmax = float(g.abs().max()) or 1.0
     if ax is None:
         _, ax = plt.subplots(figsize=(4, 3.5))
-    im = ax.imshow(g.numpy(), cmap="magma")
+    im = ax.imshow(g.numpy(), cmap="RdBu_r", vmin=-vmax, vmax=vmax)
     ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     ax.set_xlabel("channel j")
     ax.set_ylabel("channel i")
@@ -280,12 +288,17 @@ def show_pipeline(
 
     Content photo, painting and the generated image all pass through the same frozen VGG19;
     the content loss compares features, the style loss compares Gram matrices, and only the
-    generated image's pixels are updated. ``generated=None`` shows white noise there;
-    ``title`` goes above the diagram.
+    generated image's pixels are updated. ``generated=None`` shows the content photo there,
+    where ``stylize`` starts by default (``init="content"``); ``generated="noise"`` shows
+    white noise (``init="noise"``, the paper's start). ``title`` goes above the diagram.
     """
     thumb = (200, 160)
     imgs = [ImageOps.fit(as_pil(img).convert("RGB"), thumb) for img in (content, style)]
+    x_label = "generated image x"
     if generated is None:
+        generated, x_label = imgs[0], "generated image x (starts as p)"
+    elif isinstance(generated, str) and generated == "noise":
+        x_label = "generated image x (starts as noise)"
         rng = np.random.default_rng(0)
         noise = rng.integers(0, 256, size=(thumb[1], thumb[0], 3), dtype=np.uint8)
         generated = Image.fromarray(noise)
@@ -298,7 +311,7 @@ def show_pipeline(
     ax.set_axis_off()
     if title:
         ax.text(6.0, 6.3, title, ha="center", va="center", fontsize=13)
-    labels = ["content photo p", "generated image x", "style image a"]
+    labels = ["content photo p", x_label, "style image a"]
     ys = [4.1, 2.2, 0.3]
     for img, y, label in zip(imgs, ys, labels, strict=True):
         ax.imshow(img, extent=(0.3, 2.3, y, y + 1.6), aspect="auto")
@@ -306,7 +319,7 @@ def show_pipeline(
         _arrow(ax, (2.35, y + 0.8), (3.1, y + 0.8))
     _box(ax, 3.2, 0.3, 1.6, 5.4, "VGG19\n(frozen,\ntrained on\nImageNet)", "#e3f2fd")
     _box(
-        ax, 5.9, 3.3, 2.5, 1.4, "content loss\n$\\frac{1}{2}\\sum(F - P)^2$\nat conv4_2", "#e8f5e9"
+        ax, 5.9, 3.3, 2.5, 1.4, "content loss\n$\\frac{1}{2}\\sum(F - P)^2$\nat relu4_2", "#e8f5e9"
     )
     _box(
         ax,
@@ -314,7 +327,7 @@ def show_pipeline(
         1.0,
         2.5,
         1.4,
-        "style loss\nGram matrices $G = FF^T$\nconv1_1 ... conv5_1",
+        "style loss\nGram matrices $G = FF^T$\nrelu1_1 ... relu5_1",
         "#fff3e0",
     )
     _box(ax, 9.4, 2.2, 2.3, 1.3, "total loss\n$\\alpha L_{content} + \\beta L_{style}$", "#f3e5f5")
@@ -329,4 +342,70 @@ def show_pipeline(
     _arrow(ax, (0.1, 3.0), (0.29, 3.0), color="#c62828")
     ax.text(6.6, -0.28, "gradient of the loss w.r.t. the pixels of x: update x, repeat",
             ha="center", va="bottom", fontsize=10, color="#c62828")  # fmt: skip
+    return fig
+
+
+def show_transformer_net(net: torch.nn.Module | None = None, size: int = 256) -> Figure:
+    """Johnson et al.'s transformation network drawn to scale, and how it is trained.
+
+    Top: one block per stage of ``net`` (default: a fresh ``TransformerNet``), its height
+    proportional to the feature map's side for a ``size`` x ``size`` input, its label the
+    measured output shape. Bottom: the training loop, where the loss of ``stylize`` updates the
+    network's weights instead of an image's pixels.
+    """
+    from .feedforward import TransformerNet
+
+    net = net if net is not None else TransformerNet()
+    stages = [("down1", "9x9 conv"), ("down2", "3x3 conv /2"), ("down3", "3x3 conv /2"),
+              ("residuals", f"{len(net.residuals)} residual\nblocks"),
+              ("up1", "resize x2\n3x3 conv"), ("up2", "resize x2\n3x3 conv"),
+              ("out", "9x9 conv\nsigmoid")]  # fmt: skip
+    shapes: dict[str, tuple[int, ...]] = {}
+    hooks = [
+        getattr(net, name).register_forward_hook(
+            lambda _m, _i, out, name=name: shapes.__setitem__(name, tuple(out.shape[1:]))
+        )
+        for name, _ in stages
+    ]
+    try:
+        with torch.no_grad():
+            net(torch.zeros(1, 3, size, size, device=next(net.parameters()).device))
+    finally:
+        for h in hooks:
+            h.remove()
+    fig = plt.figure(figsize=(13, 6.2))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, 13)
+    ax.set_ylim(0, 6.2)
+    ax.set_axis_off()
+    ax.text(6.5, 5.95, f"TransformerNet on a {size} x {size} photo (block height ~ map side)",
+            ha="center", fontsize=12)  # fmt: skip
+    colors = {"down": "#e3f2fd", "residuals": "#fff3e0", "up": "#e8f5e9", "out": "#f3e5f5"}
+    _box(ax, 0.15, 3.6, 0.9, 1.2, f"photo\n3x{size}x{size}", "#eeeeee")
+    x, centre = 1.4, 4.2
+    for name, label in stages:
+        c, h, _ = shapes[name]
+        height = 0.5 + 1.9 * h / size
+        color = colors.get(name, colors["up" if name.startswith("up") else "down"])
+        _box(ax, x, centre - height / 2, 1.25, height, label, color)
+        ax.text(x + 0.62, centre - height / 2 - 0.3, f"{c}x{h}x{shapes[name][2]}",
+                ha="center", fontsize=8.5)  # fmt: skip
+        _arrow(ax, (x - 0.3, centre), (x - 0.05, centre))
+        x += 1.62
+    ax.text(6.5, 2.2, "every conv: reflection padding, then instance norm + ReLU (not the last); "
+            "each resize goes to the size of the matching encoder stage, so any H x W works",
+            ha="center", fontsize=9, style="italic")  # fmt: skip
+    # the training loop
+    _box(ax, 0.3, 0.5, 1.7, 1.0, "batch of\nphotos x", "#eeeeee")
+    _box(ax, 2.8, 0.5, 1.9, 1.0, "TransformerNet\n(weights W)", "#fff3e0")
+    _box(ax, 5.5, 0.5, 1.7, 1.0, "VGG19\n(frozen)", "#e3f2fd")
+    _box(ax, 8.0, 0.5, 2.5, 1.0, "loss of stylize:\ncontent vs x, style vs\nthe painting's Grams",
+         "#f3e5f5")  # fmt: skip
+    _arrow(ax, (2.1, 1.0), (2.75, 1.0))
+    _arrow(ax, (4.8, 1.0), (5.45, 1.0))
+    _arrow(ax, (7.3, 1.0), (7.95, 1.0))
+    ax.plot([10.6, 11.2, 11.2, 3.75, 3.75], [1.0, 1.0, 0.15, 0.15, 0.38], color="#c62828", lw=1.8)
+    _arrow(ax, (3.75, 0.3), (3.75, 0.42), color="#c62828")
+    ax.text(7.4, 0.2, "gradient w.r.t. W: one Adam step per batch (the pixels are not optimised)",
+            ha="center", va="bottom", fontsize=9.5, color="#c62828")  # fmt: skip
     return fig

@@ -240,4 +240,33 @@ QUESTIONS: dict[str, Question] = {
             "c": "the colour (chrominance) comes from one image only.",
         },
     ),
+    # ---- 08 · real-time style transfer -------------------------------------------------------
+    "08-what-is-trained": Question(
+        expected="b",
+        choices="abc",
+        hint="Which part is new compared with chapter 05, and which stays frozen?",
+        explanation="The network's weights W: VGG19 stays a frozen measuring instrument, and the "
+        "pixels are whatever the network outputs.",
+        why={
+            "a": "that is stylize; here the pixels are the network's output, not parameters.",
+            "c": "VGG19 only measures content and style: it stays frozen, as in every chapter.",
+        },
+    ),
+    "08-residual-side": Question(
+        expected=64,
+        hint="Each stride-2 convolution halves the side.",
+        explanation="256 / 2 / 2: the residual blocks see 16x fewer positions than the photo, "
+        "which makes them cheap and gives them a large receptive field.",
+    ),
+    "08-instance-not-batch": Question(
+        expected="b",
+        choices="abc",
+        hint="Which statistics does each normalisation pool over?",
+        explanation="Statistics per image and channel: the result depends on that photo alone, "
+        "and a contrast change (3x + 2) disappears.",
+        why={
+            "a": "both cost about the same; speed is not the reason.",
+            "c": "like batch norm it learns a scale and a shift per channel.",
+        },
+    ),
 }

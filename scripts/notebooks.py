@@ -32,10 +32,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -163,19 +165,58 @@ def _committed(path: Path) -> str | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
+def _root(notebook: Path) -> Path:
+    """The folder holding ``jupytext.toml`` above ``notebook`` (the checkout's root)."""
+    for folder in notebook.resolve().parents:
+        if (folder / "jupytext.toml").exists():
+            return folder
+    return notebook.resolve().parent
+
+
+def _state(notebook: Path) -> tuple[Path, str]:
+    """Where the last synced text of each pair is remembered, and this pair's key there."""
+    root = _root(notebook)
+    return root / "_build" / "notebook-sync.json", notebook.resolve().relative_to(root).as_posix()
+
+
+def last_synced(notebook: Path) -> str | None:
+    """The text both files agreed on after the last ``make notebooks`` here, else the
+    committed text file (a fresh checkout), else None."""
+    path, key = _state(notebook)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))[key]
+    except (OSError, ValueError, KeyError):
+        return _committed(text_file(notebook))
+
+
+def remember_synced(notebook: Path) -> None:
+    path, key = _state(notebook)
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        state = {}
+    state[key] = text_file(notebook).read_text(encoding="utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(state, indent=0, sort_keys=True), encoding="utf-8")
+
+
 def check_no_conflict(notebook: Path) -> None:
-    """Raise ``SyncConflict`` when both sides changed since the last commit and disagree."""
+    """Raise ``SyncConflict`` when both sides changed since they last agreed, differently.
+
+    The base is the text of the last sync in this checkout (or, in a fresh one, the committed
+    text file): an edit on one side only is simply newer and wins; edits on both sides would
+    make ``jupytext --sync`` drop one of them.
+    """
     text = text_file(notebook)
     if not (notebook.exists() and text.exists()) or in_sync(notebook):
         return
-    old_nb, old_text = _committed(notebook), _committed(text)
-    if old_nb is None or old_text is None:
+    base = last_synced(notebook)
+    if base is None:
         return
-    nb_inputs = text_of(jupytext.reads(notebook.read_text(encoding="utf-8"), fmt="ipynb"), REPO)
-    old_inputs = text_of(jupytext.reads(old_nb, fmt="ipynb"), REPO)
-    if nb_inputs != old_inputs and text.read_text(encoding="utf-8") != old_text:
+    nb_text = text_of(jupytext.read(notebook), notebook.parent)
+    if nb_text != base and text.read_text(encoding="utf-8") != base:
         raise SyncConflict(
-            f"{notebook.name} and {text.name} were both edited since the last commit and "
+            f"{notebook.name} and {text.name} were both edited since they were last synced and "
             f"disagree; keep one (`git checkout -- <the other>`) or copy your edits into one "
             f"of them, then run `make notebooks` again"
         )
@@ -311,6 +352,7 @@ def process(notebook: Path, *, execute: bool, write: bool = True) -> bool:
         mtime = notebook.stat().st_mtime
         os.utime(text_file(notebook), (mtime - 1, mtime - 1))  # even within one clock tick
         sync(notebook)
+    remember_synced(notebook)
     return any((p.read_bytes() if p.exists() else None) != b for p, b in before.items())
 
 
@@ -330,17 +372,34 @@ def main(argv: Iterable[str] | None = None) -> int:
     if not paths:
         print(f"notebooks: no {CHAPTER_GLOB}.ipynb in {args.notebooks}", file=sys.stderr)
         return 2
-    stale = []
+    stale, failed = [], []
     for path in paths:
+        start = time.perf_counter()
         try:
             changed = process(path, execute=not args.no_execute, write=not args.check)
         except SyncConflict as err:
             print(f"notebooks: {err}", file=sys.stderr)
             return 1
+        except Exception as err:  # a cell failed while recording: report it, do the others
+            from nbclient.exceptions import CellExecutionError
+
+            if not isinstance(err, CellExecutionError):
+                raise
+            print(
+                f"{path.name}: FAILED while running; outputs not re-recorded\n{err}",
+                file=sys.stderr,
+            )
+            failed.append(path.name)
+            continue
         if changed:
             stale.append(path.name)
         verb = ("OUT OF DATE" if args.check else "updated") if changed else "unchanged"
-        print(f"{path.relative_to(args.notebooks).as_posix()}: {verb}", flush=True)
+        ran = not (args.no_execute or args.check)
+        took = f" (ran in {time.perf_counter() - start:.0f} s)" if ran else ""
+        print(f"{path.relative_to(args.notebooks).as_posix()}: {verb}{took}", flush=True)
+    if failed:
+        print(f"notebooks: {', '.join(failed)} failed while running (see above)", file=sys.stderr)
+        return 1
     if args.check and stale:
         print("run `make notebooks` to sync, strip and re-record them", file=sys.stderr)
         return 1

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nst_helpers import checks, images, losses
+from nst_helpers import VGG19_LAYERS, checks, images, losses
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -201,6 +201,256 @@ def test_checkers_leave_the_global_rng_alone(capsys):
     torch.manual_seed(123)
     checks.check_gram_matrix(losses.gram_matrix)
     assert torch.equal(torch.rand(3), expected)
+
+
+# ---- the exercises added with the jupytext chapters -------------------------------------------
+
+
+def style_gradient(f, a):
+    n, m = f.shape
+    return (f @ f.T - a) @ f / (n**2 * m**2) * (f > 0)
+
+
+def walk_layers(vgg, x, names):
+    wanted = {VGG19_LAYERS[n]: n for n in names}
+    out, h = {}, x
+    for i, module in enumerate(vgg[: max(wanted) + 1]):
+        h = module(h)
+        if i in wanted:
+            out[wanted[i]] = h.clone()  # the next ReLU is in place
+    return out
+
+
+def with_hooks(vgg, x, names):
+    out, handles = {}, []
+    for n in names:
+        module = vgg[VGG19_LAYERS[n]]
+        handles.append(
+            module.register_forward_hook(lambda m, i, o, n=n: out.__setitem__(n, o.clone()))
+        )
+    try:
+        vgg(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return out
+
+
+def walk_without_clone(vgg, x, names):
+    wanted = {VGG19_LAYERS[n]: n for n in names}
+    out, h = {}, x
+    for i, module in enumerate(vgg[: max(wanted) + 1]):
+        h = module(h)
+        if i in wanted:
+            out[wanted[i]] = h
+    return out
+
+
+def walk_one_off(vgg, x, names):
+    wanted = {VGG19_LAYERS[n] + 1: n for n in names}
+    out, h = {}, x
+    for i, module in enumerate(vgg[: max(wanted) + 1]):
+        h = module(h)
+        if i in wanted:
+            out[wanted[i]] = h.clone()
+    return out
+
+
+def hooks_left_behind(vgg, x, names):
+    out = {}
+    for n in names:
+        vgg[VGG19_LAYERS[n]].register_forward_hook(
+            lambda m, i, o, n=n: out.__setitem__(n, o.clone())
+        )
+    vgg(x)
+    return out
+
+
+def make_loop(*, targets_inside=False, no_grad_targets=True, zero_grad=True, log_after=False,
+              clamp_in_closure=False, optimise_network=False, tensors_in_history=False):  # fmt: skip
+    """A learner's loop for check_loop, right by default, with one switchable mistake each."""
+
+    def loop(extractor, loss_fn, content, style, steps, optimizer):
+        def targets():
+            if no_grad_targets:
+                with torch.no_grad():
+                    return extractor(content), extractor(style)
+            return extractor(content), extractor(style)
+
+        pc, ps = targets()
+        x = content.clone().requires_grad_(True)
+        params = list(extractor.parameters()) if optimise_network else [x]
+        history = []
+        if optimizer == "adam":
+            opt = torch.optim.Adam(params, lr=0.05)
+            for _ in range(steps):
+                if targets_inside:
+                    pc, ps = targets()
+                if zero_grad:
+                    opt.zero_grad()
+                loss = loss_fn(extractor(x), pc, ps)
+                loss.backward()
+                if not log_after:
+                    history.append(loss if tensors_in_history else loss.item())
+                opt.step()
+                with torch.no_grad():
+                    x.clamp_(0, 1)
+                if log_after:
+                    with torch.no_grad():
+                        history.append(loss_fn(extractor(x), pc, ps).item())
+            return x.detach(), history
+        opt = torch.optim.LBFGS(params, max_iter=4)
+
+        def closure():
+            if clamp_in_closure:
+                with torch.no_grad():
+                    x.clamp_(0, 1)
+            if zero_grad:
+                opt.zero_grad()
+            loss = loss_fn(extractor(x), pc, ps)
+            loss.backward()
+            return loss
+
+        for _ in range(steps):
+            history.append(opt.step(closure).item())
+        return x.detach().clamp(0, 1), history
+
+    return loop
+
+
+@pytest.mark.parametrize(
+    "check, fn",
+    [
+        (checks.check_style_gradient, style_gradient),
+        (checks.check_tv_loss, losses.tv_loss),
+        (checks.check_feature_extractor, walk_layers),
+        (checks.check_feature_extractor, with_hooks),
+        (checks.check_loop, make_loop()),
+    ],
+)
+def test_correct_exercise_solutions_pass(check, fn, capsys):
+    ok, out = verdict(check, fn, capsys)
+    assert ok is True, out
+    assert out.startswith("✅")
+
+
+def test_hooks_that_run_the_whole_network_pass_with_a_tip(capsys):
+    ok, out = verdict(checks.check_feature_extractor, with_hooks, capsys)
+    assert ok and "Tip: it ran 37 modules" in out
+    ok, out = verdict(checks.check_feature_extractor, walk_layers, capsys)
+    assert ok and "Tip" not in out
+
+
+def _tv_roll(x):
+    return ((x.roll(-1, 2) - x) ** 2).sum() + ((x.roll(-1, 3) - x) ** 2).sum()
+
+
+EXERCISE_MISTAKES = [
+    (checks.check_style_gradient, lambda f, a: -style_gradient(f, a), "wrong sign"),
+    (checks.check_style_gradient, lambda f, a: (f @ f.T - a) @ f / (f.shape[0] * f.shape[1]) ** 2,
+     "not zero where F_ij = 0"),
+    (checks.check_style_gradient, lambda f, a: style_gradient(f, a) / 4,
+     "(G - A) F / (4 N^2 M^2) where F > 0, instead of (G - A) F / (N^2 M^2) (the 4 of the loss"),
+    (checks.check_style_gradient, lambda f, a: style_gradient(f, a) * 2, "/ (N^2 M^2 / 2)"),
+    (checks.check_style_gradient, lambda f, a: style_gradient(f, a) * f.shape[1], "/ (N^2 M)"),
+    (checks.check_style_gradient, lambda f, a: style_gradient(f, a).T, "transpose it"),
+    (checks.check_style_gradient, lambda f, a: f @ f.T - a, "multiply by F"),
+    (checks.check_tv_loss, lambda x: ((x[:, :, 1:] - x[:, :, :-1]) ** 2).sum(), "only sums the vertical"),
+    (checks.check_tv_loss, lambda x: (x[..., 1:] - x[..., :-1]).abs().sum()
+     + (x[:, :, 1:] - x[:, :, :-1]).abs().sum(), "L1"),
+    (checks.check_tv_loss, lambda x: losses.tv_loss(x) / x.numel(), "divides by the number"),
+    (checks.check_tv_loss, _tv_roll, "torch.roll"),
+    (checks.check_tv_loss, lambda x: losses.tv_loss(x).item(), "Python number"),
+    (checks.check_feature_extractor, walk_without_clone, "in-place ReLU"),
+    (checks.check_feature_extractor, walk_one_off, "one module off"),
+    (checks.check_feature_extractor, hooks_left_behind, "left forward hooks"),
+    (checks.check_feature_extractor, lambda vgg, x, names: [vgg(x)], "not a dict"),
+    (checks.check_feature_extractor, lambda vgg, x, names: {"conv1_1": vgg[0](x)}, "missing"),
+    (checks.check_loop, make_loop(targets_inside=True), "recomputed inside the loop"),
+    (checks.check_loop, make_loop(no_grad_targets=False), "with gradients enabled"),
+    (checks.check_loop, make_loop(zero_grad=False), "zero_grad() is missing"),
+    (checks.check_loop, make_loop(log_after=True), "after each update"),
+    (checks.check_loop, make_loop(clamp_in_closure=True), "inside the L-BFGS closure"),
+    (checks.check_loop, make_loop(optimise_network=True), "unchanged"),
+    (checks.check_loop, make_loop(tensors_in_history=True), "holds tensors"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("check, fn, words", EXERCISE_MISTAKES)
+def test_typical_exercise_mistakes_fail_with_a_hint(check, fn, words, capsys):
+    ok, out = verdict(check, fn, capsys)
+    assert ok is False
+    assert out.startswith("❌") and "✅" not in out
+    assert words in out, out
+
+
+def test_a_network_that_is_trained_instead_of_the_image_is_named(capsys):
+    def train_the_network(extractor, loss_fn, content, style, steps, optimizer):
+        extractor.requires_grad_(True)
+        with torch.no_grad():
+            pc, ps = extractor(content), extractor(style)
+        x = content.clone()
+        opt = torch.optim.Adam(extractor.parameters(), lr=0.05)
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = loss_fn(extractor(x), pc, ps)
+            loss.backward()
+            opt.step()
+        return x, [0.0] * steps
+
+    ok, out = verdict(checks.check_loop, train_the_network, capsys)
+    assert not ok and "network's weights changed" in out
+
+
+STYLE_NORMALISATIONS = [
+    # (the learner's divisor of sum (G - A)^2 as a function of N, M; the formula the checker names)
+    (lambda n, m: 1, "computes sum (G - A)^2 instead of"),
+    (lambda n, m: n**4 * m**2, "sum (G - A)^2 / (N^4 M^2)"),
+    (lambda n, m: (4 * n * m) ** 2, "sum (G - A)^2 / (16 N^2 M^2)"),
+    (lambda n, m: 4 * n * m**2, "sum (G - A)^2 / (4 N M^2)"),
+    (lambda n, m: n**2, "sum (G - A)^2 / (N^2)"),
+    (lambda n, m: 2 * n**2 * m**2, "sum (G - A)^2 / (2 N^2 M^2)"),
+]
+
+
+@pytest.mark.parametrize("divisor, formula", STYLE_NORMALISATIONS)
+def test_wrong_style_normalisations_are_named_as_formulas(divisor, formula, capsys):
+    def learner(f, a):
+        n, m = nm(f)
+        return ((gram(f) - gram(a)) ** 2).sum() / divisor(n, m)
+
+    ok, out = verdict(checks.check_style_loss, learner, capsys)
+    assert not ok and formula in out, out
+    assert "x the expected" not in out  # no size-dependent ratios
+
+
+def test_the_pytorch_tutorials_style_loss_is_recognised(capsys):
+    def tutorial(f, a):  # the PyTorch NST tutorial: Gram / (a*b*c*d), then F.mse_loss
+        b, c, h, w = f.shape
+        g = gram(f) / (b * c * h * w)
+        t = gram(a) / (b * c * h * w)
+        return F.mse_loss(g, t)
+
+    ok, out = verdict(checks.check_style_loss, tutorial, capsys)
+    assert not ok and "(N^4 M^2)" in out and "PyTorch tutorial" in out
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        checks.check_style_gradient,
+        checks.check_tv_loss,
+        checks.check_feature_extractor,
+        checks.check_loop,
+    ],
+)
+@pytest.mark.parametrize(
+    "fn",
+    [lambda *a: 1 / 0, lambda *a: "text", lambda *a: torch.zeros(1, 3, 3), lambda *a: None, 42],
+)
+def test_exercise_checkers_never_raise(check, fn, capsys):
+    ok, out = verdict(check, fn, capsys)
+    assert ok is False and out.startswith("❌")
 
 
 # ---- self-test questions -------------------------------------------------------------------

@@ -98,6 +98,24 @@ def test_banner_without_setup_and_as_html_in_notebook(monkeypatch, capsys):
     assert capsys.readouterr().out == ""
 
 
+def test_setup_warns_in_a_notebook_when_agg_hides_the_figures(monkeypatch):
+    import warnings
+
+    monkeypatch.setattr(course, "_in_notebook", lambda: True)
+    monkeypatch.delenv("NST_TESTING", raising=False)
+    with pytest.warns(UserWarning, match="MPLBACKEND=Agg"):
+        course.setup()  # conftest selected Agg, as MPLBACKEND=Agg does
+    monkeypatch.setenv("NST_TESTING", "1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        course.setup()
+    monkeypatch.setattr(course, "_in_notebook", lambda: False)  # scripts and tests: silent
+    monkeypatch.delenv("NST_TESTING")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        course.setup()
+
+
 def test_outputs_folder_created_under_repo_even_from_elsewhere(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # notebooks run from notebooks/, Colab from /content/...
     cfg = course.setup()
@@ -260,6 +278,15 @@ def test_show_gram_draws_the_matrix():
         plotting.show_gram(torch.zeros(3, 4))
 
 
+def test_show_gram_scale_is_symmetric_and_can_be_shared():
+    gram = torch.tensor([[4.0, -1.0], [-1.0, 2.0]])
+    ax = plotting.show_gram(gram)
+    assert ax.images[0].get_clim() == (-4.0, 4.0)  # 0 sits in the middle: signs stay visible
+    ax = plotting.show_gram(gram, vmax=10.0)  # one scale for panels that are compared
+    assert ax.images[0].get_clim() == (-10.0, 10.0)
+    assert ax.images[0].get_cmap().name == "RdBu_r"
+
+
 def test_snapshot_grid_in_step_order():
     fig = plotting.snapshot_grid({20: _photo(seed=2), 5: _photo(seed=1), 10: _photo(seed=3)})
     assert [ax.get_title() for ax in fig.axes] == ["step 5", "step 10", "step 20"]
@@ -272,6 +299,15 @@ def test_show_pipeline_draws_three_thumbnails():
     assert isinstance(fig, Figure)
     assert len(fig.axes[0].images) == 3
     assert "NST" in [t.get_text() for t in fig.axes[0].texts]
+
+
+def test_show_pipeline_starts_from_the_photo_like_stylize():
+    photo = _photo()
+    start = plotting.show_pipeline(photo, _photo(seed=1)).axes[0].images[1].get_array()
+    content = plotting.show_pipeline(photo, _photo(seed=1)).axes[0].images[0].get_array()
+    np.testing.assert_array_equal(np.asarray(start), np.asarray(content))  # init="content"
+    noise = plotting.show_pipeline(photo, _photo(seed=1), generated="noise")
+    assert not np.array_equal(np.asarray(noise.axes[0].images[1].get_array()), np.asarray(start))
 
 
 def test_banner_replaces_the_repeated_random_weights_warning(monkeypatch):

@@ -234,6 +234,19 @@ def test_edits_on_both_sides_stop_instead_of_guessing(tmp_path, monkeypatch):
     assert _files(folder) == before  # nothing overwritten
 
 
+def test_editing_one_side_again_after_a_sync_is_no_conflict(tmp_path, monkeypatch):
+    folder = _copy(tmp_path, CHAPTER)
+    path, text = folder / f"{CHAPTER}.ipynb", folder / f"{CHAPTER}.py"
+    committed = {text: text.read_text(encoding="utf-8")}
+    monkeypatch.setattr(tool, "_committed", lambda p: committed.get(p))
+    for edit in ("first edit", "second edit"):  # edit, make notebooks, edit again, ...
+        source = text.read_text(encoding="utf-8")
+        text.write_text(source.replace("by hand", f"by hand ({edit})", 1), encoding="utf-8")
+        _touch_newer(text, than=path)
+        assert tool.main(["--notebooks", str(folder), "--no-execute"]) == 0
+        assert f"({edit})" in path.read_text(encoding="utf-8")
+
+
 def test_an_edit_saved_while_the_chapter_runs_is_not_overwritten(tmp_path, monkeypatch):
     folder = _copy(tmp_path, CHAPTER)
     path, text = folder / f"{CHAPTER}.ipynb", folder / f"{CHAPTER}.py"
@@ -250,3 +263,43 @@ def test_an_edit_saved_while_the_chapter_runs_is_not_overwritten(tmp_path, monke
     monkeypatch.undo()
     assert tool.main(["--notebooks", str(folder), "--no-execute"]) == 0  # the next run takes it
     assert "by hand (saved mid-run)" in path.read_text(encoding="utf-8")
+
+
+# ---- exercises and open questions -------------------------------------------------------------
+
+EXERCISE = re.compile(r"^(?:\w+ = )?(check_\w+)\((my_\w+)\);?$", re.M)
+
+
+def test_at_least_eight_exercises_each_a_stub_with_a_checked_reference_solution():
+    from nst_helpers import checks
+
+    solutions = "\n".join(
+        c.source for c in nbformat.read(NOTEBOOKS / "solutions" / "solutions.ipynb", 4).cells
+    )
+    found = []
+    for notebook in CHAPTERS:
+        for cell in nbformat.read(notebook, as_version=4).cells:
+            for m in EXERCISE.finditer(cell.source) if cell.cell_type == "code" else ():
+                check, fn = m.groups()
+                found.append(fn)
+                assert callable(getattr(checks, check)), check
+                assert f"def {fn}(" in cell.source and "raise NotImplementedError" in cell.source
+                assert f"def {fn}(" in solutions, f"{fn} has no reference solution"
+                assert f"assert {check}({fn})" in solutions, f"{fn}'s solution is not checked"
+    assert len(found) >= 8 and len(set(found)) == len(found), found
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=_ids(CHAPTERS))
+def test_every_chapter_ends_with_an_open_question_or_experiment(notebook):
+    cells = nbformat.read(notebook, as_version=4).cells
+    open_cell = cells[-2]
+    assert open_cell.cell_type == "markdown"
+    assert open_cell.source.startswith("## Open question and experiment")
+    assert "**Experiment.**" in open_cell.source and "**Open question.**" in open_cell.source
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=_ids(CHAPTERS))
+def test_no_solution_printed_next_to_an_exercise(notebook):
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        assert "<summary><b>Solution" not in cell.source
+        assert "reference solution: try it yourself first" not in cell.source

@@ -179,6 +179,14 @@ def _snapshots_for_four_multiples(tiny_images) -> int:
     return len(_stylize_tiny(tiny_images, steps=8, snapshot_every=2).snapshots)
 
 
+def _residual_side(size: int) -> int:
+    from nst_helpers import TransformerNet
+
+    net = TransformerNet()
+    with torch.no_grad():
+        return net.down3(net.down2(net.down1(torch.zeros(1, 3, size, size)))).shape[-1]
+
+
 # Each numeric or shape answer recomputed from the network, the images or the library.
 VERIFY = {
     "00-vgg-modules": lambda imgs: len(build_vgg19_features()),
@@ -196,6 +204,7 @@ VERIFY = {
     ),
     "05-snapshots": lambda imgs: _snapshots_for_four_multiples(imgs),
     "06-callback-stop": lambda imgs: _return_value_that_stops(imgs),
+    "08-residual-side": lambda imgs: _residual_side(256),
     "07-gram-entry-fp16": lambda imgs: gram_matrix(
         torch.full((1, 8, 64, 64), 300.0, dtype=torch.float16)
     )[0, 0, 0].item(),

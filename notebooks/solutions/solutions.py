@@ -29,10 +29,14 @@
 # | # | Exercise | Chapter |
 # |---|---|---|
 # | 1 | `normalize`: ImageNet normalisation | [01 · Images and preprocessing](../01_images_and_preprocessing.ipynb) |
-# | 2 | `gram_matrix`: $G = F F^\top$ per image | [03 · Gram matrices and style](../03_gram_matrices_and_style.ipynb) |
-# | 3 | content loss (eq. 1) | [04 · Content and style losses](../04_losses.ipynb) |
-# | 4 | style loss of one layer (eq. 4) | [04 · Content and style losses](../04_losses.ipynb) |
-# | 5 | style loss over all layers (eq. 5) | [04 · Content and style losses](../04_losses.ipynb) |
+# | 2 | a feature extractor: walk the layers (or hooks) | [02 · VGG19 features](../02_vgg19_features.ipynb) |
+# | 3 | `gram_matrix`: $G = F F^\top$ per image | [03 · Gram matrices and style](../03_gram_matrices_and_style.ipynb) |
+# | 4 | content loss (eq. 1) | [04 · Content and style losses](../04_losses.ipynb) |
+# | 5 | style loss of one layer (eq. 4) | [04 · Content and style losses](../04_losses.ipynb) |
+# | 6 | style loss over all layers (eq. 5) | [04 · Content and style losses](../04_losses.ipynb) |
+# | 7 | the style gradient by hand (eq. 6) | [04 · Content and style losses](../04_losses.ipynb) |
+# | 8 | the whole optimisation loop, Adam and L-BFGS | [05 · The optimisation loop](../05_the_optimisation_loop.ipynb) |
+# | 9 | total variation | [07 · Beyond the paper](../07_beyond_the_paper.ipynb) |
 #
 # The answers to the end-of-chapter self-check questions are explained by the checker itself once
 # you answer correctly.
@@ -55,12 +59,24 @@ cfg = setup()  # device, quick mode, weights; shows a banner when weights are ra
 # %%
 import torch
 
-from nst_helpers import IMAGENET_MEAN, IMAGENET_STD, losses, normalize
+from nst_helpers import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    VGG19_LAYERS,
+    FeatureExtractor,
+    load_vgg19,
+    losses,
+    normalize,
+)
 from nst_helpers.checks import (
     check_content_loss,
+    check_feature_extractor,
     check_gram_matrix,
+    check_loop,
     check_normalize,
+    check_style_gradient,
     check_style_loss,
+    check_tv_loss,
 )
 
 gen = torch.Generator().manual_seed(0)  # inputs for the comparisons with the library
@@ -88,7 +104,39 @@ torch.testing.assert_close(my_normalize(x), normalize(x))  # the library agrees
 
 
 # %% [markdown]
-# ## 2. `gram_matrix` (chapter 03)
+# ## 2. A feature extractor (chapter 02)
+#
+# Walk the modules in order and keep the output of each wanted index, stopping after the
+# deepest one (the rest of the network would be wasted work). The copy matters: the module
+# after a convolution is `ReLU(inplace=True)`, which would overwrite a kept reference. Forward
+# hooks work too, as long as each hook stores `output.clone()` and every handle is removed.
+
+# %%
+def my_extract_features(
+    vgg: torch.nn.Sequential, x: torch.Tensor, names: list[str]
+) -> dict[str, torch.Tensor]:
+    """{name: output of vgg[VGG19_LAYERS[name]] for x}: conv* before its ReLU."""
+    wanted = {VGG19_LAYERS[name]: name for name in names}
+    out, h = {}, x
+    for i, module in enumerate(vgg[: max(wanted) + 1]):  # stop after the deepest layer
+        h = module(h)
+        if i in wanted:
+            out[wanted[i]] = h.clone()  # the next ReLU runs in place: keep a copy
+    return out
+
+
+assert check_feature_extractor(my_extract_features)
+names = ["conv1_1", "relu2_1", "conv3_1"]
+x = normalize(torch.rand(1, 3, 32, 32, generator=gen))
+with torch.no_grad():
+    mine = my_extract_features(load_vgg19(cfg.weights, device="cpu"), x, names)
+    lib = FeatureExtractor(names, weights=cfg.weights, device="cpu")(x)
+for name in names:
+    torch.testing.assert_close(mine[name], lib[name])  # the library agrees
+
+
+# %% [markdown]
+# ## 3. `gram_matrix` (chapter 03)
 #
 # Flatten the positions, `[B, C, H, W]` → `[B, C, M]` with $M = H W$, and multiply by the
 # transpose of the last two axes: `[B, C, M] @ [B, M, C]` → `[B, C, C]`, one Gram matrix per
@@ -108,7 +156,7 @@ torch.testing.assert_close(my_gram_matrix(f), losses.gram_matrix(f))
 
 
 # %% [markdown]
-# ## 3. The content loss (chapter 04, eq. 1)
+# ## 4. The content loss (chapter 04, eq. 1)
 #
 # $\mathcal{L}_{content} = \tfrac12 \sum (F - P)^2$ over every entry, returned as a 0-dim
 # tensor that autograd can differentiate (no `.item()`): its gradient is simply $F - P$.
@@ -125,7 +173,7 @@ torch.testing.assert_close(my_content_loss(F, P), losses.content_loss(F, P))
 
 
 # %% [markdown]
-# ## 4. The style loss of one layer (chapter 04, eq. 4)
+# ## 5. The style loss of one layer (chapter 04, eq. 4)
 #
 # `F` and `A` are the generated and the style image's features at one layer, both
 # `[1, N, H, W]`. Compare their Gram matrices and normalise by $4 N^2 M^2$, with $N$ channels
@@ -147,7 +195,7 @@ torch.testing.assert_close(my_style_loss(F, A), losses.style_layer_loss(F, losse
 
 
 # %% [markdown]
-# ## 5. The style loss over all layers (chapter 04, eq. 5)
+# ## 6. The style loss over all layers (chapter 04, eq. 5)
 #
 # $\mathcal{L}_{style} = \sum_l w_l E_l$, with the paper's equal weights $w_l = 1/5$ over
 # `conv1_1` ... `conv5_1`. The dictionaries map a layer name to its features; the library's
@@ -166,6 +214,92 @@ weights = {name: 1 / len(shapes) for name in shapes}
 mine = my_total_style_loss(feats, style_feats, weights)
 torch.testing.assert_close(mine, losses.style_loss(feats, style_feats, weights))
 print(f"style loss over {len(shapes)} layers: {mine.item():.4g} (the library agrees)")
+
+
+# %% [markdown]
+# ## 7. The style gradient by hand (chapter 04, eq. 6)
+#
+# $\partial E_l / \partial F_{ij} = \frac{1}{N^2 M^2}((F^\top (G - A))^\top)_{ij}$ where
+# $F_{ij} > 0$, else 0. Since $G - A$ is symmetric, $(F^\top (G - A))^\top = (G - A) F$, an
+# `[N, M]` matrix like `F`. The 4 of eq. 4 cancels: the square gives 2, and $G = F F^\top$
+# depends on $F$ on both sides, another 2. The mask is the ReLU, which passes no gradient where
+# it cut the activation to 0.
+
+# %%
+def my_style_gradient(F: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+    """Eq. 6: dE_l/dF for post-ReLU features F [N, M] and the target Gram A [N, N]."""
+    n, m = F.shape
+    G = F @ F.T
+    return (G - A) @ F / (n**2 * m**2) * (F > 0)
+
+
+assert check_style_gradient(my_style_gradient)
+Z = torch.randn(6, 20, generator=gen, requires_grad=True)  # pre-ReLU activations
+A = (lambda s: s @ s.T)(torch.relu(torch.randn(6, 20, generator=gen)))
+F = torch.relu(Z)
+((F @ F.T - A) ** 2).sum().div(4 * 6**2 * 20**2).backward()  # eq. 4 through the ReLU
+torch.testing.assert_close(my_style_gradient(F.detach(), A), Z.grad)  # autograd agrees
+
+
+# %% [markdown]
+# ## 8. The whole loop (chapter 05)
+#
+# The targets once, under `no_grad`; the image (a copy of the photo) is the only parameter;
+# per step `zero_grad`, forward, loss, backward, log, step. With Adam the pixels are clamped
+# after each step; L-BFGS evaluates the closure several times per step at points of its own
+# choosing, so nothing may move the image inside it: clamp only the result.
+
+# %%
+def my_style_transfer(extractor, loss_fn, content, style, steps, optimizer="adam"):
+    """Optimise the pixels of a copy of `content`; return (image, history of losses)."""
+    with torch.no_grad():  # the targets never change
+        content_feats, style_feats = extractor(content), extractor(style)
+    x = content.clone().requires_grad_(True)
+    history = []
+    if optimizer == "adam":
+        opt = torch.optim.Adam([x], lr=0.05)
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = loss_fn(extractor(x), content_feats, style_feats)
+            loss.backward()
+            history.append(loss.item())  # the loss of the image this step started from
+            opt.step()
+            with torch.no_grad():
+                x.clamp_(0, 1)
+        return x.detach(), history
+    opt = torch.optim.LBFGS([x], max_iter=4)
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_fn(extractor(x), content_feats, style_feats)
+        loss.backward()
+        return loss
+
+    for _ in range(steps):
+        history.append(opt.step(closure).item())  # the first closure value of the step
+    return x.detach().clamp(0, 1), history
+
+
+assert check_loop(my_style_transfer)
+
+
+# %% [markdown]
+# ## 9. Total variation (chapter 07)
+#
+# Two slices give the vertical and the horizontal neighbour differences; square, sum, add.
+# Slices (not `torch.roll`) keep the image's edges free: the last row has no row below it.
+
+# %%
+def my_tv_loss(x: torch.Tensor) -> torch.Tensor:
+    """sum (x[i+1, j] - x[i, j])^2 + sum (x[i, j+1] - x[i, j])^2 over [B, C, H, W]."""
+    dh = x[:, :, 1:, :] - x[:, :, :-1, :]
+    dw = x[:, :, :, 1:] - x[:, :, :, :-1]
+    return (dh**2).sum() + (dw**2).sum()
+
+
+assert check_tv_loss(my_tv_loss)
+x = torch.rand(2, 3, 9, 7, generator=gen)
+torch.testing.assert_close(my_tv_loss(x), losses.tv_loss(x))
 
 
 # %% [markdown]
@@ -196,11 +330,34 @@ assert not check_gram_matrix(gram_over_positions)
 assert not check_style_loss(style_loss_without_the_4)
 
 # %% [markdown]
+# ## Instance normalisation (chapter 08)
+#
+# Each image's channel is standardised on its own, over its $H W$ positions: subtract its mean,
+# divide by $\sqrt{\sigma^2 + \epsilon}$ with the biased variance and $\epsilon = 10^{-5}$, as
+# `torch.nn.InstanceNorm2d` does (before its learnt scale and shift).
+
+# %%
+from nst_helpers.checks import check_instance_norm
+
+
+def my_instance_norm(x: torch.Tensor) -> torch.Tensor:
+    """[B, C, H, W] -> (x - mean) / sqrt(var + 1e-5), statistics per image and channel."""
+    mean = x.mean(dim=(2, 3), keepdim=True)  # [B, C, 1, 1]
+    var = ((x - mean) ** 2).mean(dim=(2, 3), keepdim=True)  # biased: divide by H * W
+    return (x - mean) / torch.sqrt(var + 1e-5)
+
+
+assert check_instance_norm(my_instance_norm)
+x = torch.randn(3, 4, 6, 5, generator=gen)
+torch.testing.assert_close(my_instance_norm(x), torch.nn.InstanceNorm2d(4)(x))
+
+# %% [markdown]
 # ## Key takeaways
 #
-# - Four small functions carry the whole method: `normalize` feeds VGG19 what it was trained on,
-#   `gram_matrix` turns features into style statistics, and the two losses measure how far an
-#   image is from the photo's content and the painting's style.
+# - A few small functions carry the whole method: `normalize` feeds VGG19 what it was trained on,
+#   the feature extractor reads its layers, `gram_matrix` turns features into style statistics,
+#   the two losses measure how far an image is from the photo's content and the painting's
+#   style, and a twenty-line loop changes the pixels until both are small.
 # - Each is a few lines of plain PyTorch; what matters is the conventions (RGB order, `[B, C, H,
 #   W]`, unnormalised Grams, $4 N^2 M^2$) and never modifying an input in place.
 #
