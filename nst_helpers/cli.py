@@ -49,11 +49,22 @@ def _names(text: str) -> list[str]:
     return [v for v in text.replace(" ", "").split(",") if v]
 
 
+def _switch(text: str) -> bool | str:
+    """``auto``, ``on``/``off`` (or ``true``/``false``) -> ``"auto"``, ``True``, ``False``."""
+    value = {"auto": "auto", "on": True, "true": True, "off": False, "false": False}.get(
+        text.strip().lower()
+    )
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected auto, on or off, got {text!r}")
+    return value
+
+
 CLI_DEFAULTS = {"steps": 500}
 """Where the CLI deliberately departs from ``StyleConfig``: a terminal run should end in minutes
-(the API keeps the original report's 4000 steps)."""
+(the API keeps the original report's 4000 steps; with ``--preset`` the preset's schedule)."""
 
-_PARSERS = {"names": _names, "floats": _floats, "ints": _ints}
+_PARSERS = {"names": _names, "floats": _floats, "ints": _ints, "switch": _switch}
+_METAVARS = {"names": "A,B,...", "floats": "A,B,...", "ints": "A,B,...", "switch": "{auto,on,off}"}
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -70,15 +81,15 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         text = meta["help"] + ("" if default is None else f" (default: {shown})")
         if f.name in CLI_DEFAULTS:
-            text += f"; the API's is {f.default}: a terminal run should end in minutes"
+            text += "; the API's is 4000: a terminal run should end in minutes"
         kwargs: dict = {"dest": f.name, "default": argparse.SUPPRESS, "help": text}
         if "choices" in meta:
             kwargs["choices"] = [c for c in meta["choices"] if c is not None]
         else:
             parse = meta.get("parse", int)
             kwargs["type"] = _PARSERS.get(parse, parse)
-            if parse in _PARSERS:
-                kwargs["metavar"] = "A,B,..."
+            if parse in _METAVARS:
+                kwargs["metavar"] = _METAVARS[parse]
         parser.add_argument(flag, **kwargs)
 
 
@@ -231,7 +242,9 @@ def _stylize(args: argparse.Namespace) -> int:
 
     from .config import FIELD_NAMES
 
-    options = {**CLI_DEFAULTS, **{k: v for k, v in vars(args).items() if k in FIELD_NAMES}}
+    given = {k: v for k, v in vars(args).items() if k in FIELD_NAMES}
+    # A preset picks its own schedule: the CLI's shorter default applies to plain runs only.
+    options = given if given.get("preset") else {**CLI_DEFAULTS, **given}
     options.update(
         snapshot_every=args.save_every, progress=not args.quiet, callback=announce_random_weights,
         checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every, resume=args.resume,

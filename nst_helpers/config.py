@@ -40,6 +40,8 @@ from .features import (
 )
 from .losses import NORMALIZATIONS, layer_weights
 from .parameterization import PARAMETERIZATIONS
+from .presets import PRESETS
+from .recompute import check_checkpointing
 
 OPTIMIZERS = ("adam", "lbfgs")
 INITS = ("content", "noise", "style")
@@ -94,7 +96,10 @@ class StyleConfig:
     returns a validated copy.
     """
 
-    steps: int = _option(4000, "optimisation steps (L-BFGS: real iterations)", key=False)
+    steps: int | None = _option(
+        None, "optimisation steps (L-BFGS: real iterations); None: 4000, the original "
+        "report's recipe, or with a preset its own schedule", key=False,
+    )  # fmt: skip
     image_size: int = _option(
         512, "longest side of the output in pixels (a coarse-to-fine run: the last of scales)",
         flag="--size", key=False,
@@ -153,12 +158,28 @@ class StyleConfig:
     )
     parameterization: str = _option("pixel", "fourier: a decorrelated Fourier-space image",
                                     choices=PARAMETERIZATIONS, memory=True)  # fmt: skip
+    preset: str | None = _option(
+        None, "fast: the quickest route to a finished picture at the output size (coarse to "
+        "fine, L-BFGS at the end; chooses scales, optimiser, steps and lr itself)",
+        choices=PRESETS,
+    )  # fmt: skip
+    checkpointing: bool | str = _option(
+        "auto", "recompute activations in the backward pass: about half the memory, slower "
+        "steps (auto: only when the run would not fit otherwise)", parse="switch", key=False,
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
 
-        _count("steps", self.steps, 0)
+        if self.steps is not None:
+            _count("steps", self.steps, 0)
+        _choice("preset", self.preset, PRESETS)
+        if self.preset is not None and self.scales is not None:
+            raise ValueError(
+                f"preset={self.preset!r} chooses its own scales: pass scales or a preset"
+            )
+        put("checkpointing", check_checkpointing(self.checkpointing))
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         if self.lr is not None:
             put("lr", check_number("lr", self.lr, positive=True))

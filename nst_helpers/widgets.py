@@ -40,6 +40,7 @@ from .features import DEFAULT_STYLE_LAYERS, weights_are_random
 from .images import ImageError, load_image, save_image
 from .optimize import (
     DEFAULT_LR,
+    DEFAULT_STEPS,
     NonFiniteLossError,
     Record,
     StylizeResult,
@@ -307,6 +308,13 @@ class StyleStudio(W.VBox):
         self.steps = W.IntSlider(
             value=steps, min=1, max=2000, description="Steps", style=_LABEL_STYLE, layout=_slider()
         )
+        self.preset = W.Dropdown(
+            options=[("none: the settings below", None),
+                     ("fast: quickest finished picture", "fast")],
+            value=DEFAULTS.preset, description="Preset", style=_LABEL_STYLE,
+            layout=W.Layout(width="300px"),
+            tooltip="fast chooses scales, optimiser, learning rate and steps itself",
+        )  # fmt: skip
         self.image_size = W.IntSlider(
             value=size, min=64, max=1024, step=32, description="Image size (px)",
             style=_LABEL_STYLE, layout=_slider(),
@@ -367,7 +375,7 @@ class StyleStudio(W.VBox):
             "Pick a photo and a painting, then press <b>Run</b>. "
             f"{'Quick mode: small and short runs. ' if self.quick else ''}"
             f"{size} px and {steps} steps end in minutes here (stylize's defaults: "
-            f"{DEFAULTS.image_size} px, {DEFAULTS.steps} steps). Stop keeps the best image so far.",
+            f"{DEFAULTS.image_size} px, {DEFAULT_STEPS} steps). Stop keeps the best image so far.",
         )
 
     # ---- construction helpers ----------------------------------------------------------------
@@ -406,6 +414,7 @@ class StyleStudio(W.VBox):
         self.upload_content.observe(lambda c: self._on_upload("content", c["new"]), "value")
         self.upload_style.observe(lambda c: self._on_upload("style", c["new"]), "value")
         self.optimizer.observe(self._on_optimizer, "value")
+        self.preset.observe(self._on_preset, "value")
         self.steps.observe(lambda c: setattr(self.progress, "max", c["new"]), "value")
 
     def _layout(self) -> list[W.Widget]:
@@ -434,7 +443,7 @@ class StyleStudio(W.VBox):
             layer_grid, self.content_layer, self.normalization,
         ])  # fmt: skip
         optim = W.VBox([
-            W.HBox([_label("Optimizer"), self.optimizer]), self.lr, self.steps,
+            self.preset, W.HBox([_label("Optimizer"), self.optimizer]), self.lr, self.steps,
             self.image_size, self.init, self.precision, self.device, self.seed,
         ])  # fmt: skip
         tabs = W.Tab(children=[images, weights, optim], titles=["Images", "Loss", "Optimizer"])
@@ -561,6 +570,11 @@ class StyleStudio(W.VBox):
         except (OSError, ValueError):
             return _placeholder("preview", (256, 192))
 
+    def _on_preset(self, change: dict) -> None:
+        # the preset chooses these itself
+        for widget in (self.optimizer, self.lr, self.steps):
+            widget.disabled = change["new"] is not None
+
     def _on_optimizer(self, change: dict) -> None:
         # the two optimisers live on very different step-size scales
         self.lr.value = DEFAULT_LR[change["new"]]
@@ -593,9 +607,19 @@ class StyleStudio(W.VBox):
             "device": self.device.value,
             "seed": int(self.seed.value),
             "weights": self.weights,
-        }
+        } | self._preset_settings()
         StyleConfig(**kwargs)  # the same validation as stylize, before a thread starts
         return kwargs
+
+    def _preset_settings(self) -> dict[str, Any]:
+        """With a preset: its name and no optimiser, learning rate or steps of the controls'."""
+        if self.preset.value is None:
+            return {}
+        from .presets import fast_plan
+
+        plan = fast_plan(int(self.image_size.value), None, None, None)
+        return {"preset": self.preset.value, "optimizer": "adam", "lr": None,
+                "steps": sum(plan.steps_per_scale)}  # fmt: skip
 
     def run(self) -> bool:
         """Start a run with the current controls (what Run does); False if refused."""
@@ -669,17 +693,9 @@ class StyleStudio(W.VBox):
         return on_step
 
     def _preview(self) -> Callable[[int, Image.Image], None]:
-        last = -math.inf
-        by_time = self.preview_every is None
-
         def on_image(step: int, image: Image.Image) -> None:
-            # stylize hands over an image every `preview_every` steps. Without a step count set,
-            # re-encoding it as PNG and sending it to the browser is what costs, so do that a
-            # few times a second.
-            nonlocal last
-            if not by_time or step == 1 or time.monotonic() - last > PREVIEW_EVERY_S:
-                last = time.monotonic()
-                self.preview.value = png_bytes(image)
+            # stylize throttles by time itself (preview_seconds), so every image is shown.
+            self.preview.value = png_bytes(image)
 
         return on_image
 
@@ -694,7 +710,8 @@ class StyleStudio(W.VBox):
                 style = data.fetch_painting(style, progress=False)
             result = stylize(
                 content, style, callback=self._callback(history), preview=self._preview(),
-                preview_every=self.preview_every or 1, **kwargs,
+                preview_every=self.preview_every or 1,
+                preview_seconds=None if self.preview_every else PREVIEW_EVERY_S, **kwargs,
             )  # fmt: skip
             self._finish(result, history)
         except NonFiniteLossError as err:

@@ -308,3 +308,16 @@ def test_loss_plot_png_draws_history():
     plot = decode(loss_plot_png(history, {"content_weight": 1.0, "style_weight": 1e6}))
     assert plot.size == empty.size
     assert not np.array_equal(np.asarray(plot), np.asarray(empty))
+
+
+def test_fast_preset_choice_reaches_stylize(studio):
+    from nst_helpers.presets import fast_plan
+
+    studio.image_size.value = 64
+    studio.preset.value = "fast"
+    assert studio.optimizer.disabled and studio.lr.disabled and studio.steps.disabled
+    kwargs = studio.settings()
+    assert kwargs["preset"] == "fast" and kwargs["lr"] is None
+    assert kwargs["steps"] == sum(fast_plan(64, None, None, None).steps_per_scale)
+    studio.preset.value = None
+    assert not studio.steps.disabled and "preset" not in studio.settings()
