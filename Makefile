@@ -40,8 +40,9 @@ format: $(STAMP)  ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-benchmark: $(STAMP)  ## time stylize against a naive tutorial loop (see README)
+benchmark: $(STAMP)  ## time stylize against a naive loop; time to quality of the recipes (see README)
 	NST_WEIGHTS=random $(PY) benchmarks/bench_step.py
+	NST_WEIGHTS=random $(PY) benchmarks/bench_quality.py --plot outputs/bench_quality.png
 
 notebooks: $(STAMP)  ## sync each notebook with its .py text file, strip outputs, re-record checked ones (ONLY=03,05)
 	$(TEST_ENV) $(PY) scripts/notebooks.py $(if $(ONLY),--only $(ONLY))

@@ -8,6 +8,7 @@ The chapters of the nst-course build each piece by hand, then call the helper he
 """
 
 from .checkpoint import load_checkpoint, save_checkpoint
+from .config import StyleConfig
 from .data import SampleUnavailableError, list_samples, sample_path
 from .devices import DeviceUnavailableError, resolve_device, resolve_precision
 from .features import (
@@ -30,7 +31,7 @@ from .images import (
     save_image,
     tensor_to_image,
 )
-from .losses import content_loss, gram_matrix, style_loss, tv_loss
+from .losses import content_loss, gram_matrix, objective, style_loss, tv_loss
 from .memory import InsufficientMemoryError, estimate_memory
 from .optimize import NonFiniteLossError, StylizeResult, stylize
 
@@ -47,6 +48,7 @@ __all__ = [
     "NonFiniteLossError",
     "RandomWeightsWarning",
     "SampleUnavailableError",
+    "StyleConfig",
     "StylizeResult",
     "TransformerNet",
     "WeightsError",
@@ -60,6 +62,7 @@ __all__ = [
     "load_image",
     "load_vgg19",
     "normalize",
+    "objective",
     "resolve_device",
     "resolve_precision",
     "sample_path",

@@ -49,11 +49,52 @@ def _names(text: str) -> list[str]:
     return [v for v in text.replace(" ", "").split(",") if v]
 
 
+def _switch(text: str) -> bool | str:
+    """``auto``, ``on``/``off`` (or ``true``/``false``) -> ``"auto"``, ``True``, ``False``."""
+    value = {"auto": "auto", "on": True, "true": True, "off": False, "false": False}.get(
+        text.strip().lower()
+    )
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected auto, on or off, got {text!r}")
+    return value
+
+
+CLI_DEFAULTS = {"steps": 500}
+"""Where the CLI deliberately departs from ``StyleConfig``: a terminal run should end in minutes
+(the API keeps the original report's 4000 steps; with ``--preset`` the preset's schedule)."""
+
+_PARSERS = {"names": _names, "floats": _floats, "ints": _ints, "switch": _switch}
+_METAVARS = {"names": "A,B,...", "floats": "A,B,...", "ints": "A,B,...", "switch": "{auto,on,off}"}
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per ``StyleConfig`` field: name, type, choices, help and default all from it.
+
+    Flags not given are left out of the namespace, so ``StyleConfig`` (or ``CLI_DEFAULTS``)
+    decides their value and the help text cannot drift from the API."""
+    from .config import fields
+
+    for f in fields():
+        meta = f.metadata
+        flag = meta.get("flag", "--" + f.name.replace("_", "-"))
+        default = CLI_DEFAULTS.get(f.name, f.default)
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        text = meta["help"] + ("" if default is None else f" (default: {shown})")
+        if f.name in CLI_DEFAULTS:
+            text += "; the API's is 4000: a terminal run should end in minutes"
+        kwargs: dict = {"dest": f.name, "default": argparse.SUPPRESS, "help": text}
+        if "choices" in meta:
+            kwargs["choices"] = [c for c in meta["choices"] if c is not None]
+        else:
+            parse = meta.get("parse", int)
+            kwargs["type"] = _PARSERS.get(parse, parse)
+            if parse in _METAVARS:
+                kwargs["metavar"] = _METAVARS[parse]
+        parser.add_argument(flag, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
-    from .features import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
-    from .optimize import DEFAULT_STYLE_WEIGHT
-
     parser = _Parser(prog="python -m nst_helpers", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -66,52 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("content", help="content image: a file or a sample name")
     p.add_argument("style", nargs="+", help="style image(s): files or sample names")
     p.add_argument("-o", "--output", required=True, help="output image (.png or .jpg)")
-    p.add_argument("--steps", type=int, default=500, help="optimisation steps (default 500)")
-    p.add_argument(
-        "--size",
-        type=int,
-        default=None,
-        help="longest side in pixels (default 512, or --scales' last)",
-    )
-    p.add_argument("--optimizer", choices=("adam", "lbfgs"), default="adam")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (adam 0.02, lbfgs 1)")
-    p.add_argument("--content-weight", type=float, default=1.0, help="alpha (default 1)")
-    p.add_argument(
-        "--style-weight", type=float, default=DEFAULT_STYLE_WEIGHT,
-        help=f"beta (default {DEFAULT_STYLE_WEIGHT:g}, in --normalization relative units)",
-    )  # fmt: skip
-    p.add_argument("--tv-weight", type=float, default=0.0, help="total variation (default 0)")
-    p.add_argument(
-        "--content-layers", type=_names, default=None,
-        help=f"default {','.join(DEFAULT_CONTENT_LAYERS)} (reluX_Y: after the ReLU, convX_Y: before)",
-    )  # fmt: skip
-    p.add_argument(
-        "--style-layers", type=_names, default=None,
-        help=f"default {','.join(DEFAULT_STYLE_LAYERS)}",
-    )  # fmt: skip
-    p.add_argument(
-        "--normalization", choices=("relative", "paper"), default="relative",
-        help="relative (default): each loss term over its target's energy, weights mean the "
-        "same at every size; paper: eq. 1-5 exactly",
-    )  # fmt: skip
-    p.add_argument("--init", choices=("content", "noise", "style"), default="content")
-    p.add_argument(
-        "--weights", default=None,
-        help="imagenet (default; or $NST_WEIGHTS), random (tests only) or a .pth file",
-    )  # fmt: skip
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--precision", choices=("fp32", "bf16", "fp16", "auto"), default="auto")
-    p.add_argument("--seed", type=int, default=None, help="same seed, same pixels")
+    _add_config_flags(p)
     p.add_argument(
         "--save-every", type=int, default=None, metavar="N",
         help="also save the image every N steps as OUT_stepNNNNN.png",
     )  # fmt: skip
-    p.add_argument("--preserve-color", choices=("luminance", "histogram"), default=None)
-    p.add_argument("--style-blend", type=_floats, default=None, help="weights, e.g. 0.7,0.3")
-    p.add_argument("--style-scale", type=float, default=1.0, help="style size / output size")
-    p.add_argument("--pooling", choices=("max", "avg"), default="max")
-    p.add_argument("--scales", type=_ints, default=None, help="coarse-to-fine, e.g. 256,512")
-    p.add_argument("--parameterization", choices=("pixel", "fourier"), default="pixel")
     p.add_argument("--checkpoint", default=None, help="save resumable state to this file")
     p.add_argument("--checkpoint-every", type=int, default=None, metavar="N")
     p.add_argument("--resume", default=None, help="continue from this checkpoint")
@@ -200,8 +200,9 @@ def _check_output(args: argparse.Namespace) -> Path:
     for what, value in (("--resume", args.resume), ("--checkpoint", args.checkpoint)):
         if value is not None:
             local_path(value, what)  # a URL is refused with one line
-    if args.weights is not None and str(args.weights).lower() not in ("imagenet", "random"):
-        local_path(args.weights, "--weights")
+    weights = getattr(args, "weights", None)  # flags not given are not in the namespace
+    if weights is not None and str(weights).lower() not in ("imagenet", "random"):
+        local_path(weights, "--weights")
     out = local_path(args.output, "output")
     if out.is_dir():
         raise ValueError(f"output {str(out)!r} is a directory; give a file name")
@@ -232,6 +233,7 @@ def _save(img, path: Path) -> str | None:
 
 def _stylize(args: argparse.Namespace) -> int:
     from . import optimize
+    from .balance import balance_advice, weighted_ratio
     from .data import SampleUnavailableError
     from .devices import DeviceUnavailableError
     from .features import RandomWeightsWarning, WeightsError, weights_are_random
@@ -240,20 +242,20 @@ def _stylize(args: argparse.Namespace) -> int:
 
     try:
         out = _check_output(args)
-        if args.scales and args.size is not None and args.size != args.scales[-1]:
+        scales, size = getattr(args, "scales", None), getattr(args, "image_size", None)
+        if scales and size is not None and size != scales[-1]:
             raise ValueError(
-                f"--size {args.size} disagrees with --scales {args.scales}: the output size is "
-                "the last scale; drop --size"
+                f"--size {size} disagrees with --scales {scales}: the output size is the last "
+                "scale; drop --size"
             )
     except ValueError as err:
         return _fail(EXIT_BAD_INPUT, _one_line(err))
-    size = args.size if args.size is not None else (args.scales[-1] if args.scales else 512)
     announced = False
 
     def announce_random_weights(record: dict) -> bool:
         # Said once the run has really started, so a bad-input error stays a single line.
         nonlocal announced
-        if not announced and weights_are_random(args.weights):
+        if not announced and weights_are_random(getattr(args, "weights", None)):
             print(
                 "\nWARNING: VGG19 weights are RANDOM: the output is NOT a stylised image, only a "
                 "test of the code path. Use --weights imagenet for real results.",
@@ -263,21 +265,15 @@ def _stylize(args: argparse.Namespace) -> int:
         _RUNNING.set()  # from now on SIGTERM stops between steps (see _request_stop)
         return not _STOP.is_set()
 
-    options = dict(
-        steps=args.steps, image_size=size, optimizer=args.optimizer, lr=args.lr,
-        content_weight=args.content_weight, style_weight=args.style_weight,
-        tv_weight=args.tv_weight, init=args.init, weights=args.weights, device=args.device,
-        precision=args.precision, seed=args.seed, snapshot_every=args.save_every,
-        progress=not args.quiet, callback=announce_random_weights, preserve_color=args.preserve_color,
-        style_blend=args.style_blend, style_scale=args.style_scale, pooling=args.pooling,
-        scales=args.scales, parameterization=args.parameterization,
-        normalization=args.normalization,
+    from .config import FIELD_NAMES
+
+    given = {k: v for k, v in vars(args).items() if k in FIELD_NAMES}
+    # A preset picks its own schedule: the CLI's shorter default applies to plain runs only.
+    options = given if given.get("preset") else {**CLI_DEFAULTS, **given}
+    options.update(
+        snapshot_every=args.save_every, progress=not args.quiet, callback=announce_random_weights,
         checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every, resume=args.resume,
     )  # fmt: skip
-    if args.content_layers:
-        options["content_layers"] = args.content_layers
-    if args.style_layers:
-        options["style_layers"] = args.style_layers
     style = args.style if len(args.style) > 1 else args.style[0]
     try:
         with warnings.catch_warnings():
@@ -309,6 +305,8 @@ def _stylize(args: argparse.Namespace) -> int:
     summary = f"saved {out} ({result.image.width}x{result.image.height}"
     if last is not None:
         summary += f", {len(result.history)} steps, best loss {result.best_loss:.4g}"
+        ratio = weighted_ratio(last, result.settings)
+        summary += f", weighted style/content {ratio:.3g}"
     summary += f", {result.seconds:.1f} s on {result.device} {result.precision})"
     if result.random_weights:
         summary += " [RANDOM WEIGHTS: not a stylised image]"
@@ -316,6 +314,9 @@ def _stylize(args: argparse.Namespace) -> int:
         print(f"interrupted: {summary}", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(summary)
+    advice = balance_advice(result.history, result.settings, cli=True)
+    if advice is not None:
+        print(f"advice: {advice}")
     return EXIT_OK
 
 

@@ -43,6 +43,7 @@ from PIL import Image
 from torch import nn
 
 from . import devices
+from .config import DEFAULT_STYLE_WEIGHT, check_number
 from .features import (
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
@@ -61,7 +62,6 @@ from .images import (
     tensor_to_image,
 )
 from .losses import NORMALIZATIONS, gram_matrix, layer_weights, objective
-from .optimize import DEFAULT_STYLE_WEIGHT, _check_weight
 
 MODEL_FORMAT = "nst_helpers.TransformerNet"
 CHECKPOINT_FORMAT = "nst_helpers.train_transformer"
@@ -501,11 +501,10 @@ def train_transformer(
         _positive_int("checkpoint_every", checkpoint_every)
         if checkpoint is None:
             raise ValueError("checkpoint_every needs checkpoint=PATH")
-    content_weight = _check_weight("content_weight", content_weight)
-    style_weight = _check_weight("style_weight", style_weight)
-    tv_weight = _check_weight("tv_weight", tv_weight)
-    if _check_weight("lr", lr) == 0:
-        raise ValueError("lr must be > 0")
+    content_weight = check_number("content_weight", content_weight)
+    style_weight = check_number("style_weight", style_weight)
+    tv_weight = check_number("tv_weight", tv_weight)
+    check_number("lr", lr, positive=True)
     content_layers = validate_layers(content_layers)
     style_layers = validate_layers(style_layers)
     if normalization not in NORMALIZATIONS:

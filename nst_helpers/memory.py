@@ -21,8 +21,9 @@ workspaces, weight reorders, allocator rounding and fragmentation).
 
 Checked on the CPU in two ways. The ``activations`` term equals, byte for byte, what autograd
 saves (summed over ``torch.autograd.graph.saved_tensors_hooks``; see tests/test_memory.py), for
-fp32, bf16 and fp16, max and avg pooling, any layer set. The whole estimate against the peak RSS
-growth of real Adam steps in a fresh process (default layers, one thread): fp32 at 512 px is
+fp32, bf16 and fp16, max and avg pooling, both normalisations, any layer set (conv, relu, pool).
+The whole estimate against the peak RSS growth of real Adam steps in a fresh process (measured
+with the former conv* default layers, one thread; not re-measured for relu*): fp32 at 512 px is
 1.21x the measured peak and 1.23x at 768 px; bf16 at 512 px 1.04x (oneDNN's bf16 backward keeps
 fp32 temporaries the sum does not see, which the safety factor absorbs). L-BFGS at 192 px:
 1.46x, the history term being an upper bound (pairs are only stored when the curvature
@@ -115,9 +116,15 @@ def memory_breakdown(
     parameterization: str = "pixel",
     n_styles: int = 1,
     normalization: str = "relative",
+    checkpointing: bool = False,
 ) -> dict[str, int]:
     """Bytes per component (``weights``, ``activations``, ``backward``, ``targets``, ``image``)
-    of one run at ``image_size``, before the safety factor; see the module docstring."""
+    of one run at ``image_size``, before the safety factor; see the module docstring.
+
+    ``checkpointing=True`` (see ``nst_helpers.recompute``): the forward pass keeps only each
+    block's input; the peak is then in the backward pass of one block ``k``, holding the inputs
+    of blocks ``1..k``, block ``k``'s recomputed activations and its gradients, whichever ``k``
+    needs most."""
     h, w = _hw(image_size)
     content_layers = validate_layers(content_layers)
     style_layers = validate_layers(style_layers)
@@ -131,6 +138,8 @@ def memory_breakdown(
         raise ValueError(
             f"normalization={normalization!r} must be one of {', '.join(NORMALIZATIONS)}"
         )
+    if not isinstance(checkpointing, bool):
+        raise ValueError(f"checkpointing must be True or False here, got {checkpointing!r}")
     # "relative" divides each term by its target's energy: autograd keeps each divisor ([1])
     per_term = FP32 if normalization == "relative" else 0
     half = precision != "fp32"
@@ -160,6 +169,15 @@ def memory_breakdown(
     weights = sum(FP32 * (c_in * c_out * 9 + c_out) for c_in, c_out in _conv_channels())
     activations = largest = targets = 0
     activations += pixels * act  # the network's input: channels_last copy, or its half cast
+    # Per block (ending after its pool): the input it is recomputed from, what its recompute
+    # saves, its largest map. The input is the fp32 channels_last copy, cast inside block 1.
+    blocks = [{"input": pixels * FP32, "saved": pixels * act if half else 0, "largest": 0}]
+
+    def keep(nbytes: int) -> None:
+        nonlocal activations
+        activations += nbytes
+        blocks[-1]["saved"] += nbytes
+
     channels, index = 3, 0
     for item in _VGG19_CFG:
         if index > deepest:
@@ -169,23 +187,33 @@ def memory_breakdown(
             out = channels * h * w
             # the pooled map is saved by the next conv; max-pooling also keeps int64 argmaxes
             saved = index < deepest
-            activations += (out * act if saved else 0) + (out * INDEX if pooling == "max" else 0)
-            activations += loss_terms(names[index], channels, out, saved)
+            keep(out * INDEX if pooling == "max" else 0)
+            keep(loss_terms(names[index], channels, out, saved))
+            if saved:  # the next block's input, where checkpointing recomputes from
+                activations += out * act
+                blocks.append({"input": out * act, "saved": 0, "largest": 0})
             index += 1
             continue
         if half:
             # autocast's cast copy of the frozen weight (not the bias), saved for backward
-            activations += channels * item * 9 * act
+            keep(channels * item * 9 * act)
         channels, out = item, item * h * w
         largest = max(largest, out)
+        blocks[-1]["largest"] = max(blocks[-1]["largest"], out)
         # A captured conv output is nobody else's: the ReLU after it then runs out of place.
-        activations += loss_terms(names[index], channels, out, saved_by_network=False)
+        keep(loss_terms(names[index], channels, out, saved_by_network=False))
         if index < deepest:
             # the ReLU's output, saved by the ReLU itself (and by the next layer)
-            activations += out * act
-            activations += loss_terms(names[index + 1], channels, out, saved_by_network=True)
+            keep(out * act)
+            keep(loss_terms(names[index + 1], channels, out, saved_by_network=True))
         index += 2  # conv and its ReLU
     backward = 3 * largest * act
+    if checkpointing:
+        peaks = []
+        for k, block in enumerate(blocks):
+            held = sum(b["input"] for b in blocks[: k + 1]) + block["saved"]
+            peaks.append((held + 3 * block["largest"] * act, held, 3 * block["largest"] * act))
+        _, activations, backward = max(peaks)
     targets += pixels * FP32 * n_styles  # content image; one style image at a time, transient
     image = _image_vectors(optimizer, parameterization) * pixels * FP32
     return {
@@ -208,17 +236,20 @@ def estimate_memory(
     parameterization: str = "pixel",
     n_styles: int = 1,
     normalization: str = "relative",
+    checkpointing: bool = False,
 ) -> int:
     """Peak device bytes of a ``stylize`` run at ``image_size`` (int: square side; or ``(H, W)``).
 
     The sum of ``memory_breakdown`` times ``SAFETY_FACTOR``, rounded up. ``precision`` is the
-    autocast precision (``"fp32"``, ``"bf16"``, ``"fp16"``); the other options are those of
-    ``stylize``. Raises ``ValueError`` for an unknown option.
+    autocast precision (``"fp32"``, ``"bf16"``, ``"fp16"``); ``checkpointing`` is ``True`` or
+    ``False`` (``"auto"`` is resolved by ``choose_checkpointing``); the other options are those
+    of ``stylize``. Raises ``ValueError`` for an unknown option.
     """
     parts = memory_breakdown(
         image_size, content_layers=content_layers, style_layers=style_layers,
         precision=precision, optimizer=optimizer, pooling=pooling,
         parameterization=parameterization, n_styles=n_styles, normalization=normalization,
+        checkpointing=checkpointing,
     )  # fmt: skip
     return math.ceil(sum(parts.values()) * SAFETY_FACTOR)
 
@@ -346,6 +377,16 @@ def _advice(image_size: Size, device: torch.device, available: int | None, **opt
         low = "bf16" if device.type == "cuda" else "fp16"
         lower = largest_fitting_size(available, (h, w), **{**options, "precision": low})
         lines.append(f"precision='{low}' stores activations in half the bytes: fits up to {lower}.")
+    other = largest_fitting_size(
+        available, (h, w), **{**options, "checkpointing": not options.get("checkpointing")}
+    )
+    if options.get("checkpointing"):
+        lines.append(f"(This is with checkpointing; without it, up to {other} would fit.)")
+    else:
+        lines.append(
+            "checkpointing=True recomputes activations in the backward pass instead of keeping "
+            f"them (slower steps, about half the memory): fits up to {other}."
+        )
     if options.get("optimizer") == "lbfgs":
         adam = largest_fitting_size(available, (h, w), **{**options, "optimizer": "adam"})
         lines.append(
@@ -353,6 +394,20 @@ def _advice(image_size: Size, device: torch.device, available: int | None, **opt
             f"fits up to {adam}."
         )
     return " ".join(lines)
+
+
+def choose_checkpointing(
+    image_size: Size, device: torch.device | str, checkpointing: bool | str, **options
+) -> bool:
+    """Resolve ``checkpointing="auto"``: ``True`` when the run would not fit without it.
+
+    ``True``/``False`` are returned as given; ``"auto"`` is ``False`` when the free memory of
+    ``device`` cannot be told. ``options`` are those of ``estimate_memory``.
+    """
+    if checkpointing != "auto":
+        return bool(checkpointing)
+    available = available_memory(torch.device(device))
+    return available is not None and estimate_memory(image_size, **options) > available
 
 
 def check_memory(image_size: Size, device: torch.device | str, **options) -> None:

@@ -17,7 +17,7 @@ targets are computed once under ``no_grad``; channels_last and autocast help on 
 from __future__ import annotations
 
 import hashlib
-import itertools
+import inspect
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -31,13 +31,22 @@ import torch.nn.functional as F
 from PIL import Image
 
 from . import devices
-from .features import (
+from .config import (  # noqa: F401 - re-exported: the names have always been importable here
+    DEFAULT_LR,
+    DEFAULT_STYLE_WEIGHT,
+    INITS,
+    OPTIMIZERS,
+    PRESERVE_COLOR,
+    StyleConfig,
+    check_names,
+    check_number,
+)
+from .features import (  # noqa: F401 - re-exported
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
     FeatureExtractor,
     _weights_key,
     min_input_size,
-    validate_layers,
 )
 from .images import (
     ImageSource,
@@ -48,15 +57,11 @@ from .images import (
     save_image,
     tensor_to_image,
 )
-from .losses import NORMALIZATIONS, gram_matrix, layer_weights, objective
-from .parameterization import PARAMETERIZATIONS, make_parameterization
+from .losses import gram_matrix, objective, tv_loss
+from .parameterization import make_parameterization
 
-OPTIMIZERS = ("adam", "lbfgs")
-INITS = ("content", "noise", "style")
-PRESERVE_COLOR = (None, "luminance", "histogram")
-DEFAULT_STYLE_WEIGHT = 10.0
-"""beta for ``normalization="relative"`` (alpha = 1); see the README's calibration."""
-DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}
+DEFAULT_STEPS = 4000
+"""``steps`` when neither the caller nor a preset chose them: the original report's recipe."""
 
 Record = dict[str, Any]
 """One step of history: ``step``, ``total``, ``content``, ``style``, ``tv``, one
@@ -76,7 +81,8 @@ class StylizeResult:
     """What ``stylize`` returns.
 
     ``image`` is the lowest-loss image seen (PIL, RGB), ``history`` one record per step,
-    ``snapshots`` ``{step: PIL image}``, ``interrupted`` whether the run stopped early.
+    ``snapshots`` ``{step: PIL image}``, ``interrupted`` whether the run stopped early,
+    ``checkpointing`` whether VGG blocks were recomputed in the backward pass (see ``stylize``).
     """
 
     image: Image.Image
@@ -90,18 +96,11 @@ class StylizeResult:
     precision: str = "fp32"
     random_weights: bool = False
     settings: dict[str, Any] = field(default_factory=dict)
+    checkpointing: bool = False
 
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
         """Write the image atomically; refuses to replace an existing file unless asked."""
         return save_image(self.image, path, overwrite=overwrite)
-
-
-def _check_weight(name: str, value: float) -> float:
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
-    return float(value)
 
 
 def _as_list(value: Any) -> list:
@@ -122,61 +121,61 @@ def _split_steps(steps: int, n_scales: int) -> list[int]:
 def stylize(
     content: ImageSource,
     style: ImageSource | Sequence[ImageSource],
+    config: StyleConfig | None = None,
     *,
-    steps: int = 4000,
-    image_size: int = 512,
-    optimizer: str = "adam",
-    lr: float | None = None,
-    content_weight: float = 1.0,
-    style_weight: float = DEFAULT_STYLE_WEIGHT,
-    tv_weight: float = 0.0,
-    content_layers: Sequence[str] = DEFAULT_CONTENT_LAYERS,
-    style_layers: Sequence[str] = DEFAULT_STYLE_LAYERS,
-    style_layer_weights: Sequence[float] | dict[str, float] | None = None,
-    init: str = "content",
-    weights: str | Path | None = None,
-    device: str | torch.device | None = "auto",
-    precision: str = "fp32",
-    seed: int | None = None,
     snapshot_every: int | None = None,
     callback: Callable[[Record], bool | None] | None = None,
     preview: Callable[[int, Image.Image], None] | None = None,
     preview_every: int = 10,
+    preview_seconds: float | None = None,
     progress: bool = False,
-    preserve_color: str | None = None,
-    style_blend: Sequence[float] | None = None,
-    style_scale: float = 1.0,
-    pooling: str = "max",
-    scales: Sequence[int] | None = None,
-    parameterization: str = "pixel",
     checkpoint: str | Path | None = None,
     checkpoint_every: int | None = None,
     resume: str | Path | None = None,
     memory_check: bool = True,
-    normalization: str = "relative",
+    **options: Any,
 ) -> StylizeResult:
     """Neural Style Transfer: an image with ``content``'s content painted in ``style``'s style.
 
     ``content`` and ``style`` take anything ``load_image`` does; ``style`` may be a list, mixed
-    by ``style_blend`` weights. The output's longest side is ``image_size`` (or ``scales[-1]``
-    for a coarse-to-fine run). ``content_weight``/``style_weight`` are the paper's alpha/beta;
-    ``tv_weight`` adds a total-variation prior. ``normalization="relative"`` (default) divides
-    each term by its target's energy, so the weights mean the same at any size and for any
-    network; ``"paper"`` is eq. 1-5 exactly (see ``losses.objective``). ``optimizer="lbfgs"`` counts real iterations
-    (each may evaluate the loss several times in its line search). ``lr`` defaults to 0.02 for
-    Adam (in normalised-pixel units) and 1 for L-BFGS. ``precision`` "bf16"/"fp16"/"auto" runs
-    the network under autocast; Grams and losses stay fp32. The same ``seed`` gives the same
-    pixels on the same machine.
+    by ``style_blend`` weights. Every option of the picture (``steps``, ``image_size``,
+    ``content_weight``, ``style_weight``, ``normalization``, ``content_layers``,
+    ``style_layers``, ``optimizer``, ``lr``, ``precision``, ``seed``, ...) is a field of
+    ``StyleConfig``, documented there with its default: pass a ``config``, keywords, or both
+    (keywords win). ``normalization="relative"`` (default) divides each loss term by its
+    target's energy, so the weights mean the same at any size and for any network; ``"paper"``
+    is eq. 1-5 exactly (see ``losses.objective``). The same ``seed`` gives the same pixels on
+    the same machine.
 
     ``callback(record)`` runs after every step; returning ``False`` stops the run, as does
     Ctrl-C: the result then holds the best image so far with ``interrupted=True``.
-    ``preview(step, image)`` receives the current image every ``preview_every`` steps (for live
-    displays; unlike snapshots nothing is kept).
+    ``preview(step, image)`` receives the current image every ``preview_every`` steps and after
+    the last (for live displays; unlike snapshots nothing is kept). ``preview_seconds=S`` also
+    throttles it by time: a due preview is skipped unless S seconds have passed since the last
+    one (the first and last steps are always shown), so a live display can ask every step
+    (``preview_every=1``) without paying for images nobody sees (each costs a device-to-host
+    copy and a conversion to PIL).
     ``snapshot_every=N`` keeps the image every N steps. ``checkpoint=PATH`` (every
     ``checkpoint_every`` steps, and when stopped) saves everything needed to ``resume=PATH``.
 
-    Raises ``ValueError`` for invalid arguments before any optimisation, and
-    ``NonFiniteLossError`` (holding the best finite image so far) if the loss diverges.
+    ``checkpointing=True`` recomputes each VGG19 block in the backward pass instead of keeping
+    its activations (see ``nst_helpers.recompute``): about half the memory per pixel for more
+    time per step (1.7x measured on a 2-core CPU), with the same pixels up to float rounding.
+    ``"auto"`` (the default) turns it on only when the memory guard finds the run would not fit
+    without it (never when ``memory_check=False`` or the free memory cannot be told).
+
+    ``steps`` defaults to 4000. ``preset="fast"`` is the quickest route to a finished picture
+    at ``image_size`` (see ``nst_helpers.presets`` for every choice): coarse to fine in sqrt(2)
+    steps from 128 px with Adam (moments carried between scales, a moving average of the
+    iterates handed on), L-BFGS at the finest scale, replicate padding on the first
+    convolution, autocast where the device has a fast half precision. It chooses ``scales``,
+    the optimiser, its own step schedule from the image size (``steps``, when given, is split
+    in the same proportions) and, unless given, ``lr``; the loss (weights, layers, init) stays
+    as asked.
+
+    Raises ``ValueError`` for invalid arguments before any optimisation, ``TypeError`` for an
+    unknown keyword, and ``NonFiniteLossError`` (holding the best finite image so far) if the
+    loss diverges.
 
     Ctrl-C during a step (an L-BFGS line search, say) waits for that step to finish, so the
     image and the checkpoint are those of whole steps; a second Ctrl-C stops at once (the
@@ -186,35 +185,22 @@ def stylize(
     smaller run can follow at once.
     """
     # ---- validate everything before any work --------------------------------------------
+    from .presets import fast_plan
+
+    check_names(options)
+    cfg = StyleConfig.build(config, **options)
     checkpoint, resume = _local_files(checkpoint, resume)
-    _check_seed(seed)
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer={optimizer!r} must be one of {', '.join(OPTIMIZERS)}")
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
-        raise ValueError(f"steps must be an int >= 0, got {steps!r}")
-    content_weight = _check_weight("content_weight", content_weight)
-    style_weight = _check_weight("style_weight", style_weight)
-    tv_weight = _check_weight("tv_weight", tv_weight)
-    if lr is None:
-        lr = DEFAULT_LR[optimizer]
-    elif _check_weight("lr", lr) == 0:
-        raise ValueError("lr must be > 0")
-    if init not in INITS:
-        raise ValueError(f"init={init!r} must be one of {', '.join(INITS)}")
-    if preserve_color not in PRESERVE_COLOR:
-        raise ValueError(
-            f"preserve_color={preserve_color!r} must be None, 'luminance' or 'histogram'"
-        )
-    if parameterization not in PARAMETERIZATIONS:
-        raise ValueError(
-            f"parameterization={parameterization!r} must be one of {', '.join(PARAMETERIZATIONS)}"
-        )
-    if pooling not in ("max", "avg"):
-        raise ValueError(f"pooling={pooling!r} must be 'max' or 'avg'")
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(
-            f"normalization={normalization!r} must be one of {', '.join(NORMALIZATIONS)}"
-        )
+    preset, plan = cfg.preset, None
+    if preset == "fast":
+        plan = fast_plan(cfg.image_size, cfg.steps, cfg.precision, cfg.lr)
+        # The plan replaces how the minimum is found; the loss stays the caller's.
+        cfg = cfg.replace(
+            preset=None, scales=tuple(plan.scales), steps=sum(plan.steps_per_scale),
+            optimizer=plan.optimizers[-1], lr=plan.lrs[-1], precision=plan.precision,
+        )  # fmt: skip
+    elif cfg.steps is None:
+        cfg = cfg.replace(steps=DEFAULT_STEPS)
+    checkpointing = cfg.checkpointing
     for name, value in (
         ("snapshot_every", snapshot_every),
         ("checkpoint_every", checkpoint_every),
@@ -228,40 +214,26 @@ def stylize(
         raise ValueError("checkpoint_every needs checkpoint=PATH")
     if checkpoint is not None:
         _check_checkpoint_path(Path(checkpoint), resume)
-    style_scale = _check_weight("style_scale", style_scale)
-    if style_scale == 0:
-        raise ValueError("style_scale must be > 0")
-    content_layers = validate_layers(content_layers)
-    style_layers = validate_layers(style_layers)
-    weights_l = layer_weights(style_layers, style_layer_weights)
-    # A layer weighted zero costs a Gram per step (and may keep deeper layers alive): drop it.
-    style_layers = [n for n in style_layers if weights_l[n] > 0]
-    if not style_layers:
-        raise ValueError(
-            "style_layer_weights are all zero: give at least one style layer a weight > 0"
-        )
-    weights_l = {n: weights_l[n] for n in style_layers}
+    if preview_seconds is not None:
+        preview_seconds = check_number("preview_seconds", preview_seconds)
+    weights_l = cfg.layer_weights
+    content_layers, style_layers = list(cfg.content_layers), list(weights_l)
     styles = _as_list(style)
     if not styles:
         raise ValueError("style must be an image or a non-empty list of images")
-    blend = _blend_weights(style_blend, len(styles))
-    sizes = [image_size] if scales is None else _as_list(scales)
-    if not sizes:
-        raise ValueError("scales must be None or a non-empty list of sizes, e.g. [256, 512]")
+    blend = _blend_weights(cfg.style_blend, len(styles))
+    sizes = list(cfg.sizes)
     min_side = min_input_size(content_layers + style_layers)
-    for s in sizes:
-        if not isinstance(s, int) or isinstance(s, bool):
-            raise ValueError(f"{'scales' if scales else 'image_size'} must hold whole numbers "
-                             f"of pixels, got {s!r}")  # fmt: skip
-        if s < min_side:
-            raise ValueError(
-                f"image size {s!r} is too small: layers up to {max(content_layers + style_layers, key=_depth)} "
-                f"need at least {min_side} px per side"
-            )
-    if any(b <= a for a, b in itertools.pairwise(sizes)):
-        raise ValueError(f"scales={sizes} must increase (coarse to fine), e.g. [256, 384, 512]")
-    dev = devices.resolve_device(device)
-    dtype = devices.resolve_precision(precision, dev)
+    dev = devices.resolve_device(cfg.device)
+    dtype = devices.resolve_precision(cfg.precision, dev)
+    style_scale, preserve_color, steps = cfg.style_scale, cfg.preserve_color, cfg.steps
+    steps_per_scale = _split_steps(steps, len(sizes))
+    dtypes = [dtype] * len(sizes)
+    if plan is not None:
+        steps_per_scale = list(plan.steps_per_scale)
+        # L-BFGS's line search wants exact gradients: its scales run in fp32.
+        dtypes = [dtype if o == "adam" else None for o in plan.optimizers]
+        dtype = dtypes[-1]
 
     # ---- images (cheap), then checks that depend on their shapes -------------------------
     content_img = load_image(content, max_size=max(sizes))
@@ -284,19 +256,22 @@ def stylize(
                     f"needs {min_side} px per side"
                 )
 
+    # What a checkpoint must agree on: the config's key fields, as this run resolved them.
     settings = {
         "content": _image_digest(content_img),
         "style": [_image_digest(s) for s in style_imgs],
-        "optimizer": optimizer, "lr": lr, "content_weight": content_weight,
-        "style_weight": style_weight, "tv_weight": tv_weight,
-        "content_layers": content_layers, "style_layers": style_layers,
-        "style_layer_weights": weights_l, "normalization": normalization, "init": init,
-        "weights": _weights_key(weights),
-        "precision": devices.precision_name(dtype), "seed": seed,
-        "preserve_color": preserve_color, "style_blend": blend, "style_scale": style_scale,
-        "pooling": pooling, "scales": sizes, "parameterization": parameterization,
-        "steps_per_scale": _split_steps(steps, len(sizes)) if len(sizes) > 1 else None,
+        **cfg.key(), "preset": preset,
+        "lr": cfg.learning_rate, "content_layers": content_layers, "style_layers": style_layers,
+        "style_layer_weights": weights_l, "weights": _weights_key(cfg.weights),
+        "precision": devices.precision_name(dtype), "style_blend": blend, "scales": sizes,
+        "steps_per_scale": steps_per_scale if len(sizes) > 1 else None,
     }  # fmt: skip
+    if plan is not None:
+        settings.update(
+            preset=preset, optimizers=plan.optimizers, lrs=plan.lrs,
+            precisions=[devices.precision_name(d) for d in dtypes], ema_decay=plan.ema_decay,
+            carry_moments=plan.carry_moments, first_conv_padding=plan.first_conv_padding,
+        )  # fmt: skip
     state = None
     if resume is not None:
         from .checkpoint import check_compatible, load_checkpoint
@@ -305,24 +280,32 @@ def stylize(
         check_compatible(state.get("settings", {}), settings, resume)
         state["source"] = str(resume)  # named in errors found when the state is loaded
 
-    from .memory import InsufficientMemoryError, check_memory, oom_message
+    from .memory import InsufficientMemoryError, check_memory, choose_checkpointing, oom_message
 
     out_w, out_h = resize_to(content_img, sizes[-1]).size
-    memory_options = dict(
-        content_layers=content_layers, style_layers=style_layers, precision=settings["precision"],
-        optimizer=optimizer, pooling=pooling, parameterization=parameterization,
-        n_styles=len(styles), normalization=normalization,
-    )  # fmt: skip
+    memory_options = {**cfg.memory_options(settings["precision"]), "n_styles": len(styles)}
     if memory_check:
-        check_memory((out_h, out_w), dev, **memory_options)
+        checkpointing = choose_checkpointing((out_h, out_w), dev, checkpointing, **memory_options)
+        check_memory((out_h, out_w), dev, checkpointing=checkpointing, **memory_options)
+    checkpointing = checkpointing is True
+    memory_options["checkpointing"] = checkpointing
 
     run = None
     try:
         hooks = _Hooks(
-            snapshot_every, callback, preview, preview_every, checkpoint, checkpoint_every
+            snapshot_every,
+            callback,
+            preview,
+            preview_every,
+            checkpoint,
+            checkpoint_every,
+            preview_seconds,
         )
-        run = _Run(content_img, style_imgs, blend, settings, weights_l, dev, dtype, weights, hooks)
-        return run.execute(_split_steps(steps, len(sizes)), state, progress)
+        run = _Run(
+            content_img, style_imgs, blend, settings, weights_l, dev, dtype, cfg.weights, hooks
+        )
+        run.checkpointing, run.dtypes = checkpointing, dtypes
+        return run.execute(steps_per_scale, state, progress)
     except NonFiniteLossError as err:
         run = state = None  # this frame stays in the traceback: it must not hold the run
         _detached(err)
@@ -377,11 +360,23 @@ def _local_files(*paths: str | Path | None) -> tuple[Path | None, ...]:
     return tuple(None if p is None else local_path(p, "checkpoint") for p in paths)
 
 
-def _check_seed(seed: Any) -> None:
-    if seed is None:
-        return
-    if not isinstance(seed, int) or isinstance(seed, bool) or not -(2**63) <= seed < 2**64:
-        raise ValueError(f"seed must be None or a whole number (64 bit), got {seed!r}")
+def _with_config_fields(fn: Callable) -> inspect.Signature:
+    """``fn``'s signature with each ``StyleConfig`` field as a keyword (in place of
+    ``**options``), so ``help(stylize)``, IDEs and ``inspect`` show every option and default."""
+    from . import config
+
+    sig = inspect.signature(fn)
+    params = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    first_hook = next(i for i, p in enumerate(params) if p.kind is p.KEYWORD_ONLY)
+    options = [
+        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
+                          annotation=f.type)
+        for f in config.fields()
+    ]  # fmt: skip
+    return sig.replace(parameters=params[:first_hook] + options + params[first_hook:])
+
+
+stylize.__signature__ = _with_config_fields(stylize)
 
 
 def _check_checkpoint_path(path: Path, resume: str | Path | None) -> None:
@@ -403,12 +398,6 @@ def _check_checkpoint_path(path: Path, resume: str | Path | None) -> None:
         ) from None
 
 
-def _depth(name: str) -> int:
-    from .features import VGG19_LAYERS
-
-    return VGG19_LAYERS[name]
-
-
 def _check_energies(content_targets: dict, grams: dict) -> None:
     """A relative term divides by its target's energy: refuse a target that has none."""
     empty = [n for n, t in {**content_targets, **grams}.items() if not bool(t.abs().sum() > 0)]
@@ -426,7 +415,7 @@ def _blend_weights(blend: Sequence[float] | None, n: int) -> list[float]:
     blend = list(blend) if isinstance(blend, list | tuple) else [blend]
     if len(blend) != n:
         raise ValueError(f"style_blend has {len(blend)} weights for {n} style image(s)")
-    blend = [_check_weight("style_blend weight", w) for w in blend]
+    blend = [float(w) for w in blend]  # StyleConfig checked each is finite and >= 0
     total = sum(blend)
     if total <= 0:
         raise ValueError("style_blend weights must not all be zero")
@@ -443,6 +432,7 @@ class _Hooks:
     preview_every: int
     checkpoint: str | Path | None
     checkpoint_every: int | None
+    preview_seconds: float | None = None
 
 
 class _Run:
@@ -458,13 +448,21 @@ class _Run:
         self.fmt = devices.memory_format(dev)
         self.snapshot_every, self.callback = hooks.snapshot_every, hooks.callback
         self.preview, self.preview_every = hooks.preview, hooks.preview_every
+        self.preview_seconds, self.last_preview = hooks.preview_seconds, -math.inf
         self.checkpoint, self.checkpoint_every = hooks.checkpoint, hooks.checkpoint_every
         s = settings
         self.extractor = FeatureExtractor(
             list(dict.fromkeys(s["content_layers"] + s["style_layers"])), weights=weights,
             pooling=s["pooling"], device=dev,
         )  # fmt: skip
+        if s.get("first_conv_padding") == "replicate":
+            from .presets import replicate_first_conv
+
+            replicate_first_conv(self.extractor)
         self.random_weights = s["weights"] == "random"
+        self.dtypes: list | None = None  # autocast dtype per scale (preset="fast")
+        self.ema = None  # moving average of the iterates (preset="fast")
+        self.checkpointing = False  # recompute VGG blocks in the backward pass (see recompute)
         self.history: list[Record] = []
         self.snapshots: dict[int, Image.Image] = {}
         self.best_loss, self.best_step, self.best_x = math.inf, 0, None
@@ -515,11 +513,50 @@ class _Run:
     # -- one scale --------------------------------------------------------------------------
     def losses(self, x, content_targets, grams) -> dict[str, torch.Tensor]:
         s = self.settings
+        if self.checkpointing:
+            return self.checkpointed_losses(x, content_targets, grams)
         return objective(
             self.features(x), content_targets, grams, content_weight=s["content_weight"],
             style_weight=s["style_weight"], style_layer_weights=self.layer_weights,
             tv_weight=s["tv_weight"], image=x, normalization=s["normalization"],
         )  # fmt: skip
+
+    def checkpointed_losses(self, x, content_targets, grams) -> dict[str, torch.Tensor]:
+        """``losses`` with VGG blocks recomputed in the backward pass (``checkpointing=True``).
+
+        ``objective`` is a sum of per-layer terms, so each captured layer's terms are computed
+        inside its block (see ``recompute``) and no activation outlives its block; the values
+        equal ``losses``' up to float rounding.
+        """
+        from .recompute import checkpointed_terms
+
+        s = self.settings
+
+        def head(name: str, f: torch.Tensor) -> dict[str, torch.Tensor]:
+            with devices.no_autocast(f.device.type):
+                out = objective(
+                    {name: f},
+                    {name: content_targets[name]} if name in content_targets else {},
+                    {name: grams[name]} if name in grams else {},
+                    content_weight=1.0, style_weight=1.0, normalization=s["normalization"],
+                    style_layer_weights={name: self.layer_weights[name]} if name in grams else None,
+                )  # fmt: skip
+            return {k: v for k, v in out.items() if k not in ("total", "tv")}
+
+        with devices.autocast(self.dev, self.dtype):
+            terms = checkpointed_terms(self.extractor, x.contiguous(memory_format=self.fmt), head)
+        if s["normalization"] == "relative":  # objective averages the content layers
+            terms["content"] = terms["content"] / len(content_targets)
+        tv = torch.zeros((), device=x.device)
+        if s["tv_weight"] > 0:
+            tv = tv_loss(x)
+            if s["normalization"] == "relative":  # as objective: per pixel position
+                tv = tv / (x.shape[-2] * x.shape[-1])
+        total = (s["content_weight"] * terms["content"] + s["style_weight"] * terms["style"]
+                 + s["tv_weight"] * tv)  # fmt: skip
+        layers = {k: v for k, v in terms.items() if k.startswith("style/")}
+        return {"total": total, "content": terms["content"], "style": terms["style"], "tv": tv,
+                **layers}  # fmt: skip
 
     def execute(
         self, steps_per_scale: list[int], state: dict | None, progress: bool
@@ -555,6 +592,7 @@ class _Run:
                 end = sum(steps_per_scale[: k + 1])
                 if k < start_scale:
                     continue
+                self.dtype = self.dtypes[k] if self.dtypes else self.dtype
                 content, content_targets, grams = self.targets(size)
                 if x_prev is not None:
                     init = F.interpolate(x_prev, size=content.shape[-2:], mode="bilinear",
@@ -562,27 +600,34 @@ class _Run:
                     self.best_loss, self.best_x = math.inf, None  # losses differ between scales
                 else:
                     init = self.initial_image(content)
+                prev_opt = opt
                 param = make_parameterization(s["parameterization"], init.to(self.dev))
-                opt = self.make_optimizer(param)
+                opt = self.make_optimizer(param, k)
+                if s.get("carry_moments") and prev_opt is not None:
+                    _carry_adam_moments(prev_opt, opt)
+                self.ema = _EMA(s["ema_decay"]) if s.get("ema_decay") and _is_adam(opt) else None
                 if param_state is not None:
                     _load_resumed(param, opt, param_state, opt_state, state.get("source"))
                     param_state = opt_state = None
                     if self.best_x is not None:
                         self.best_x = self.best_x.to(self.dev)
+                    if self.ema is not None and state.get("ema") is not None:
+                        self.ema.load_state_dict(state["ema"], self.dev)
                 self.scale_index = k
                 while step < end:
                     step += 1
-                    with boundary.step():
+                    with boundary.step():  # the EMA is part of the step's state
                         record = self.step(param, opt, content_targets, grams, step, size)
+                        if self.ema is not None:
+                            self.ema.update(param.image().detach())
                     bar.update(1)
                     bar.set_postfix(loss=f"{record['total']:.4g}", refresh=False)
                     if self.snapshot_every and (
                         step % self.snapshot_every == 0 or step == total_steps
                     ):
                         self.snapshots[step] = self.output_image(param.image())
-                    if self.preview is not None and (
-                        step % self.preview_every == 0 or step == total_steps
-                    ):
+                    if self.preview_due(step, start_step, total_steps):
+                        self.last_preview = time.perf_counter()
                         self.preview(step, self.output_image(param.image().detach()))
                     stop = self.callback is not None and self.callback(record) is False
                     if stop or boundary.stop_requested:
@@ -593,13 +638,19 @@ class _Run:
                         self.save_checkpoint(param, opt, step)
                 if interrupted:
                     break
-                x_prev = param.image().detach()
+                # A moving average of the iterates (preset="fast") is what the scale hands on.
+                x_prev = self.ema.value() if self.ema is not None else param.image().detach()
             if not interrupted and param is not None:
-                with torch.no_grad():  # the last update has not been scored yet
-                    final = self.losses(param.image(), content_targets, grams)["total"].item()
-                if math.isfinite(final) and final <= self.best_loss:
-                    self.best_loss, self.best_step = final, step
-                    self.best_x = param.image().detach().clone()
+                # The last update has not been scored yet, nor has the average of the iterates.
+                candidates = [param.image().detach()]
+                if self.ema is not None:
+                    candidates.append(self.ema.value())
+                for x in candidates:
+                    with torch.no_grad():
+                        final = self.losses(x, content_targets, grams)["total"].item()
+                    if math.isfinite(final) and final <= self.best_loss:
+                        self.best_loss, self.best_step = final, step
+                        self.best_x = x.clone()
         except KeyboardInterrupt:
             interrupted = True
         except _NonFinite as err:
@@ -619,15 +670,31 @@ class _Run:
             self.save_checkpoint(param, opt, len(self.history))
         return self.result(param, interrupted)
 
-    def make_optimizer(self, param) -> torch.optim.Optimizer:
+    def preview_due(self, step: int, first: int, last: int) -> bool:
+        """Whether to make a preview now: every ``preview_every`` steps, no more often than
+        every ``preview_seconds``, and always at the first and the last step."""
+        if self.preview is None:
+            return False
+        if step == last or (self.preview_seconds is not None and step == first + 1):
+            return True
+        if step % self.preview_every:
+            return False
+        return (
+            self.preview_seconds is None
+            or time.perf_counter() - self.last_preview >= self.preview_seconds
+        )
+
+    def make_optimizer(self, param, scale_index: int = 0) -> torch.optim.Optimizer:
         s = self.settings
-        if s["optimizer"] == "adam":
-            return torch.optim.Adam(param.parameters(), lr=s["lr"])
+        name = s["optimizers"][scale_index] if "optimizers" in s else s["optimizer"]
+        lr = s["lrs"][scale_index] if "lrs" in s else s["lr"]
+        if name == "adam":
+            return torch.optim.Adam(param.parameters(), lr=lr)
         # max_iter=1: each .step() is one real L-BFGS iteration, so `steps` means iterations.
         # Zero tolerances: the caller's step budget decides when to stop, not L-BFGS's own
         # convergence tests (which quit at once on the small gradients of style losses).
         # max_eval is the line search's budget; its default (max_iter * 5/4 = 1) leaves none.
-        return torch.optim.LBFGS(param.parameters(), lr=s["lr"], max_iter=1, max_eval=25, history_size=50,
+        return torch.optim.LBFGS(param.parameters(), lr=lr, max_iter=1, max_eval=25, history_size=50,
                                  tolerance_grad=0.0, tolerance_change=0.0,
                                  line_search_fn="strong_wolfe")  # fmt: skip
 
@@ -744,7 +811,7 @@ class _Run:
             interrupted=interrupted, best_step=self.best_step, best_loss=self.best_loss,
             seconds=time.perf_counter() - self.t0, device=str(self.dev),
             precision=devices.precision_name(self.dtype), random_weights=self.random_weights,
-            settings=dict(self.settings),
+            settings=dict(self.settings), checkpointing=self.checkpointing,
         )  # fmt: skip
 
     def save_checkpoint(self, param, opt, step: int) -> None:
@@ -761,7 +828,60 @@ class _Run:
             "best_x": None if self.best_x is None else self.best_x.cpu(),
             **rng_state(self.dev),
             "loss_scale": self.loss_scale, "good_steps": self.good_steps,
+            "ema": None if self.ema is None else self.ema.state_dict(),
         })  # fmt: skip
+
+
+def _is_adam(opt: torch.optim.Optimizer) -> bool:
+    return isinstance(opt, torch.optim.Adam)
+
+
+def _carry_adam_moments(old: torch.optim.Optimizer, new: torch.optim.Optimizer) -> None:
+    """Warm-start Adam at a new scale with the last scale's moments, resized like the image.
+
+    As crowsonkb/style-transfer-pytorch does: the first moment bicubic, the second bilinear and
+    kept >= 0 (it is a mean of squares), the step count kept so bias correction goes on.
+    Only between Adam optimisers of same-shaped parameters (``[1, 3, H, W]`` pixels).
+    """
+    if not (_is_adam(old) and _is_adam(new)):
+        return
+    for p_old, p_new in zip(old.param_groups[0]["params"], new.param_groups[0]["params"],
+                            strict=True):  # fmt: skip
+        state = old.state.get(p_old)
+        if not state or p_old.dim() != 4 or p_old.shape[:2] != p_new.shape[:2]:
+            continue
+        size = p_new.shape[-2:]
+        new.state[p_new] = {
+            "step": state["step"].clone(),
+            "exp_avg": F.interpolate(state["exp_avg"], size=size, mode="bicubic",
+                                     align_corners=False).contiguous(),
+            "exp_avg_sq": F.interpolate(state["exp_avg_sq"], size=size, mode="bilinear",
+                                        align_corners=False).clamp_min(0).contiguous(),
+        }  # fmt: skip
+
+
+class _EMA:
+    """Bias-corrected exponential moving average of the iterates (decay ``d``)."""
+
+    def __init__(self, decay: float) -> None:
+        self.decay, self.weight, self.biased = decay, 0.0, None
+
+    def update(self, x: torch.Tensor) -> None:
+        x = x.detach().float()
+        if self.biased is None:
+            self.biased = torch.zeros_like(x)
+        self.biased.mul_(self.decay).add_(x, alpha=1 - self.decay)
+        self.weight = self.decay * self.weight + (1 - self.decay)
+
+    def value(self) -> torch.Tensor:
+        return self.biased / self.weight
+
+    def state_dict(self) -> dict:
+        return {"weight": self.weight, "biased": None if self.biased is None else self.biased.cpu()}
+
+    def load_state_dict(self, state: dict, device: torch.device) -> None:
+        self.weight = state["weight"]
+        self.biased = None if state["biased"] is None else state["biased"].to(device)
 
 
 class _NonFinite(Exception):

@@ -34,12 +34,14 @@ import torch
 from PIL import Image
 
 from . import data
+from .balance import balance_advice, weighted_ratio
+from .config import DEFAULTS, NORMALIZATIONS, PRECISIONS, StyleConfig
 from .course import BANNER_LINES, quick_mode
-from .features import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, weights_are_random
+from .features import DEFAULT_STYLE_LAYERS, weights_are_random
 from .images import ImageError, load_image, save_image
 from .optimize import (
     DEFAULT_LR,
-    DEFAULT_STYLE_WEIGHT,
+    DEFAULT_STEPS,
     NonFiniteLossError,
     Record,
     StylizeResult,
@@ -51,7 +53,7 @@ CONTENT_LAYER_CHOICES = ("relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2")
 STYLE_LAYER_CHOICES = DEFAULT_STYLE_LAYERS
 # tv_weight in the relative normalisation's units (TV per pixel position): 1e-4 ... 10
 TV_CHOICES = (("0", 0.0), *((f"1e{e}", 10.0**e) for e in range(-4, 0)), ("1", 1.0), ("10", 10.0))
-PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
+PRECISION_CHOICES = (DEFAULTS.precision, *(p for p in PRECISIONS if p != DEFAULTS.precision))
 UPLOAD_MAX_SIDE = 2048  # uploads are shrunk on decode: a 40 MP phone photo stays cheap
 THUMB_PX = 88
 PLOT_EVERY_S = 0.4  # redraw the loss plot at most this often: drawing costs ~30 ms
@@ -68,7 +70,10 @@ def _slider() -> W.Layout:
 
 
 def default_run_size(device: torch.device, quick: bool) -> tuple[int, int]:
-    """``(image_size, steps)`` that give a result in reasonable time on ``device``."""
+    """``(image_size, steps)`` that give a result in reasonable time on ``device``.
+
+    Where the studio departs from ``StyleConfig``: size and steps by device, so a run ends in a
+    couple of minutes, and seed 0, so two runs differ only by the knob that was moved."""
     if quick:
         return 64, 20
     if device.type == "cpu":
@@ -260,57 +265,70 @@ class StyleStudio(W.VBox):
 
         # ---- the loss --------------------------------------------------------------------
         self.content_weight = W.FloatLogSlider(
-            value=1.0, base=10, min=-3, max=4, step=0.1, description="Content weight",
+            value=DEFAULTS.content_weight, base=10, min=-3, max=4, step=0.1,
+            description="Content weight",
             readout_format=".2g", style=_LABEL_STYLE, layout=_slider(),
         )  # fmt: skip
         self.style_weight = W.FloatLogSlider(
-            value=DEFAULT_STYLE_WEIGHT, base=10, min=-2, max=6, step=0.1,
+            # relative units around the default; up to 1e10 for normalization="paper"
+            value=DEFAULTS.style_weight, base=10, min=-2, max=10, step=0.1,
             description="Style weight",
             readout_format=".2g", style=_LABEL_STYLE, layout=_slider(),
         )  # fmt: skip
         self.tv_weight = W.SelectionSlider(
             options=TV_CHOICES,
-            value=0.0,
+            value=DEFAULTS.tv_weight,
             description="TV weight",
             style=_LABEL_STYLE,
             layout=_slider(),
         )
         self.style_layer_boxes = {
-            name: W.Checkbox(value=True, description=name, indent=False,
+            name: W.Checkbox(value=name in DEFAULTS.style_layers, description=name, indent=False,
                              layout=W.Layout(width="84px"))
             for name in STYLE_LAYER_CHOICES
         }  # fmt: skip
         self.content_layer = W.Dropdown(
-            options=CONTENT_LAYER_CHOICES, value=DEFAULT_CONTENT_LAYERS[0],
+            options=CONTENT_LAYER_CHOICES, value=DEFAULTS.content_layers[0],
             description="Content layer",
+            style=_LABEL_STYLE, layout=W.Layout(width="300px"),
+        )  # fmt: skip
+        self.normalization = W.Dropdown(
+            options=NORMALIZATIONS, value=DEFAULTS.normalization, description="Normalisation",
+            tooltip="relative: weights mean the same at every size; paper: eq. 1-5 (beta ~1e6+)",
             style=_LABEL_STYLE, layout=W.Layout(width="300px"),
         )  # fmt: skip
 
         # ---- the optimiser ---------------------------------------------------------------
         self.optimizer = W.ToggleButtons(
-            options=[("Adam", "adam"), ("L-BFGS", "lbfgs")], value="adam",
+            options=[("Adam", "adam"), ("L-BFGS", "lbfgs")], value=DEFAULTS.optimizer,
             style={"button_width": "88px"}, layout=W.Layout(width="auto"),
         )  # fmt: skip
         self.lr = W.FloatLogSlider(
-            value=DEFAULT_LR["adam"], base=10, min=-3, max=1, step=0.1,
+            value=DEFAULTS.learning_rate, base=10, min=-3, max=1, step=0.1,
             description="Learning rate", readout_format=".2g", style=_LABEL_STYLE,
             layout=_slider(),
         )  # fmt: skip
         self.steps = W.IntSlider(
             value=steps, min=1, max=2000, description="Steps", style=_LABEL_STYLE, layout=_slider()
         )
+        self.preset = W.Dropdown(
+            options=[("none: the settings below", None),
+                     ("fast: quickest finished picture", "fast")],
+            value=DEFAULTS.preset, description="Preset", style=_LABEL_STYLE,
+            layout=W.Layout(width="300px"),
+            tooltip="fast chooses scales, optimiser, learning rate and steps itself",
+        )  # fmt: skip
         self.image_size = W.IntSlider(
             value=size, min=64, max=1024, step=32, description="Image size (px)",
             style=_LABEL_STYLE, layout=_slider(),
         )  # fmt: skip
         self.init = W.Dropdown(
             options=[("content photo", "content"), ("white noise", "noise"), ("painting", "style")],
-            value="content", description="Start from", style=_LABEL_STYLE,
+            value=DEFAULTS.init, description="Start from", style=_LABEL_STYLE,
             layout=W.Layout(width="300px"),
         )  # fmt: skip
         self.precision = W.Dropdown(
-            # GPUs gain a lot from bf16/fp16; on a CPU autocast often costs more than it saves
-            options=PRECISION_CHOICES, value="fp32" if resolved.type == "cpu" else "auto",
+            options=PRECISION_CHOICES, value=DEFAULTS.precision,
             description="Precision",
             style=_LABEL_STYLE, layout=W.Layout(width="300px"),
         )  # fmt: skip
@@ -359,7 +377,8 @@ class StyleStudio(W.VBox):
         self._say(
             "Pick a photo and a painting, then press <b>Run</b>. "
             f"{'Quick mode: small and short runs. ' if self.quick else ''}"
-            "Stop keeps the best image so far.",
+            f"{size} px and {steps} steps end in minutes here (stylize's defaults: "
+            f"{DEFAULTS.image_size} px, {DEFAULT_STEPS} steps). Stop keeps the best image so far.",
         )
 
     # ---- construction helpers ----------------------------------------------------------------
@@ -398,6 +417,7 @@ class StyleStudio(W.VBox):
         self.upload_content.observe(lambda c: self._on_upload("content", c["new"]), "value")
         self.upload_style.observe(lambda c: self._on_upload("style", c["new"]), "value")
         self.optimizer.observe(self._on_optimizer, "value")
+        self.preset.observe(self._on_preset, "value")
         # idle only: a running job keeps the step count it started with
         self.steps.observe(
             lambda c: None if self.running else setattr(self.progress, "max", c["new"]), "value"
@@ -426,10 +446,10 @@ class StyleStudio(W.VBox):
             self.content_weight, self.style_weight, self.tv_weight,
             W.HTML('<div style="margin:6px 0 0 4px"><b>Style layers</b> (Gram matrices '
                    "matched):</div>"),
-            layer_grid, self.content_layer,
+            layer_grid, self.content_layer, self.normalization,
         ])  # fmt: skip
         optim = W.VBox([
-            W.HBox([_label("Optimizer"), self.optimizer]), self.lr, self.steps,
+            self.preset, W.HBox([_label("Optimizer"), self.optimizer]), self.lr, self.steps,
             self.image_size, self.init, self.precision, self.device, self.seed,
         ])  # fmt: skip
         tabs = W.Tab(children=[images, weights, optim], titles=["Images", "Loss", "Optimizer"])
@@ -556,6 +576,11 @@ class StyleStudio(W.VBox):
         except (OSError, ValueError):
             return _placeholder("preview", (256, 192))
 
+    def _on_preset(self, change: dict) -> None:
+        # the preset chooses these itself
+        for widget in (self.optimizer, self.lr, self.steps):
+            widget.disabled = change["new"] is not None
+
     def _on_optimizer(self, change: dict) -> None:
         # the two optimisers live on very different step-size scales
         self.lr.value = DEFAULT_LR[change["new"]]
@@ -567,11 +592,12 @@ class StyleStudio(W.VBox):
         return self._thread is not None and self._thread.is_alive()
 
     def settings(self) -> dict[str, Any]:
-        """The ``stylize`` keyword arguments the controls describe right now."""
+        """The ``stylize`` keyword arguments the controls describe right now (``StyleConfig``
+        fields, validated: a ``ValueError`` says what is wrong)."""
         style_layers = [n for n, box in self.style_layer_boxes.items() if box.value]
         if not style_layers:
             raise ValueError("tick at least one style layer (Loss tab): style needs a Gram matrix")
-        return {
+        kwargs = {
             "steps": int(self.steps.value),
             "image_size": int(self.image_size.value),
             "optimizer": self.optimizer.value,
@@ -579,6 +605,7 @@ class StyleStudio(W.VBox):
             "content_weight": float(self.content_weight.value),
             "style_weight": float(self.style_weight.value),
             "tv_weight": float(self.tv_weight.value),
+            "normalization": self.normalization.value,
             "content_layers": (self.content_layer.value,),
             "style_layers": tuple(style_layers),
             "init": self.init.value,
@@ -586,7 +613,19 @@ class StyleStudio(W.VBox):
             "device": self.device.value,
             "seed": int(self.seed.value),
             "weights": self.weights,
-        }
+        } | self._preset_settings()
+        StyleConfig(**kwargs)  # the same validation as stylize, before a thread starts
+        return kwargs
+
+    def _preset_settings(self) -> dict[str, Any]:
+        """With a preset: its name and no optimiser, learning rate or steps of the controls'."""
+        if self.preset.value is None:
+            return {}
+        from .presets import fast_plan
+
+        plan = fast_plan(int(self.image_size.value), None, None, None)
+        return {"preset": self.preset.value, "optimizer": "adam", "lr": None,
+                "steps": sum(plan.steps_per_scale)}  # fmt: skip
 
     def run(self) -> bool:
         """Start a run with the current controls (what Run does); False if refused."""
@@ -649,7 +688,8 @@ class StyleStudio(W.VBox):
             self.progress.value = min(step, self.progress.max)
             self.progress_label.value = (
                 f"{step} / {self.progress.max}  ·  {time.monotonic() - t0:.1f} s  ·  "
-                f"loss {record['total']:.3g}"
+                f"loss {record['total']:.3g}  ·  "
+                f"style/content {weighted_ratio(record, self._plot_weights):.2g}"
             )
             if time.monotonic() - self._last_plot > PLOT_EVERY_S:
                 self._draw_plot(history)
@@ -660,17 +700,9 @@ class StyleStudio(W.VBox):
         return on_step
 
     def _preview(self) -> Callable[[int, Image.Image], None]:
-        last = -math.inf
-        by_time = self.preview_every is None
-
         def on_image(step: int, image: Image.Image) -> None:
-            # stylize hands over an image every `preview_every` steps. Without a step count set,
-            # re-encoding it as PNG and sending it to the browser is what costs, so do that a
-            # few times a second.
-            nonlocal last
-            if not by_time or step == 1 or time.monotonic() - last > PREVIEW_EVERY_S:
-                last = time.monotonic()
-                self.preview.value = png_bytes(image)
+            # stylize throttles by time itself (preview_seconds), so every image is shown.
+            self.preview.value = png_bytes(image)
 
         return on_image
 
@@ -685,7 +717,8 @@ class StyleStudio(W.VBox):
                 style = data.fetch_painting(style, progress=False)
             result = stylize(
                 content, style, callback=self._callback(history), preview=self._preview(),
-                preview_every=self.preview_every or 1, **kwargs,
+                preview_every=self.preview_every or 1,
+                preview_seconds=None if self.preview_every else PREVIEW_EVERY_S, **kwargs,
             )  # fmt: skip
             self._finish(result, history)
         except NonFiniteLossError as err:
@@ -714,8 +747,9 @@ class StyleStudio(W.VBox):
         return [
             self.content_picker, self.style_picker, self.upload_content, self.upload_style,
             self.content_weight, self.style_weight, self.tv_weight, self.content_layer,
-            *self.style_layer_boxes.values(), self.optimizer, self.lr, self.steps,
-            self.image_size, self.init, self.precision, self.device, self.seed,
+            *self.style_layer_boxes.values(), self.normalization, self.optimizer, self.lr,
+            self.steps, self.preset, self.image_size, self.init, self.precision, self.device,
+            self.seed,
         ]  # fmt: skip
 
     def _lock_job_controls(self, locked: bool) -> None:
@@ -741,10 +775,16 @@ class StyleStudio(W.VBox):
         note = (" <b>Random weights: this is not a stylised image.</b>"
                 if result.random_weights else "")  # fmt: skip
         best = f"best loss {result.best_loss:.4g} at step {result.best_step}"
+        balance, advice = "", None
+        if result.history:
+            ratio = weighted_ratio(result.history[-1], result.settings)
+            balance = f"; weighted style/content {ratio:.3g}"
+            advice = balance_advice(result.history, result.settings)
         self._say(
             f"{what} in {result.seconds:.1f} s on {result.device} ({result.precision}); "
-            f"kept the best image ({best}). Press <b>Save</b> to keep it.{note}",
-            "warning" if result.interrupted else "ok",
+            f"kept the best image ({best}{balance}). Press <b>Save</b> to keep it.{note}"
+            + (f"<br>Advice: {html.escape(advice)}." if advice else ""),
+            "warning" if result.interrupted or advice else "ok",
         )
 
     # ---- saving ------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from nst_helpers.features import FeatureExtractor
 from nst_helpers.fourier import FourierParameterization, frequency_scale
 from nst_helpers.images import denormalize, resize_to
 
-RUN = dict(image_size=32, steps=3, seed=0, weights="random", device="cpu")
+RUN = dict(image_size=32, steps=3, seed=0, weights="random", device="cpu", precision="fp32")
 
 
 def _pixels(img: Image.Image) -> np.ndarray:
@@ -355,7 +355,7 @@ def test_content_layer_choice_changes_the_content_loss(tiny_images):
 
 def test_bf16_on_cpu_runs_and_keeps_grams_fp32(tiny_images):
     content, style = tiny_images
-    result = stylize(content, style, precision="bf16", **RUN)
+    result = stylize(content, style, **{**RUN, "precision": "bf16"})
     assert result.precision == "bf16"
     assert all(np.isfinite(r["total"]) for r in result.history)
     feats = torch.randn(1, 4, 6, 6)

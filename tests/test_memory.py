@@ -293,7 +293,7 @@ def run(**options):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return stylize("chelsea", "brush_strokes", weights="random", device="cpu", seed=0,
-                       **options)  # fmt: skip
+                       precision="fp32", **options)  # fmt: skip
 
 
 def test_stylize_refuses_before_any_work_when_it_will_not_fit(monkeypatch):
@@ -301,7 +301,8 @@ def test_stylize_refuses_before_any_work_when_it_will_not_fit(monkeypatch):
     available = estimate_memory(48, **layers)
     monkeypatch.setattr(mem, "available_memory", lambda device, after_oom=False: available)
     steps_run = []
-    options = dict(steps=2, callback=steps_run.append, **layers)
+    # without checkpointing (its "auto" default is tested in test_recompute.py)
+    options = dict(steps=2, callback=steps_run.append, checkpointing=False, **layers)
     with pytest.raises(InsufficientMemoryError) as info:
         run(image_size=96, **options)  # chelsea is 3:2, so 96 x 64
     assert steps_run == []

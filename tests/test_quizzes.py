@@ -146,7 +146,8 @@ def test_letters_outside_the_choices_are_refused(capsys):
 
 def _stylize_tiny(tiny_images, **kwargs):
     content, style = tiny_images
-    return stylize(content, style, image_size=32, weights="random", device="cpu", seed=0, **kwargs)
+    return stylize(content, style, image_size=32, weights="random", device="cpu", seed=0,
+                   precision="fp32", **kwargs)  # fmt: skip
 
 
 def _features(layer: str, size: int) -> torch.Tensor:

@@ -306,8 +306,9 @@ def _job_controls(studio) -> list:
     return [
         studio.content_picker, studio.style_picker, studio.upload_content, studio.upload_style,
         studio.content_weight, studio.style_weight, studio.tv_weight, studio.content_layer,
-        *studio.style_layer_boxes.values(), studio.optimizer, studio.lr, studio.steps,
-        studio.image_size, studio.init, studio.precision, studio.device, studio.seed,
+        *studio.style_layer_boxes.values(), studio.normalization, studio.optimizer, studio.lr,
+        studio.steps, studio.preset, studio.image_size, studio.init, studio.precision,
+        studio.device, studio.seed,
     ]  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from PIL import Image
 
 from nst_helpers import data
 from nst_helpers import widgets as studio_module
+from nst_helpers.balance import weighted_ratio
 from nst_helpers.optimize import NonFiniteLossError, StylizeResult
 from nst_helpers.widgets import StyleStudio, loss_plot_png, png_bytes, unique_path
 
@@ -108,6 +109,9 @@ def test_run_updates_preview_history_and_result(studio):
     assert not studio.run_button.disabled and studio.stop_button.disabled
     assert not studio.save_button.disabled
     assert "Done: 4 steps" in status_text(studio)
+    ratio = weighted_ratio(result.history[-1], result.settings)
+    assert f"weighted style/content {ratio:.3g}" in status_text(studio)
+    assert f"style/content {ratio:.2g}" in studio.progress_label.value
     assert "not a stylised image" in status_text(studio)  # random weights, said again
     assert decode(studio.loss_plot.value).size[0] > 100
 
@@ -304,3 +308,16 @@ def test_loss_plot_png_draws_history():
     plot = decode(loss_plot_png(history, {"content_weight": 1.0, "style_weight": 1e6}))
     assert plot.size == empty.size
     assert not np.array_equal(np.asarray(plot), np.asarray(empty))
+
+
+def test_fast_preset_choice_reaches_stylize(studio):
+    from nst_helpers.presets import fast_plan
+
+    studio.image_size.value = 64
+    studio.preset.value = "fast"
+    assert studio.optimizer.disabled and studio.lr.disabled and studio.steps.disabled
+    kwargs = studio.settings()
+    assert kwargs["preset"] == "fast" and kwargs["lr"] is None
+    assert kwargs["steps"] == sum(fast_plan(64, None, None, None).steps_per_scale)
+    studio.preset.value = None
+    assert not studio.steps.disabled and "preset" not in studio.settings()

@@ -1,0 +1,147 @@
+"""Presets: a whole optimisation plan chosen for the caller, by name.
+
+``stylize(..., preset="fast")`` is the quickest route this library knows to a finished picture
+at the requested size. Every choice, and why (the anchor is crowsonkb/style-transfer-pytorch,
+which produces high-resolution pictures the same way):
+
+* **Coarse to fine in sqrt(2) steps from 128 px.** Most of the work of style transfer is
+  moving large areas (colour, big strokes), which a small image does as well for a fraction
+  of the cost: a step at 128 px costs 1/4 of one at 256 px, and each finer scale starts from
+  the upsampled result of the last, so it only adds detail. Steps of sqrt(2) (each scale has
+  twice the pixels of the one before) keep the upsampling blur small enough for a few steps
+  to repair.
+* **Adam's moments carried to the next scale.** Restarting Adam at each scale throws away
+  what it learnt about the size of each pixel's gradient, and its first steps (with bias
+  correction, about ``lr`` per pixel in every direction) undo part of the work. The moments
+  are resized like the image (first moment bicubic, second bilinear and kept >= 0) and the
+  step count is kept.
+* **An exponential moving average of the iterates** (decay ``EMA_DECAY``, bias-corrected) is
+  what a scale hands on and what the run returns, if its loss is the lowest seen: Adam at a
+  useful learning rate jitters around the minimum, and the average is smoother and usually
+  lower-loss than any single iterate.
+* **Replicate padding on the first convolution.** Zero padding makes the border of the image
+  look like a dark frame to VGG19, and the style loss then paints edge artefacts; replicating
+  the border pixels (only in the first layer, whose input is the image itself) removes the
+  cause. The network's weights are shared, not changed.
+* **L-BFGS at the finest scale** (``FINAL_OPTIMIZER``), for ``FINAL_STEPS`` iterations: once
+  the coarse scales have done the large moves, the remaining problem is smooth and close to
+  its minimum, where quasi-Newton steps are expected to beat Adam per evaluation. It is left
+  out when there is a single scale. Measured (README, Speed; random weights, 256 px): after
+  the coarse scales, the L-BFGS stage gives the preset's largest drop of the style distance,
+  while L-BFGS *from the photo* is the slowest of all recipes on style.
+* **Autocast where it pays**: ``precision="auto"`` unless the caller chose one: bf16 on GPUs
+  that have it and CPUs with native bf16, fp16 on MPS, else fp32;
+  L-BFGS's line search needs exact gradients, so the finest scale runs fp32 whenever it is
+  L-BFGS.
+* **The schedule comes from the image size**: ``COARSE_STEPS`` Adam steps at the first scale,
+  ``MIDDLE_STEPS`` at each further coarse one, then the finest. Each coarse scale costs half
+  the one above it, so the total is about ``FINAL_STEPS + 2 * MIDDLE_STEPS`` full-size steps
+  whatever the size. A given ``steps`` is split in the same proportions.
+
+The weights of the loss (``content_weight``, ``style_weight``, layers, ...) stay the caller's:
+a preset changes how the minimum is found, not which picture is wanted.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from torch import nn
+
+PRESETS = (None, "fast")
+FIRST_SCALE = 128
+EMA_DECAY = 0.9
+COARSE_STEPS = 60
+MIDDLE_STEPS = 30
+FINAL_STEPS = 20
+FINAL_OPTIMIZER = "lbfgs"
+ADAM_LR = 0.05
+"""Adam's learning rate in the preset (normalised-pixel units; the EMA absorbs the jitter)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a preset decided: one entry per scale, coarse to fine."""
+
+    scales: list[int]
+    steps_per_scale: list[int]
+    optimizers: list[str]
+    lrs: list[float]
+    precision: str
+    ema_decay: float | None
+    carry_moments: bool
+    first_conv_padding: str
+
+
+def check_preset(preset: object) -> str | None:
+    """Validate a ``preset`` name: ``None`` or ``"fast"``."""
+    if preset not in PRESETS:
+        raise ValueError(f"preset={preset!r} must be None or 'fast'")
+    return preset  # type: ignore[return-value]
+
+
+def sqrt2_scales(image_size: int, first: int = FIRST_SCALE) -> list[int]:
+    """Sides from ``first`` up to ``image_size`` in steps of sqrt(2), ending at ``image_size``.
+
+    ``sqrt2_scales(512) == [128, 181, 256, 362, 512]``; a size at or below ``first`` is a
+    single scale, and a last coarse scale within 10% of ``image_size`` is merged into it.
+    """
+    sizes, k = [], 0
+    while round(first * math.sqrt(2) ** k) < image_size:
+        sizes.append(round(first * math.sqrt(2) ** k))
+        k += 1
+    if sizes and sizes[-1] > 0.9 * image_size:
+        sizes.pop()
+    return [*sizes, image_size]
+
+
+def fast_plan(image_size: int, steps: int | None, precision: str | None, lr: float | None) -> Plan:
+    """The ``"fast"`` preset's plan for an output whose longest side is ``image_size``.
+
+    ``steps`` (``None``: the preset's own schedule) is split in the schedule's proportions;
+    ``precision`` (``None``: ``"auto"``) is kept, ``lr`` (``None``: ``ADAM_LR``) applies to the
+    Adam scales. See the module docstring for every choice.
+    """
+    scales = sqrt2_scales(image_size)
+    n = len(scales)
+    if n == 1:
+        schedule, optimizers = [COARSE_STEPS], ["adam"]
+    else:
+        schedule = [COARSE_STEPS] + [MIDDLE_STEPS] * (n - 2) + [FINAL_STEPS]
+        optimizers = ["adam"] * (n - 1) + [FINAL_OPTIMIZER]
+    if steps is not None:
+        schedule = _scale_schedule(schedule, steps)
+    adam_lr = ADAM_LR if lr is None else lr
+    lrs = [adam_lr if o == "adam" else 1.0 for o in optimizers]
+    return Plan(
+        scales=scales, steps_per_scale=schedule, optimizers=optimizers, lrs=lrs,
+        precision="auto" if precision is None else precision, ema_decay=EMA_DECAY,
+        carry_moments=True, first_conv_padding="replicate",
+    )  # fmt: skip
+
+
+def _scale_schedule(schedule: list[int], steps: int) -> list[int]:
+    """``steps`` split in ``schedule``'s proportions (largest remainders), summing exactly."""
+    total = sum(schedule)
+    exact = [steps * s / total for s in schedule]
+    out = [math.floor(e) for e in exact]
+    order = sorted(range(len(out)), key=lambda i: exact[i] - out[i], reverse=True)
+    for i in order[: steps - sum(out)]:
+        out[i] += 1
+    return out
+
+
+def replicate_first_conv(extractor: nn.Module) -> None:
+    """Give ``extractor.net[0]`` (VGG19's first convolution) replicate padding, in place.
+
+    The new module shares the frozen weight and bias tensors of the cached network, which is
+    left as it was; only this extractor sees the change.
+    """
+    conv = extractor.net[0]
+    if not isinstance(conv, nn.Conv2d):
+        raise TypeError(f"the network's first layer is {type(conv).__name__}, not a Conv2d")
+    padded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
+                       padding=conv.padding, padding_mode="replicate", device="meta")  # fmt: skip
+    padded.weight, padded.bias = conv.weight, conv.bias
+    extractor.net[0] = padded

@@ -1,0 +1,134 @@
+"""preset="fast": its plan, the pieces it is built from, and that it delivers at the size asked."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from nst_helpers import StylizeResult, stylize
+from nst_helpers import presets as P
+from nst_helpers.cli import main
+from nst_helpers.features import FeatureExtractor, load_vgg19
+from nst_helpers.optimize import _EMA, _carry_adam_moments
+
+FAST = dict(device="cpu", weights="random", seed=0)
+
+
+def test_sqrt2_scales():
+    assert P.sqrt2_scales(512) == [128, 181, 256, 362, 512]
+    assert P.sqrt2_scales(256) == [128, 181, 256]
+    assert P.sqrt2_scales(200) == [128, 200]  # 181 is within 10% of 200: merged into it
+    assert P.sqrt2_scales(140) == [140]
+    assert P.sqrt2_scales(64) == [64]
+    ratios = [b / a for a, b in itertools.pairwise(P.sqrt2_scales(4096)[:-1])]
+    assert all(r == pytest.approx(math.sqrt(2), abs=0.01) for r in ratios)
+
+
+def test_fast_plan_schedule_and_choices():
+    plan = P.fast_plan(512, None, None, None)
+    assert plan.scales == [128, 181, 256, 362, 512]
+    assert plan.optimizers == ["adam"] * 4 + ["lbfgs"]
+    expected = [P.COARSE_STEPS] + [P.MIDDLE_STEPS] * 3 + [P.FINAL_STEPS]
+    assert plan.steps_per_scale == expected
+    assert plan.lrs == [P.ADAM_LR] * 4 + [1.0]
+    assert plan.precision == "auto" and plan.ema_decay == P.EMA_DECAY
+    assert P.fast_plan(512, None, "fp32", 0.1).precision == "fp32"
+    assert P.fast_plan(512, None, "fp32", 0.1).lrs[:4] == [0.1] * 4
+    single = P.fast_plan(96, None, None, None)
+    assert (single.scales, single.optimizers) == ([96], ["adam"])
+    for steps in (0, 1, 7, 100, 1001):
+        split = P.fast_plan(512, steps, None, None).steps_per_scale
+        assert sum(split) == steps and len(split) == 5
+    assert P.fast_plan(512, 1700, None, None).steps_per_scale == [x * 10 for x in expected]
+
+
+def test_fast_preset_without_steps_returns_a_result_at_image_size(tiny_images):
+    content, style = tiny_images
+    result = stylize(content, style, image_size=40, preset="fast", **FAST)
+    assert isinstance(result, StylizeResult)
+    assert max(result.image.size) == 40 and result.image.size == (40, 27)
+    assert len(result.history) == P.COARSE_STEPS
+    assert result.settings["preset"] == "fast" and result.settings["scales"] == [40]
+    assert result.best_loss <= min(r["total"] for r in result.history)
+    assert result.history[-1]["total"] < result.history[0]["total"]
+
+
+@pytest.mark.parametrize("checkpointing", [False, True])
+def test_fast_preset_across_scales(checkpointing):
+    content = Image.new("RGB", (200, 150), (120, 80, 40))
+    style = Image.effect_noise((64, 64), 60).convert("RGB")
+    result = stylize(content, style, image_size=200, steps=6, preset="fast",
+                     checkpointing=checkpointing, **FAST)  # fmt: skip
+    assert result.image.size == (200, 150)
+    assert result.settings["scales"] == [128, 200]
+    assert result.settings["optimizers"] == ["adam", "lbfgs"]
+    coarse, fine = P.fast_plan(200, 6, None, None).steps_per_scale
+    assert (coarse, fine) == (5, 1)  # 6 in the proportions 60 : 20, largest remainder first
+    assert [r["scale"] for r in result.history] == [128] * coarse + [200] * fine
+    assert result.checkpointing is checkpointing
+    assert result.settings["precisions"][-1] == "fp32"  # L-BFGS's line search: exact gradients
+
+
+def test_preset_refuses_conflicts_and_unknown_names(tiny_images):
+    with pytest.raises(ValueError, match="scales"):
+        stylize(*tiny_images, image_size=32, preset="fast", scales=[16, 32], **FAST)
+    with pytest.raises(ValueError, match="preset"):
+        stylize(*tiny_images, image_size=32, preset="slow", **FAST)
+
+
+def test_replicate_padding_is_local_to_the_extractor():
+    extractor = FeatureExtractor(["relu1_1"], weights="random")
+    P.replicate_first_conv(extractor)
+    base = load_vgg19("random")
+    assert base[0].padding_mode == "zeros"  # the shared, cached network is untouched
+    assert extractor.net[0].weight is base[0].weight
+    x = torch.rand(1, 3, 12, 10)
+    want = F.relu(F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), base[0].weight, base[0].bias))
+    torch.testing.assert_close(extractor(x)["relu1_1"], want)
+
+
+def test_adam_moments_are_resized_and_the_step_kept():
+    small = torch.zeros(1, 3, 8, 8, requires_grad=True)
+    big = torch.zeros(1, 3, 16, 12, requires_grad=True)
+    old, new = torch.optim.Adam([small]), torch.optim.Adam([big])
+    small.grad = torch.full_like(small, 2.0)
+    for _ in range(3):
+        old.step()
+    _carry_adam_moments(old, new)
+    state = new.state[big]
+    assert state["step"].item() == 3
+    assert state["exp_avg"].shape == state["exp_avg_sq"].shape == big.shape
+    # constant gradients: constant moments, whatever the resizing
+    torch.testing.assert_close(
+        state["exp_avg"], torch.full_like(big, old.state[small]["exp_avg"][0, 0, 0, 0].item())
+    )
+    assert (state["exp_avg_sq"] >= 0).all()
+    new.zero_grad()
+    big.grad = torch.ones_like(big)
+    new.step()  # Adam accepts the carried state
+    assert new.state[big]["step"].item() == 4
+
+
+def test_ema_is_bias_corrected():
+    ema = _EMA(0.9)
+    a, b = torch.full((1, 3, 2, 2), 1.0), torch.full((1, 3, 2, 2), 3.0)
+    ema.update(a)
+    torch.testing.assert_close(ema.value(), a)  # no pull towards zero at the start
+    ema.update(b)
+    expected = (0.9 * 0.1 * 1.0 + 0.1 * 3.0) / (1 - 0.9**2)
+    torch.testing.assert_close(ema.value(), torch.full_like(a, expected))
+
+
+def test_cli_preset_fast(tmp_path, capsys):
+    out = tmp_path / "fast.png"
+    argv = ["stylize", "chelsea", "brush_strokes", "-o", str(out), "--preset", "fast",
+            "--steps", "3", "--size", "48", "--weights", "random", "--seed", "0", "--quiet",
+            "--checkpointing", "on"]  # fmt: skip
+    assert main(argv) == 0
+    assert max(Image.open(out).size) == 48
+    assert "saved" in capsys.readouterr().out
