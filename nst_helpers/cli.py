@@ -332,7 +332,8 @@ def _samples(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     """``train``: fit a TransformerNet, save it; Ctrl-C keeps the network trained so far."""
-    from .features import WeightsError, weights_are_random
+    from .devices import DeviceUnavailableError
+    from .features import RandomWeightsWarning, WeightsError, weights_are_random
     from .feedforward import TrainingDivergedError, train_transformer
     from .images import ImageError
     from .memory import InsufficientMemoryError
@@ -363,7 +364,8 @@ def _train(args: argparse.Namespace) -> int:
 
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the random-weights warning was printed above
+            # only this one: it is said above in words; every other warning still shows
+            warnings.filterwarnings("ignore", category=RandomWeightsWarning)
             net = train_transformer(
                 args.style, args.images, weights=args.weights, device=args.device,
                 precision=args.precision, seed=args.seed, progress=not args.quiet,
@@ -374,6 +376,8 @@ def _train(args: argparse.Namespace) -> int:
     except TrainingDivergedError as err:
         err.net.save(out, overwrite=True)
         return _fail(EXIT_BAD_INPUT, f"{_one_line(err)} The network before it is saved to {out}")
+    except DeviceUnavailableError as err:  # the machine, not the input
+        return _fail(EXIT_ENVIRONMENT, _one_line(err))
     except (FileNotFoundError, ImageError, ValueError) as err:
         return _fail(EXIT_BAD_INPUT, _one_line(err))
     except (WeightsError, InsufficientMemoryError, PhotoUnavailableError) as err:
@@ -443,6 +447,7 @@ def _apply(args: argparse.Namespace) -> int:
 
     from tqdm.auto import tqdm
 
+    from .devices import DeviceUnavailableError
     from .feedforward import TransformerNet
     from .images import ImageError, save_image
 
@@ -451,6 +456,8 @@ def _apply(args: argparse.Namespace) -> int:
             raise ValueError(f"--size must be >= 1, got {args.size}")
         pairs = _apply_plan(args)
         net = TransformerNet.load(args.model, device=args.device)
+    except DeviceUnavailableError as err:  # the machine, not the input
+        return _fail(EXIT_ENVIRONMENT, _one_line(err))
     except (FileNotFoundError, ValueError) as err:  # ModelFileError and ImageError are ValueErrors
         return _fail(EXIT_BAD_INPUT, _one_line(err))
     if net.random_weights:

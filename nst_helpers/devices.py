@@ -87,6 +87,15 @@ def _mps_available() -> bool:
     return bool(backend is not None and backend.is_available())
 
 
+def _cuda_has_native_bf16() -> bool:
+    """bf16 in hardware (Ampere and newer). ``is_bf16_supported()`` alone also says yes on
+    cards that only emulate it (a T4, free Colab's GPU), where it is slower than fp16."""
+    try:
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # torch < 2.3 has no emulation and no such keyword
+        return torch.cuda.is_bf16_supported()
+
+
 @functools.cache
 def cpu_has_fast_bf16() -> bool:
     """True when this CPU runs bf16 convolutions natively (AVX512-BF16 or AMX)."""
@@ -99,7 +108,8 @@ def cpu_has_fast_bf16() -> bool:
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
     """Return the autocast dtype for ``precision`` on ``device``; ``None`` means plain fp32.
 
-    ``"auto"`` chooses bf16 on GPUs that support it (fp16 on older CUDA cards and on MPS) and
+    ``"auto"`` chooses bf16 on GPUs that have it in hardware (fp16 on older CUDA cards such as
+    the T4, where bf16 is only emulated, and on MPS) and
     on CPUs with native bf16; otherwise fp32.
     """
     if precision not in PRECISIONS:
@@ -116,7 +126,7 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
             )
         return dtype
     if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if _cuda_has_native_bf16() else torch.float16
     if device.type == "mps":
         return torch.float16 if mps_supports(torch.float16) else None
     return torch.bfloat16 if cpu_has_fast_bf16() else None

@@ -195,7 +195,18 @@ def _weights_key(weights: str | os.PathLike | None) -> str:
         if key.lower() == "imagenet" and os.environ.get("NST_VGG19_WEIGHTS"):
             return str(Path(os.environ["NST_VGG19_WEIGHTS"]).expanduser().resolve())
         return key.lower()
-    return str(Path(key).expanduser().resolve())
+    return str(_local_weights_path(key).expanduser().resolve())
+
+
+def _local_weights_path(text: str) -> Path:
+    """A weights path as a local ``Path``; a network URL is a ``WeightsError`` that says how to
+    get the file instead (``file://`` URLs are local files)."""
+    from .files import local_path
+
+    try:
+        return local_path(text, "weights")
+    except ValueError as err:
+        raise WeightsError(f"{err}.\n" + _how_to_get_weights(_cache_file())) from None
 
 
 def load_vgg19(

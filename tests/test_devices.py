@@ -162,3 +162,12 @@ def test_memory_format() -> None:
 
 def test_synchronize_on_cpu_is_harmless() -> None:
     devices.synchronize(CPU)
+
+
+def test_auto_does_not_pick_emulated_bf16_on_cuda(fake_cuda, monkeypatch) -> None:
+    # A T4 (free Colab) answers is_bf16_supported() True by emulation, which is slow there:
+    # "auto" must ask for native support only, and fall back to fp16.
+    monkeypatch.setattr(
+        torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation
+    )
+    assert resolve_precision("auto", torch.device("cuda")) is torch.float16

@@ -471,3 +471,29 @@ def test_cli_train_stopped_by_ctrl_c_saves_the_network_so_far(photos, tmp_path, 
     assert main(argv) == 130
     saved = TransformerNet.load(model)
     assert len(saved.history) == 1
+
+
+def test_cli_train_missing_device_is_the_machine_exit_3(photos, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    argv = ["train", "mosaic", "--images", str(photos), "-o", str(tmp_path / "m.pt"), *TRAIN]
+    argv[argv.index("cpu")] = "cuda"
+    assert main(argv) == 3
+    assert "CUDA" in _one_line_error(capsys)
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_cli_train_shows_warnings_other_than_random_weights(photos, tmp_path, monkeypatch):
+    import warnings
+
+    import nst_helpers.feedforward as ff
+
+    real = ff.train_transformer
+
+    def noisy(*args, **kwargs):
+        warnings.warn("something the user should see", UserWarning, stacklevel=1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ff, "train_transformer", noisy)
+    model = tmp_path / "model.pt"
+    with pytest.warns(UserWarning, match="something the user should see"):
+        assert main(["train", "mosaic", "--images", str(photos), "-o", str(model), *TRAIN]) == 0

@@ -429,3 +429,11 @@ def test_save_image_refuses_a_url(tmp_path, monkeypatch):
 def test_seed_beyond_64_bits_is_a_value_error(tiny_images, no_optimisation, seed):
     with pytest.raises(ValueError, match="seed"):
         stylize(*tiny_images, steps=1, image_size=32, weights="random", device="cpu", seed=seed)
+
+
+def test_api_weights_url_is_one_clear_error():
+    from nst_helpers import WeightsError, load_vgg19
+
+    with pytest.raises(WeightsError, match="URL") as info:
+        load_vgg19("https://example.com/vgg19.pth")
+    assert "NST_VGG19_WEIGHTS" in str(info.value)  # says how to get the file instead
