@@ -54,16 +54,20 @@ def _reduce(per_image: torch.Tensor, reduction: str) -> torch.Tensor:
     raise ValueError(f"reduction={reduction!r} must be 'sum' or 'none'")
 
 
-def content_loss(
-    features: torch.Tensor, target: torch.Tensor, reduction: str = "sum"
-) -> torch.Tensor:
-    """Eq. 1: ``1/2 * sum (F - P)^2`` -> scalar (``target`` may have batch 1)."""
+def _squared_error(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``sum (F - P)^2`` per image ``[B]`` in fp32 (``target`` may have batch 1)."""
     if features.shape[1:] != target.shape[1:]:
         raise ValueError(
             f"content features {tuple(features.shape)} and target {tuple(target.shape)} differ"
         )
-    diff = features.float() - target.float()
-    return _reduce(0.5 * diff.pow(2).flatten(1).sum(dim=1), reduction)
+    return (features.float() - target.float()).pow(2).flatten(1).sum(dim=1)
+
+
+def content_loss(
+    features: torch.Tensor, target: torch.Tensor, reduction: str = "sum"
+) -> torch.Tensor:
+    """Eq. 1: ``1/2 * sum (F - P)^2`` -> scalar (``target`` may have batch 1)."""
+    return _reduce(0.5 * _squared_error(features, target), reduction)
 
 
 def style_layer_loss(
@@ -152,12 +156,7 @@ def relative_content_loss(
     features: torch.Tensor, target: torch.Tensor, reduction: str = "sum"
 ) -> torch.Tensor:
     """``||F - P||^2 / ||P||^2`` per image: eq. 1 relative to the content target's energy."""
-    if features.shape[1:] != target.shape[1:]:
-        raise ValueError(
-            f"content features {tuple(features.shape)} and target {tuple(target.shape)} differ"
-        )
-    diff = features.float() - target.float()
-    return _reduce(diff.pow(2).flatten(1).sum(dim=1) / _energy(target), reduction)
+    return _reduce(_squared_error(features, target) / _energy(target), reduction)
 
 
 def relative_style_layer_loss(
