@@ -711,6 +711,7 @@ class StyleStudio(W.VBox):
         self.loss_plot.value = loss_plot_png(list(history), self._plot_weights)
 
     def _run_thread(self, content, style, kwargs: dict, history: list) -> None:
+        message: tuple[str, str] | None = None  # the final status, said once the UI is free
         try:
             if isinstance(style, str) and not data.SAMPLES[style].bundled:
                 self._say(f"Downloading {data.SAMPLES[style].title}...")
@@ -720,20 +721,20 @@ class StyleStudio(W.VBox):
                 preview_every=self.preview_every or 1,
                 preview_seconds=None if self.preview_every else PREVIEW_EVERY_S, **kwargs,
             )  # fmt: skip
-            self._finish(result, history)
+            message = self._finish(result, history)
         except NonFiniteLossError as err:
             self._keep_error(err)
             self._finish(err.result, history)
-            self._say(f"{html.escape(str(err))}", "error")
+            message = html.escape(str(err)), "error"
         except data.SampleUnavailableError as err:
             self._keep_error(err)
-            self._say(html.escape(str(err)), "error")
+            message = html.escape(str(err)), "error"
         except (ImageError, FileNotFoundError, ValueError, MemoryError) as err:
             self._keep_error(err)
-            self._say(f"Cannot run: {html.escape(str(err))}", "error")
+            message = f"Cannot run: {html.escape(str(err))}", "error"
         except Exception as err:  # noqa: BLE001 - the UI shows a message, never a traceback
             self._keep_error(err)
-            self._say(f"The run failed: {type(err).__name__}: {html.escape(str(err))}", "error")
+            message = f"The run failed: {type(err).__name__}: {html.escape(str(err))}", "error"
         finally:
             self._lock_job_controls(False)
             self.run_button.disabled, self.stop_button.disabled = False, True
@@ -741,6 +742,10 @@ class StyleStudio(W.VBox):
             if self.result is None:
                 self.progress.bar_style = "danger"
                 self.progress_label.value = "failed"
+            # Last, so that whoever sees "Done" or "Stopped" (a learner, a browser test) also
+            # finds Run enabled again: widget updates reach the browser in order.
+            if message is not None:
+                self._say(*message)
 
     def _job_controls(self) -> list[W.Widget]:
         """Every control whose value a running job was started with."""
@@ -764,7 +769,8 @@ class StyleStudio(W.VBox):
         self.error_traceback = "".join(traceback.format_exception(err))
         self.error = _detached(err)
 
-    def _finish(self, result: StylizeResult, history: list[Record]) -> None:
+    def _finish(self, result: StylizeResult, history: list[Record]) -> tuple[str, str]:
+        """Show ``result``; returns the status message and its level, for the caller to say."""
         self.result = result
         self.preview.value = png_bytes(result.image)
         self._draw_plot(history)
@@ -780,7 +786,7 @@ class StyleStudio(W.VBox):
             ratio = weighted_ratio(result.history[-1], result.settings)
             balance = f"; weighted style/content {ratio:.3g}"
             advice = balance_advice(result.history, result.settings)
-        self._say(
+        return (
             f"{what} in {result.seconds:.1f} s on {result.device} ({result.precision}); "
             f"kept the best image ({best}{balance}). Press <b>Save</b> to keep it.{note}"
             + (f"<br>Advice: {html.escape(advice)}." if advice else ""),

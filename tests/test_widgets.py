@@ -321,3 +321,20 @@ def test_fast_preset_choice_reaches_stylize(studio):
     assert kwargs["steps"] == sum(fast_plan(64, None, None, None).steps_per_scale)
     studio.preset.value = None
     assert not studio.steps.disabled and "preset" not in studio.settings()
+
+
+def test_the_final_status_comes_after_the_controls_are_free(studio):
+    # A learner (or the browser test) who sees "Done" must find Run enabled and the job's
+    # controls unlocked at that moment: widget updates reach the browser in this order.
+    seen = []
+    studio.status.observe(
+        lambda change: seen.append(
+            (change["new"], studio.run_button.disabled, studio.steps.disabled)
+        ),
+        "value",
+    )
+    studio.steps.value = 2
+    studio.run_button.click()
+    assert studio.wait(RUN_TIMEOUT)
+    final = [(run, steps) for text, run, steps in seen if "Done: 2 steps" in text]
+    assert final == [(False, False)]

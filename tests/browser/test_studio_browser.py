@@ -106,6 +106,8 @@ def test_studio_runs_and_stops_in_jupyterlab(lab_server, page, shot_on_failure):
     assert stop.is_enabled()
     stop.click()
     status.locator("text=Stopped after").wait_for(timeout=60 * S)
+    # the studio frees its buttons before it says so; allow the browser a moment to render
+    page.wait_for_function("el => !el.disabled", arg=run.element_handle(), timeout=10 * S)
     assert run.is_enabled() and not stop.is_enabled()
 
     studio.screenshot(path=str(ARTIFACTS / "studio_browser.png"))
