@@ -149,6 +149,17 @@ class UpsampleConv(nn.Module):
         return self.conv(F.interpolate(x, size=size, mode="nearest"))
 
 
+def _new_file(path: str | os.PathLike, example: str, overwrite: bool) -> Path:
+    """``path`` as a ``Path`` a model may be written to: not a folder, and not an existing file
+    unless ``overwrite`` (``ValueError`` / ``FileExistsError`` naming it)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a directory; give a file name such as {example}")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{str(path)!r} exists; choose another name or pass overwrite=True")
+    return path
+
+
 class TransformerNet(nn.Module):
     """Johnson et al.'s image transformation network: ``[B, 3, H, W]`` in [0, 1] -> same shape.
 
@@ -228,13 +239,7 @@ class TransformerNet(nn.Module):
 
         Refuses to replace an existing file unless ``overwrite=True`` (``FileExistsError``).
         """
-        path = Path(path)
-        if path.is_dir():
-            raise ValueError(f"{str(path)!r} is a directory; give a file name such as model.pt")
-        if path.exists() and not overwrite:
-            raise FileExistsError(
-                f"{str(path)!r} exists; choose another name or pass overwrite=True"
-            )
+        path = _new_file(path, "model.pt", overwrite)
         payload = self._payload()
         return atomic_write(path, lambda fh: torch.save(payload, fh))
 
@@ -307,13 +312,7 @@ class TransformerNet(nn.Module):
             exporter = "dynamo" if _dynamo_export_available() else "torchscript"
         if exporter == "dynamo":
             _require("onnxscript")
-        path = Path(path)
-        if path.is_dir():
-            raise ValueError(f"{str(path)!r} is a directory; give a file name such as model.onnx")
-        if path.exists() and not overwrite:
-            raise FileExistsError(
-                f"{str(path)!r} exists; choose another name or pass overwrite=True"
-            )
+        path = _new_file(path, "model.onnx", overwrite)
         # A float32 copy on the CPU: the graph must not depend on where or how we trained.
         net = TransformerNet(self.channels, self.residual_blocks)
         net.load_state_dict({k: v.detach().float().cpu() for k, v in self.state_dict().items()})
