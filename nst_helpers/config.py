@@ -41,13 +41,13 @@ from .features import (
 )
 from .losses import NORMALIZATIONS, layer_weights
 from .parameterization import PARAMETERIZATIONS
-from .presets import PRESETS
-from .recompute import check_checkpointing
 
 OPTIMIZERS = ("adam", "lbfgs")
 INITS = ("content", "noise", "style")
 PRESERVE_COLOR = (None, "luminance", "histogram")
 POOLINGS = ("max", "avg")
+PRESETS = (None, "fast")
+"""Named optimisation plans; what each one does lives in ``optimize/presets.py``."""
 DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}
 DEFAULT_STYLE_WEIGHT = 10.0
 """beta for ``normalization="relative"`` (alpha = 1); chosen by ``benchmarks/calibrate.py``,
@@ -82,6 +82,15 @@ def _choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
         shown = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name}={value!r} must be one of {shown}")
     return value
+
+
+def check_checkpointing(value: object) -> bool | str:
+    """Validate a ``checkpointing`` option: ``False``, ``True`` or ``"auto"``."""
+    if value is None:
+        return False
+    if isinstance(value, bool) or value == "auto":
+        return value
+    raise ValueError(f"checkpointing={value!r} must be False, True or 'auto'")
 
 
 def _as_tuple(value: Any) -> tuple:

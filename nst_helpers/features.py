@@ -306,7 +306,7 @@ def _weights_key(weights: str | os.PathLike | None, network: str = "vgg19") -> s
 def _local_weights_path(text: str, network: str = "vgg19") -> Path:
     """A weights path as a local ``Path``; a network URL is a ``WeightsError`` that says how to
     get the file instead (``file://`` URLs are local files)."""
-    from .files import local_path
+    from .runtime.files import local_path
 
     try:
         return local_path(text, "weights")

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from nst_helpers import data
 from nst_helpers.images import resize_to
+from nst_helpers.runtime import data
 
 MAX_SIDE = 512
 JPEG_QUALITY = 90

@@ -8,9 +8,10 @@ import inspect
 
 import pytest
 
-from nst_helpers import StyleConfig, memory, optimize, stylize
-from nst_helpers.cli import CLI_DEFAULTS, build_parser
+from nst_helpers import StyleConfig, optimize, stylize
+from nst_helpers.apps.cli import CLI_DEFAULTS, build_parser
 from nst_helpers.config import DEFAULTS, FIELD_NAMES, fields
+from nst_helpers.optimize import memory
 
 # Every keyword stylize had before StyleConfig existed: a contract (issue 10).
 STYLIZE_KEYWORDS = [
@@ -163,7 +164,7 @@ def test_every_field_is_a_cli_flag_with_the_config_default():
 
 
 def test_studio_controls_start_at_the_config_defaults():
-    from nst_helpers.widgets import StyleStudio
+    from nst_helpers.apps.studio import StyleStudio
 
     studio = StyleStudio(weights="random", device="cpu", quick=True)
     got = studio.settings()

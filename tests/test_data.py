@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst_helpers import data
+from nst_helpers.runtime import data
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -114,7 +114,7 @@ def test_import_is_cheap():
     # loaded on its own, data.py must pull in neither torch nor pooch
     code = f"""
 import importlib.util, sys
-spec = importlib.util.spec_from_file_location("d", {str(REPO / "nst_helpers" / "data.py")!r})
+spec = importlib.util.spec_from_file_location("d", {str(REPO / "nst_helpers" / "runtime" / "data.py")!r})
 module = sys.modules["d"] = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 assert "torch" not in sys.modules and "pooch" not in sys.modules, "heavy import"

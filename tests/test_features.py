@@ -400,7 +400,9 @@ def test_default_layers_are_post_relu_as_in_the_paper(reference) -> None:
     """The paper's conv4_2 / conv1_1..conv5_1 were Caffe blobs after in-place ReLUs."""
     import inspect
 
-    from nst_helpers import memory, optimize, widgets
+    from nst_helpers import optimize
+    from nst_helpers.apps import studio as widgets
+    from nst_helpers.optimize import memory
 
     assert DEFAULT_CONTENT_LAYERS == ("relu4_2",)
     assert DEFAULT_STYLE_LAYERS == ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")

@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 # pooch is imported inside the functions that need it: ``import nst_helpers`` stays cheap
-DATA_DIR: Path = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR: Path = Path(__file__).resolve().parents[2] / "data"  # nst_helpers/runtime/ -> repo
 
 KINDS = ("content", "style")
 

@@ -30,8 +30,8 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from .devices import resolve_device
-from .features import (
+from ..devices import resolve_device
+from ..features import (
     RandomWeightsWarning,
     default_weights,
     describe_weights,
@@ -92,7 +92,7 @@ def find_repo(start: Path | None = None) -> Path:
     that a plain ``pip install`` still has somewhere to write outputs.
     """
     start = (start or Path.cwd()).resolve()
-    package_parent = Path(__file__).resolve().parent.parent
+    package_parent = Path(__file__).resolve().parents[2]  # nst_helpers/course/ -> repo
     for candidate in (package_parent, start, *start.parents):
         if (candidate / "nst_helpers").is_dir() and (candidate / "pyproject.toml").is_file():
             return candidate

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from .files import atomic_write, local_path
+from ..runtime.files import atomic_write, local_path
 
 CHECKPOINT_VERSION = 1
 """The format ``stylize`` writes; files of a newer format are refused with a clear message."""
