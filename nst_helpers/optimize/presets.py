@@ -56,7 +56,9 @@ MIDDLE_STEPS = 30
 FINAL_STEPS = 20
 FINAL_OPTIMIZER = "lbfgs"
 ADAM_LR = 0.05
-"""Adam's learning rate in the preset (normalised-pixel units; the EMA absorbs the jitter)."""
+"""Adam's learning rate at the first scale (normalised-pixel units; the EMA absorbs the jitter)."""
+ADAM_LR_DECAY = 1.0
+"""Each finer Adam scale's learning rate is the one before times this (1: the same lr at all)."""
 
 
 @dataclass(frozen=True)
@@ -92,10 +94,11 @@ def fast_plan(image_size: int, steps: int | None, precision: str | None, lr: flo
     """The ``"fast"`` preset's plan for an output whose longest side is ``image_size``.
 
     ``steps`` (``None``: the preset's own schedule) is split in the schedule's proportions;
-    ``precision`` (``None``: ``"auto"``) is kept, ``lr`` (``None``: ``ADAM_LR``) applies to the
-    Adam scales. See the module docstring for every choice.
+    ``precision`` (``None``: ``"auto"``) is kept, ``lr`` (``None``: ``ADAM_LR``) is the first
+    Adam scale's learning rate, each finer one's ``ADAM_LR_DECAY`` times the last. See the
+    module docstring for every choice.
     """
-    scales = sqrt2_scales(image_size)
+    scales = sqrt2_scales(image_size, FIRST_SCALE)  # read now: a sweep may change it
     n = len(scales)
     if n == 1:
         schedule, optimizers = [COARSE_STEPS], ["adam"]
@@ -105,7 +108,7 @@ def fast_plan(image_size: int, steps: int | None, precision: str | None, lr: flo
     if steps is not None:
         schedule = _scale_schedule(schedule, steps)
     adam_lr = ADAM_LR if lr is None else lr
-    lrs = [adam_lr if o == "adam" else 1.0 for o in optimizers]
+    lrs = [adam_lr * ADAM_LR_DECAY**k if o == "adam" else 1.0 for k, o in enumerate(optimizers)]
     return Plan(
         scales=scales, steps_per_scale=schedule, optimizers=optimizers, lrs=lrs,
         precision="auto" if precision is None else precision, ema_decay=EMA_DECAY,
