@@ -16,7 +16,8 @@ What is *not* here is how a run reports and survives (``callback``, ``preview``,
 
 Field metadata: ``help`` (one line), ``flag`` (the CLI flag when not ``--field-name``),
 ``parse`` (how the CLI reads the value), ``choices``, ``memory`` (an option of
-``estimate_memory``) and ``key`` (``False``: may differ when resuming a checkpoint).
+``estimate_memory``), ``key`` (``False``: may differ when resuming a checkpoint) and ``before``
+(a key field added after v0.1: the value older checkpoints were made with).
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ class StyleConfig:
                         "image", choices=INITS)  # fmt: skip
     network: str = _option(
         "vgg19", "vgg19 (the paper's) or vgg16 (Johnson et al.'s, and HED's); layer names "
-        "are the same scheme, the defaults exist in both", choices=NETWORKS,
+        "are the same scheme, the defaults exist in both", choices=NETWORKS, before="vgg19",
     )  # fmt: skip
     weights: str | os.PathLike | None = _option(
         None, "imagenet, hed (offline: trained VGG16 features from HED edge detection), random "
@@ -308,6 +309,14 @@ def fields() -> tuple[dataclasses.Field, ...]:
 
 
 FIELD_NAMES = tuple(f.name for f in dataclasses.fields(StyleConfig))
+
+
+def added_later() -> dict[str, Any]:
+    """Checkpoint-key fields that v0.1 did not have, each with the value every v0.1 run used.
+
+    A field's ``before`` metadata records it; a checkpoint that lacks the field was made with
+    that value, so it still resumes (``optimize.resume.check_compatible``)."""
+    return {f.name: f.metadata["before"] for f in fields() if "before" in f.metadata}
 
 
 def check_names(options: Mapping[str, Any], where: str = "stylize()") -> None:
