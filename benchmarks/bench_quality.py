@@ -14,7 +14,7 @@ Recipes, at the sizes in ``--curves`` (all five) and the other ``--sizes`` (the 
 ``fast`` only):
 
 * **the report's recipe**: ``stylize``'s defaults (Adam from the photo, lr 0.02, one scale),
-  fp32, ``--report-steps`` (4000) steps, stopped early after ``--report-seconds`` of wall time
+  fp32, ``--report-steps`` (4000) steps, stopped early at ``--report-cap`` of wall time
   if given (then its 4000-step time is extrapolated from the measured median step and said so);
 * **500 Adam steps** (``--steps``), the reference of the target: the report's run after its
   500th step. Adam's learning rate is constant, so a 500-step run *is* the first 500 steps of
@@ -28,7 +28,7 @@ Wall and CPU time are taken in a callback after every step (snapshots are scored
 untimed), so each curve is distance against the seconds a user would have waited.
 
     python benchmarks/bench_quality.py --sizes 384,512 --curves 384 --threads 1 \\
-        --report-seconds 1200 --plot docs/images/time_to_quality.png
+        --report-cap 1.6x --plot docs/images/time_to_quality.png
 
 Prints one Markdown table per size (ratios against the 500-step reference) and the target's
 verdict: ``fast`` at most 1.05x the reference's content and style distances in at most 1/10 of
@@ -41,6 +41,7 @@ import argparse
 import json
 import math
 import statistics
+import textwrap
 import warnings
 from pathlib import Path
 
@@ -86,15 +87,20 @@ class Scorer:
 
 
 def run(name: str, scorer: Scorer, content, style, every: int, *, measured: Measured,
-        cap_seconds: float | None = None, min_steps: int = 0, **options) -> dict:  # fmt: skip
-    """One recipe, timed per step; then its snapshots scored. ``cap_seconds`` stops it (after
-    ``min_steps``) once that much wall time has passed."""
-    clock, marks = Clock(), {}
+        cap: str | None = None, min_steps: int = 0, **options) -> dict:  # fmt: skip
+    """One recipe, timed per step; then its snapshots scored. ``cap`` stops it once ``min_steps``
+    are done and that much wall time has passed: seconds (``"900"``), or a multiple of the wall
+    time at ``min_steps`` (``"1.6x"``)."""
+    clock, marks, deadline = Clock(), {}, None
+    if cap is not None and not cap.endswith("x"):
+        deadline = float(cap)
 
     def tick(record: dict) -> bool:
+        nonlocal deadline
         marks[record["step"]] = (clock.wall, clock.cpu)
-        capped = cap_seconds is not None and record["step"] >= min_steps
-        return not (capped and clock.wall > cap_seconds)
+        if cap is not None and cap.endswith("x") and record["step"] == min_steps:
+            deadline = clock.wall * float(cap[:-1])
+        return not (deadline is not None and record["step"] >= min_steps and clock.wall > deadline)
 
     result = stylize(content, style, seed=0, device="cpu", snapshot_every=every, callback=tick,
                      **measured.options, **options)  # fmt: skip
@@ -153,8 +159,8 @@ def bench_size(size: int, args: argparse.Namespace, content, style) -> list[dict
     rows: list[dict] = []
     for name, options in recipes(size, args.steps, args.report_steps, curves).items():
         every = 5 if "preset" in name else max(1, args.steps // 20)
-        cap = args.report_seconds if name.startswith("report") else None
-        row = run(name, scorer, content, style, every, measured=args.measured, cap_seconds=cap,
+        cap = args.report_cap if name.startswith("report") else None
+        row = run(name, scorer, content, style, every, measured=args.measured, cap=cap,
                   min_steps=args.steps, image_size=size, **options)  # fmt: skip
         if name.startswith("report"):
             rows.append(prefix(row, args.steps, f"Adam, {args.steps} steps (the report's run "
@@ -232,7 +238,7 @@ def plot(rows: list[dict], path: Path, caption: str) -> None:
                yscale="log")  # fmt: skip
         ax.grid(alpha=0.3, which="both")
     axes[1].legend(fontsize=7)
-    fig.suptitle(caption, fontsize=8)
+    fig.suptitle(textwrap.fill(caption, 140), fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=80)
@@ -252,8 +258,9 @@ def main() -> None:
                         help="sizes that run all five recipes (default: the first size)")  # fmt: skip
     parser.add_argument("--steps", type=int, default=500, help="the reference's Adam steps")
     parser.add_argument("--report-steps", type=int, default=4000)
-    parser.add_argument("--report-seconds", type=float, default=None,
-                        help="stop the report's recipe after this much wall time (after --steps)")  # fmt: skip
+    parser.add_argument("--report-cap", default=None,
+                        help="stop the report's recipe (after --steps) at this wall time: seconds, "
+                             "or e.g. 1.6x its time at --steps")  # fmt: skip
     parser.add_argument("--content", default="chelsea")
     parser.add_argument("--style", default="starry_night")
     parser.add_argument("--plot", default="outputs/bench_quality.png")

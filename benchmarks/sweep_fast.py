@@ -61,6 +61,29 @@ def run_variant(name: str, scorer: Scorer, content, style, args) -> dict:
     return row
 
 
+def reference(args, scorer: Scorer, content, style) -> dict:
+    """500 fp32 Adam steps: run here, or read from ``--reference`` when it holds the same one.
+
+    A reused reference was timed in another process, under another load: its CPU time compares,
+    its wall time less so (the final verdict is ``bench_quality.py``'s, in one process)."""
+    key = {"size": args.size, "steps": args.steps, "content": args.content, "style": args.style,
+           "measured": args.measured.words}  # fmt: skip
+    path = Path(args.reference) if args.reference else None
+    if path is not None and path.is_file():
+        kept = json.loads(path.read_text())
+        if kept.get("key") == key:
+            print(f"# reference reused from {path}", flush=True)
+            return kept["row"]
+    ref = run(f"reference: Adam, {args.steps} steps", scorer, content, style,
+              max(1, args.steps // 20), measured=args.measured, image_size=args.size,
+              steps=args.steps, precision="fp32")  # fmt: skip
+    if path is not None:
+        row = {k: ref[k] for k in ("name", "precision", "wall", "cpu", "content", "style", "steps")}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"key": key, "row": row}, indent=1))
+    return ref
+
+
 def line(r: dict, ref: dict) -> str:
     c, s, t = r["content"] / ref["content"], r["style"] / ref["style"], r["wall"] / ref["wall"]
     ok = c <= TARGET_RATIO and s <= TARGET_RATIO and t <= TARGET_TIME
@@ -82,6 +105,9 @@ def main() -> None:
     parser.add_argument("--variants", nargs="*", default=None, choices=list(VARIANTS),
                         help="names of VARIANTS to run (default: all)")  # fmt: skip
     parser.add_argument("--json", default=None, help="write the rows here")
+    parser.add_argument("--reference", default=None,
+                        help="a JSON file: reuse the reference kept there by an earlier sweep of "
+                             "the same size, images and network (else run it and keep it there)")  # fmt: skip
     add_arguments(parser)
     args = parser.parse_args()
     args.measured = resolve(args)
@@ -90,9 +116,7 @@ def main() -> None:
     scorer = Scorer(content, style, args.size, args.measured)
     print(f"# sweep of preset='fast' at {args.size} px, {args.content} + {args.style}, "
           f"{args.measured.words}; {machine()}", flush=True)  # fmt: skip
-    ref = run(f"reference: Adam, {args.steps} steps", scorer, content, style,
-              max(1, args.steps // 20), measured=args.measured, image_size=args.size,
-              steps=args.steps, precision="fp32")  # fmt: skip
+    ref = reference(args, scorer, content, style)
     print(f"# reference: {ref['wall']:.1f} s wall, {ref['cpu']:.1f} s CPU, content "
           f"{ref['content']:.4g}, style {ref['style']:.4g}\n{HEAD}", flush=True)  # fmt: skip
     rows = []
