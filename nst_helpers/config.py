@@ -145,7 +145,7 @@ class StyleConfig:
                         "image", choices=INITS)  # fmt: skip
     network: str = _option(
         "vgg19", "vgg19 (the paper's) or vgg16 (Johnson et al.'s, and HED's); layer names "
-        "are the same scheme, the defaults exist in both", choices=NETWORKS,
+        "are the same scheme, the defaults exist in both", choices=NETWORKS, memory=True,
     )  # fmt: skip
     weights: str | os.PathLike | None = _option(
         None, "imagenet, hed (offline: trained VGG16 features from HED edge detection), random "

@@ -120,10 +120,18 @@ def restore_rng(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(cuda)
 
 
+SETTINGS_ADDED = {"network": "vgg19"}
+"""Settings newer than checkpoint format 1 -> what every run before them used."""
+
+
 def check_compatible(
     saved: dict[str, Any], current: dict[str, Any], path: str | os.PathLike
 ) -> None:
-    """Raise ``ValueError`` naming ``path`` and each setting that differs from the saved run."""
+    """Raise ``ValueError`` naming ``path`` and each setting that differs from the saved run.
+
+    A setting that did not exist when the checkpoint was written counts as its value then
+    (``SETTINGS_ADDED``), so older checkpoints still resume."""
+    saved = {**SETTINGS_ADDED, **saved}
     diffs = [
         f"{key}: checkpoint has {saved.get(key)!r}, this call has {current.get(key)!r}"
         for key in sorted(set(saved) | set(current))
