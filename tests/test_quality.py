@@ -33,7 +33,9 @@ PHOTO, PAINTING = "chelsea", "starry_night"
 @pytest.fixture(scope="module")
 def judge() -> FeatureExtractor:
     """HED's VGG16, the judge of every run (whatever network the run itself used)."""
-    return FeatureExtractor([*DEFAULT_STYLE_LAYERS, *DEFAULT_CONTENT_LAYERS], "hed", network="vgg16")
+    return FeatureExtractor(
+        [*DEFAULT_STYLE_LAYERS, *DEFAULT_CONTENT_LAYERS], "hed", network="vgg16"
+    )
 
 
 def _features(judge: FeatureExtractor, img: Image.Image) -> dict[str, torch.Tensor]:
