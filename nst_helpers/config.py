@@ -146,7 +146,8 @@ class StyleConfig:
                         "image", choices=INITS)  # fmt: skip
     network: str = _option(
         "vgg19", "vgg19 (the paper's) or vgg16 (Johnson et al.'s, and HED's); layer names "
-        "are the same scheme, the defaults exist in both", choices=NETWORKS, before="vgg19",
+        "are the same scheme, the defaults exist in both", choices=NETWORKS, memory=True,
+        before="vgg19",
     )  # fmt: skip
     weights: str | os.PathLike | None = _option(
         None, "imagenet, hed (offline: trained VGG16 features from HED edge detection), random "

@@ -126,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_realtime_parsers(commands) -> None:
     """``train`` and ``apply``: real-time style transfer (Johnson et al. 2016, chapter 08)."""
+    from ..features import NETWORKS
+
     t = commands.add_parser(
         "train",
         help="train a real-time style network for STYLE",
@@ -151,7 +153,10 @@ def _add_realtime_parsers(commands) -> None:
         "--normalization", choices=("relative", "paper"), default="relative",
         help="loss normalisation, as for stylize (default relative)",
     )  # fmt: skip
-    t.add_argument("--weights", default=None, help="VGG19: imagenet (default), random, a .pth")
+    t.add_argument("--network", choices=NETWORKS, default="vgg19", help="the loss network")
+    t.add_argument("--weights", default=None,
+                   help="imagenet, hed (trained VGG16 from HED, offline), random or a .pth; "
+                   "default as for stylize")  # fmt: skip
     t.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     t.add_argument("--precision", choices=("fp32", "bf16", "fp16", "auto"), default="fp32")
     t.add_argument("--seed", type=int, default=None)
@@ -194,6 +199,7 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def _check_output(args: argparse.Namespace) -> Path:
     """Everything about the files a run will write, checked before it starts (ValueError)."""
+    from ..features import NAMED_WEIGHTS
     from ..images import output_format
     from ..runtime.files import check_writable, local_path
 
@@ -201,7 +207,7 @@ def _check_output(args: argparse.Namespace) -> Path:
         if value is not None:
             local_path(value, what)  # a URL is refused with one line
     weights = getattr(args, "weights", None)  # flags not given are not in the namespace
-    if weights is not None and str(weights).lower() not in ("imagenet", "random"):
+    if weights is not None and str(weights).lower() not in NAMED_WEIGHTS:
         local_path(weights, "--weights")
     out = local_path(args.output, "output")
     if out.is_dir():
@@ -231,10 +237,27 @@ def _save(img, path: Path) -> str | None:
     return None
 
 
+def _say_weights(weights: str | None, network: str, random_means: str) -> None:
+    """On stderr, once a run has started: which network and weights make the picture, unless
+    it is ImageNet VGG19 (the paper's); a loud warning for random weights."""
+    from ..features import describe_weights, weights_are_random
+
+    if weights_are_random(weights):
+        print(
+            f"\nWARNING: {network.upper()} weights are RANDOM: {random_means}, only the code "
+            "path is tested. Use --weights imagenet (or hed, offline) for real results.",
+            file=sys.stderr,
+        )
+        return
+    said = describe_weights(weights, network)
+    if said != "ImageNet VGG19":
+        print(f"\nnetwork: {said}", file=sys.stderr)
+
+
 def _stylize(args: argparse.Namespace) -> int:
     from .. import optimize
     from ..devices import DeviceUnavailableError
-    from ..features import RandomWeightsWarning, WeightsError, weights_are_random
+    from ..features import RandomWeightsWarning, WeightsError
     from ..images import ImageError
     from ..optimize.balance import balance_advice, weighted_ratio
     from ..optimize.memory import InsufficientMemoryError
@@ -255,12 +278,9 @@ def _stylize(args: argparse.Namespace) -> int:
     def announce_random_weights(record: dict) -> bool:
         # Said once the run has really started, so a bad-input error stays a single line.
         nonlocal announced
-        if not announced and weights_are_random(getattr(args, "weights", None)):
-            print(
-                "\nWARNING: VGG19 weights are RANDOM: the output is NOT a stylised image, only a "
-                "test of the code path. Use --weights imagenet for real results.",
-                file=sys.stderr,
-            )
+        if not announced:
+            _say_weights(getattr(args, "weights", None), getattr(args, "network", "vgg19"),
+                         "the output is NOT a stylised image")  # fmt: skip
         announced = True
         _RUNNING.set()  # from now on SIGTERM stops between steps (see _request_stop)
         return not _STOP.is_set()
@@ -333,7 +353,7 @@ def _samples(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     """``train``: fit a TransformerNet, save it; Ctrl-C keeps the network trained so far."""
     from ..devices import DeviceUnavailableError
-    from ..features import RandomWeightsWarning, WeightsError, weights_are_random
+    from ..features import RandomWeightsWarning, WeightsError
     from ..feedforward import TrainingDivergedError, train_transformer
     from ..feedforward.photos import PhotoUnavailableError
     from ..images import ImageError
@@ -353,12 +373,8 @@ def _train(args: argparse.Namespace) -> int:
 
     def keep_going(record: dict) -> bool:
         # Said once training has started, so a bad-input error stays a single line.
-        if record["step"] == 1 and weights_are_random(args.weights):
-            print(
-                "\nWARNING: VGG19 weights are RANDOM: the network learns NO style, only the code "
-                "path is tested. Use --weights imagenet for real results.",
-                file=sys.stderr,
-            )
+        if record["step"] == 1:
+            _say_weights(args.weights, args.network, "the network learns NO style")
         _RUNNING.set()  # from now on the first Ctrl-C stops between steps
         return not _STOP.is_set()
 
@@ -371,7 +387,7 @@ def _train(args: argparse.Namespace) -> int:
                 precision=args.precision, seed=args.seed, progress=not args.quiet,
                 normalization=args.normalization,
                 checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
-                resume=args.resume, callback=keep_going, **tuned,
+                resume=args.resume, callback=keep_going, network=args.network, **tuned,
             )  # fmt: skip
     except TrainingDivergedError as err:
         err.net.save(out, overwrite=True)

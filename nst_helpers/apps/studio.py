@@ -1,6 +1,6 @@
 """StyleStudio: an interactive Neural Style Transfer playground built from core ipywidgets.
 
-Pick a photo and a painting (bundled samples, downloadable paintings or your own uploads), move
+Pick a photo and a painting (bundled samples, the paintings among them, or your own uploads), move
 the sliders and press Run. ``stylize`` runs in a background thread, so the notebook stays
 responsive while the preview and the loss plot update live; Stop keeps the best image so far;
 Save writes a PNG next to the notebook (and offers a download on Colab)::
@@ -35,7 +35,7 @@ from PIL import Image
 
 from ..config import DEFAULTS, NORMALIZATIONS, PRECISIONS, StyleConfig
 from ..course.session import BANNER_LINES, quick_mode
-from ..features import DEFAULT_STYLE_LAYERS, weights_are_random
+from ..features import DEFAULT_STYLE_LAYERS, NETWORKS, describe_weights, weights_are_random
 from ..images import ImageError, load_image, save_image
 from ..optimize import (
     DEFAULT_LR,
@@ -228,12 +228,9 @@ class StyleStudio(W.VBox):
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._fetch_thread: threading.Thread | None = None
         self._last_plot = 0.0
         self._plot_weights: dict[str, float] = {}
 
-        # the last selection known to be usable, per picker: where a failed download goes back
-        self._last_ok = {"content": "chelsea", "style": "brush_strokes"}
         device_options = self._device_options(device)
         resolved = _resolve_quietly(device)
         size, steps = default_run_size(resolved, self.quick)
@@ -292,6 +289,16 @@ class StyleStudio(W.VBox):
             description="Content layer",
             style=_LABEL_STYLE, layout=W.Layout(width="300px"),
         )  # fmt: skip
+        self.network = W.Dropdown(
+            options=[(f"{n.upper()}{' (the paper’s)' if n == 'vgg19' else ''}", n)
+                     for n in NETWORKS],
+            value=DEFAULTS.network, description="Network", style=_LABEL_STYLE,
+            layout=W.Layout(width="300px"),
+            tooltip="the network whose features define content and style",
+        )  # fmt: skip
+        self.weights_note = W.HTML()
+        self.network.observe(lambda _: self._show_weights_note(), "value")
+        self._show_weights_note()
         self.normalization = W.Dropdown(
             options=NORMALIZATIONS, value=DEFAULTS.normalization, description="Normalisation",
             tooltip="relative: weights mean the same at every size; paper: eq. 1-5 (beta ~1e6+)",
@@ -387,8 +394,7 @@ class StyleStudio(W.VBox):
         options = []
         for name in data.list_samples(kind):
             sample = data.SAMPLES[name]
-            label = sample.title if sample.bundled else f"{sample.title} (download)"
-            options.append((label, name))
+            options.append((sample.title, name))
         return options
 
     @staticmethod
@@ -428,15 +434,16 @@ class StyleStudio(W.VBox):
             '<h3 style="margin:4px 0">Style Studio</h3><span style="color:#555">Neural Style '
             "Transfer (Gatys, Ecker &amp; Bethge, 2015), live.</span>"
         )
-        header = [title] + ([random_weights_banner_widget()] if self.random_weights else [])
+        header = [title, self.weights_note]
+        header += [random_weights_banner_widget()] if self.random_weights else []
         fixed = W.Layout(flex="0 0 auto", margin="0 8px 0 0")  # never squeeze the pickers
         images = W.VBox([
             W.HBox([W.VBox([self.content_picker, self.upload_content], layout=fixed),
                     self.content_thumb]),
             W.HBox([W.VBox([self.style_picker, self.upload_style], layout=fixed),
                     self.style_thumb]),
-            W.HTML('<span style="color:#666;font-size:12px">Paintings marked "(download)" are '
-                   "fetched once when picked (needs internet); uploads stay in memory.</span>"),
+            W.HTML('<span style="color:#666;font-size:12px">Every sample is bundled (the '
+                   "paintings at 512 px); uploads stay in memory.</span>"),
         ])  # fmt: skip
         layer_grid = W.GridBox(
             list(self.style_layer_boxes.values()),
@@ -446,7 +453,7 @@ class StyleStudio(W.VBox):
             self.content_weight, self.style_weight, self.tv_weight,
             W.HTML('<div style="margin:6px 0 0 4px"><b>Style layers</b> (Gram matrices '
                    "matched):</div>"),
-            layer_grid, self.content_layer, self.normalization,
+            layer_grid, self.content_layer, self.network, self.normalization,
         ])  # fmt: skip
         optim = W.VBox([
             self.preset, W.HBox([_label("Optimizer"), self.optimizer]), self.lr, self.steps,
@@ -488,46 +495,22 @@ class StyleStudio(W.VBox):
         key = self._selected(kind)
         if key.startswith(UPLOAD_KEY):
             thumb.value = thumbnail(self._uploads[key])
-            self._last_ok[kind] = key
             return
-        sample = data.SAMPLES[key]
-        cached = data.cache_dir() / sample.filename
-        if sample.bundled or cached.is_file():
-            try:
-                img = load_image(key if sample.bundled else cached, max_size=4 * THUMB_PX)
-            except (OSError, ValueError) as err:
-                thumb.value = _placeholder("missing")
-                self._say(f"Could not open the sample {key!r}: {_short(err)}", "error")
-                return
-            thumb.value = thumbnail(img)
-            self._last_ok[kind] = key
+        try:
+            img = load_image(key, max_size=4 * THUMB_PX)  # every sample is bundled
+        except (OSError, ValueError) as err:
+            thumb.value = _placeholder("missing")
+            self._say(f"Could not open the sample {key!r}: {_short(err)}", "error")
             return
-        thumb.value = _placeholder("fetching...")
-        self._fetch_async(kind, key)
+        thumb.value = thumbnail(img)
 
-    def _fetch_async(self, kind: str, name: str) -> None:
-        """Download a painting in the background: a slow or absent network never blocks."""
-        self._say(f"Downloading {data.SAMPLES[name].title}...")
-        picker = self.content_picker if kind == "content" else self.style_picker
-        previous = self._last_ok[kind]
-
-        def fetch() -> None:
-            try:
-                data.fetch_painting(name, progress=False)
-            except Exception as err:  # noqa: BLE001 - every failure becomes a message
-                self._say(
-                    f"Could not download {data.SAMPLES[name].title}: "
-                    f"{_short(err)} Pick a bundled painting, or upload your own.", "error",
-                )  # fmt: skip
-                if picker.value == name:
-                    picker.value = previous  # back to an image that works
-                return
-            if picker.value == name:
-                self._show_thumb(kind)
-            self._say(f"Downloaded {data.SAMPLES[name].title}.", "ok")
-
-        self._fetch_thread = threading.Thread(target=fetch, daemon=True, name="nst-fetch")
-        self._fetch_thread.start()
+    def _show_weights_note(self) -> None:
+        """Which network and weights make the pictures, in words (not for ImageNet VGG19)."""
+        text = describe_weights(self.weights, self.network.value)
+        self.weights_note.value = (
+            "" if text == "ImageNet VGG19" or self.random_weights
+            else f'<span style="color:#1f4e79">Network: {html.escape(text)}.</span>'
+        )  # fmt: skip
 
     def _on_upload(self, kind: str, files: Any) -> None:
         if not files:
@@ -606,6 +589,7 @@ class StyleStudio(W.VBox):
             "style_weight": float(self.style_weight.value),
             "tv_weight": float(self.tv_weight.value),
             "normalization": self.normalization.value,
+            "network": self.network.value,
             "content_layers": (self.content_layer.value,),
             "style_layers": tuple(style_layers),
             "init": self.init.value,
@@ -669,14 +653,10 @@ class StyleStudio(W.VBox):
             self._say("Stopping after this step...")
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the current run (and any download) has finished; True if it has."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for thread in (self._fetch_thread, self._thread):
-            if thread is None:
-                continue
-            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-            if thread.is_alive():
-                return False
+        """Block until the current run has finished; True if it has."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
         return True
 
     def _callback(self, history: list[Record]) -> Callable[[Record], bool]:
@@ -713,9 +693,6 @@ class StyleStudio(W.VBox):
     def _run_thread(self, content, style, kwargs: dict, history: list) -> None:
         message: tuple[str, str] | None = None  # the final status, said once the UI is free
         try:
-            if isinstance(style, str) and not data.SAMPLES[style].bundled:
-                self._say(f"Downloading {data.SAMPLES[style].title}...")
-                style = data.fetch_painting(style, progress=False)
             result = stylize(
                 content, style, callback=self._callback(history), preview=self._preview(),
                 preview_every=self.preview_every or 1,
@@ -725,9 +702,6 @@ class StyleStudio(W.VBox):
         except NonFiniteLossError as err:
             self._keep_error(err)
             self._finish(err.result, history)
-            message = html.escape(str(err)), "error"
-        except data.SampleUnavailableError as err:
-            self._keep_error(err)
             message = html.escape(str(err)), "error"
         except (ImageError, FileNotFoundError, ValueError, MemoryError) as err:
             self._keep_error(err)
@@ -752,7 +726,8 @@ class StyleStudio(W.VBox):
         return [
             self.content_picker, self.style_picker, self.upload_content, self.upload_style,
             self.content_weight, self.style_weight, self.tv_weight, self.content_layer,
-            *self.style_layer_boxes.values(), self.normalization, self.optimizer, self.lr,
+            *self.style_layer_boxes.values(), self.network, self.normalization, self.optimizer,
+            self.lr,
             self.steps, self.preset, self.image_size, self.init, self.precision, self.device,
             self.seed,
         ]  # fmt: skip

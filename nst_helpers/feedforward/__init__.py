@@ -49,6 +49,7 @@ from ..features import (
     DEFAULT_STYLE_LAYERS,
     FeatureExtractor,
     _weights_key,
+    check_network,
     min_input_size,
     validate_layers,
 )
@@ -472,6 +473,7 @@ def train_transformer(
     precision: str = "fp32",
     channels: int = 32,
     residual_blocks: int = 5,
+    network: str = "vgg19",
 ) -> TransformerNet:
     """Train a ``TransformerNet`` to paint any photo in ``style`` (Johnson et al., 2016).
 
@@ -490,6 +492,7 @@ def train_transformer(
     saves everything needed to ``resume=PATH`` (every ``checkpoint_every`` steps, when stopped
     and at the end); a resumed run gives the same weights as one that was never stopped.
     ``precision`` "bf16"/"fp16"/"auto" runs both networks under autocast (losses stay fp32).
+    ``network`` is the loss network, ``"vgg19"`` or ``"vgg16"`` (Johnson et al. used VGG16).
     """
     # ---- validate before any work ------------------------------------------------------------
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
@@ -504,8 +507,9 @@ def train_transformer(
     style_weight = check_number("style_weight", style_weight)
     tv_weight = check_number("tv_weight", tv_weight)
     check_number("lr", lr, positive=True)
-    content_layers = validate_layers(content_layers)
-    style_layers = validate_layers(style_layers)
+    network = check_network(network)
+    content_layers = validate_layers(content_layers, network)
+    style_layers = validate_layers(style_layers, network)
     if normalization not in NORMALIZATIONS:
         raise ValueError(
             f"normalization={normalization!r} must be one of {', '.join(NORMALIZATIONS)}"
@@ -515,10 +519,10 @@ def train_transformer(
     if not style_layers:
         raise ValueError("style_layer_weights are all zero: give one style layer a weight > 0")
     weights_l = {n: weights_l[n] for n in style_layers}
-    min_side = max(MIN_SIDE, min_input_size(content_layers + style_layers))
+    min_side = max(MIN_SIDE, min_input_size(content_layers + style_layers, network))
     if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size < min_side:
         raise ValueError(
-            f"image_size must be an int >= {min_side} (the chosen VGG19 layers need it), "
+            f"image_size must be an int >= {min_side} (the chosen {network.upper()} layers need it), "
             f"got {image_size!r}"
         )
     if checkpoint is not None:
@@ -530,10 +534,10 @@ def train_transformer(
     from .photos import RandomCrops, photo_sources, sources_key
 
     style_img = load_image(style, max_size=image_size)
-    if min(style_img.size) < min_input_size(style_layers):
+    if min(style_img.size) < min_input_size(style_layers, network):
         raise ValueError(
             f"style image is {style_img.width}x{style_img.height} at image_size {image_size}; "
-            f"the style layers need {min_input_size(style_layers)} px per side"
+            f"the style layers need {min_input_size(style_layers, network)} px per side"
         )
     sources = photo_sources(content_images)
     settings = {
@@ -542,7 +546,7 @@ def train_transformer(
         "content_weight": content_weight, "style_weight": style_weight, "tv_weight": tv_weight,
         "content_layers": content_layers, "style_layers": style_layers,
         "style_layer_weights": weights_l, "normalization": normalization,
-        "weights": _weights_key(weights),
+        "network": network, "weights": _weights_key(weights, network),
         "precision": devices.precision_name(dtype), "seed": seed, "channels": channels,
         "residual_blocks": residual_blocks,
     }  # fmt: skip
@@ -578,10 +582,12 @@ def train_transformer(
     net.history, net.settings = history, settings
     net.random_weights = settings["weights"] == "random"
     extractor = FeatureExtractor(
-        list(dict.fromkeys(content_layers + style_layers)), weights=weights, device=dev
-    )
+        list(dict.fromkeys(content_layers + style_layers)), weights=weights, device=dev,
+        network=network,
+    )  # fmt: skip
     # The photos' content targets need only the content layers: a network truncated there.
-    content_extractor = FeatureExtractor(content_layers, weights=weights, device=dev)
+    content_extractor = FeatureExtractor(content_layers, weights=weights, device=dev,
+                                         network=network)  # fmt: skip
     crops = RandomCrops(sources, image_size, gen)
     style_t = image_to_tensor(style_img, device=dev)
     grams = _style_grams(extractor, style_t, style_layers, image_size, dtype)

@@ -40,11 +40,12 @@ from collections.abc import Sequence
 import torch
 
 from ..features import (
-    _VGG19_CFG,
+    _CFGS,
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
-    VGG19_LAYERS,
+    check_network,
     min_input_size,
+    network_layers,
     validate_layers,
 )
 from ..losses import NORMALIZATIONS
@@ -81,10 +82,10 @@ def _hw(image_size: Size) -> tuple[int, int]:
     return h, w
 
 
-def _conv_channels() -> list[tuple[int, int]]:
-    """``(in, out)`` channels of every VGG19 convolution, in order."""
+def _conv_channels(network: str = "vgg19") -> list[tuple[int, int]]:
+    """``(in, out)`` channels of every convolution of ``network``, in order."""
     pairs, channels = [], 3
-    for item in _VGG19_CFG:
+    for item in _CFGS[network]:
         if item != "M":
             pairs.append((channels, item))
             channels = item
@@ -117,6 +118,7 @@ def memory_breakdown(
     n_styles: int = 1,
     normalization: str = "relative",
     checkpointing: bool = False,
+    network: str = "vgg19",
 ) -> dict[str, int]:
     """Bytes per component (``weights``, ``activations``, ``backward``, ``targets``, ``image``)
     of one run at ``image_size``, before the safety factor; see the module docstring.
@@ -126,8 +128,9 @@ def memory_breakdown(
     of blocks ``1..k``, block ``k``'s recomputed activations and its gradients, whichever ``k``
     needs most."""
     h, w = _hw(image_size)
-    content_layers = validate_layers(content_layers)
-    style_layers = validate_layers(style_layers)
+    network = check_network(network)
+    content_layers = validate_layers(content_layers, network)
+    style_layers = validate_layers(style_layers, network)
     if precision not in PRECISION_BYTES:
         raise ValueError(f"precision={precision!r} must be one of {', '.join(PRECISION_BYTES)}")
     if pooling not in ("max", "avg"):
@@ -145,8 +148,9 @@ def memory_breakdown(
     half = precision != "fp32"
     act = PRECISION_BYTES[precision]
     captured = set(content_layers) | set(style_layers)
-    deepest = max(VGG19_LAYERS[n] for n in captured)
-    names = {i: n for n, i in VGG19_LAYERS.items()}
+    indices = network_layers(network)
+    deepest = max(indices[n] for n in captured)
+    names = {i: n for n, i in indices.items()}
     pixels = 3 * h * w
 
     def loss_terms(name: str, channels: int, out: int, saved_by_network: bool) -> int:
@@ -166,7 +170,7 @@ def memory_breakdown(
         return kept
 
     # load_vgg19 keeps the whole feature stack on the device, however little of it is used.
-    weights = sum(FP32 * (c_in * c_out * 9 + c_out) for c_in, c_out in _conv_channels())
+    weights = sum(FP32 * (c_in * c_out * 9 + c_out) for c_in, c_out in _conv_channels(network))
     activations = largest = targets = 0
     activations += pixels * act  # the network's input: channels_last copy, or its half cast
     # Per block (ending after its pool): the input it is recomputed from, what its recompute
@@ -179,7 +183,7 @@ def memory_breakdown(
         blocks[-1]["saved"] += nbytes
 
     channels, index = 3, 0
-    for item in _VGG19_CFG:
+    for item in _CFGS[network]:
         if index > deepest:
             break
         if item == "M":
@@ -237,6 +241,7 @@ def estimate_memory(
     n_styles: int = 1,
     normalization: str = "relative",
     checkpointing: bool = False,
+    network: str = "vgg19",
 ) -> int:
     """Peak device bytes of a ``stylize`` run at ``image_size`` (int: square side; or ``(H, W)``).
 
@@ -249,7 +254,7 @@ def estimate_memory(
         image_size, content_layers=content_layers, style_layers=style_layers,
         precision=precision, optimizer=optimizer, pooling=pooling,
         parameterization=parameterization, n_styles=n_styles, normalization=normalization,
-        checkpointing=checkpointing,
+        checkpointing=checkpointing, network=network,
     )  # fmt: skip
     return math.ceil(sum(parts.values()) * SAFETY_FACTOR)
 
@@ -279,7 +284,7 @@ def largest_fitting_size(
         raise ValueError(f"aspect must be (H, W) or a positive ratio H / W, got {aspect!r}")
     layers = list(options.get("content_layers", DEFAULT_CONTENT_LAYERS))
     layers += list(options.get("style_layers", DEFAULT_STYLE_LAYERS))
-    min_side = min_input_size(layers)
+    min_side = min_input_size(layers, options.get("network", "vgg19"))
 
     def fits(side: int) -> bool:
         h, w = _shape_for(side, aspect)

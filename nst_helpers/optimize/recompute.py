@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ..features import VGG19_LAYERS, FeatureExtractor
+from ..features import FeatureExtractor
 
 Head = Callable[[str, torch.Tensor], dict[str, torch.Tensor]]
 """``head(layer_name, activation [B, C, H, W]) -> {term: scalar tensor}`` for one layer."""
@@ -69,7 +69,7 @@ def checkpointed_terms(
     backward pass recomputes each block instead of keeping its activations.
     """
     net = extractor.net
-    names = {VGG19_LAYERS[name]: name for name in extractor.layers}
+    names = {index: name for name, index in extractor.indices.items()}
     totals: dict[str, torch.Tensor] = {}
 
     def block(h: torch.Tensor, start: int, stop: int) -> tuple[torch.Tensor, dict]:
