@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .devices import device_key, memory_format, resolve_device
+from .runtime.files import load_torch_file
 
 # torchvision's configuration "E" (VGG19): channels per conv, "M" for a 2x2 max-pool.
 _VGG19_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
@@ -116,19 +117,19 @@ def _cache_file() -> Path:
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    if not path.exists():
-        raise WeightsError(
-            f"VGG19 weights file not found: {str(path)!r}\n" + _how_to_get_weights(_cache_file())
-        )
-    if path.is_dir():
-        raise WeightsError(f"{str(path)!r} is a directory, not a VGG19 weights file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - torch raises many types for a bad file
-        raise WeightsError(
-            f"{str(path)!r} could not be read as a PyTorch state dict (corrupt or truncated "
+    state = load_torch_file(
+        path,
+        WeightsError,
+        missing_error=WeightsError,
+        missing=lambda p: (
+            f"VGG19 weights file not found: {p!r}\n" + _how_to_get_weights(_cache_file())
+        ),
+        directory=lambda p: f"{p!r} is a directory, not a VGG19 weights file",
+        unreadable=lambda p, err: (
+            f"{p!r} could not be read as a PyTorch state dict (corrupt or truncated "
             f"download?): {err}\n" + _how_to_get_weights(_cache_file())
-        ) from err
+        ),
+    )
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
