@@ -2,7 +2,8 @@
 
 Training minimises ``stylize``'s own perceptual loss, so the options of that loss, of the VGG
 network and of the machine (weights, layers, normalisation, pooling, precision, device, seed)
-are ``StyleConfig``'s fields, taken over with their help text, choices and validation. Only what
+are ``StyleConfig``'s fields (``network`` too: Johnson et al. trained against VGG16), taken
+over with their help text, choices and validation. Only what
 training alone has is declared here: steps, crop size, batch size, the learning rate of the
 network's weights and the network's size::
 
@@ -80,6 +81,7 @@ class TrainConfig:
     style_layers: tuple[str, ...] = _shared("style_layers")
     style_layer_weights: tuple[float, ...] | None = _shared("style_layer_weights")
     pooling: str = _shared("pooling")
+    network: str = _shared("network")
     weights: str | os.PathLike | None = _shared("weights")
     device: str = _shared("device")
     # fp32, train_transformer's default since v0.1 (StyleConfig's is "auto")
@@ -99,14 +101,16 @@ class TrainConfig:
         object.__setattr__(self, "_style_config", style)
         check_count("channels", self.channels)
         check_count("residual_blocks", self.residual_blocks)
-        min_side = max(MIN_SIDE, min_input_size(self.content_layers + self.active_style_layers))
+        layers = self.content_layers + self.active_style_layers
+        min_side = max(MIN_SIDE, min_input_size(layers, self.network))
         if (
             not isinstance(self.image_size, int)
             or isinstance(self.image_size, bool)
             or self.image_size < min_side
         ):
             raise ValueError(
-                f"image_size must be an int >= {min_side} (the chosen VGG19 layers need it), "
+                f"image_size must be an int >= {min_side} (the chosen {self.network.upper()} "
+                "layers need it), "
                 f"got {self.image_size!r}"
             )
 

@@ -127,10 +127,11 @@ def train_transformer(
     dtype = devices.resolve_precision(cfg.precision, dev)
     style_layers = list(cfg.active_style_layers)
     style_img = load_image(style, max_size=cfg.image_size)
-    if min(style_img.size) < min_input_size(style_layers):
+    style_side = min_input_size(style_layers, cfg.network)
+    if min(style_img.size) < style_side:
         raise ValueError(
             f"style image is {style_img.width}x{style_img.height} at image_size "
-            f"{cfg.image_size}; the style layers need {min_input_size(style_layers)} px per side"
+            f"{cfg.image_size}; the style layers need {style_side} px per side"
         )
     sources = photo_sources(content_images)
     settings = {
@@ -147,7 +148,8 @@ def train_transformer(
         "style_layer_weights": cfg.layer_weights,
         "normalization": cfg.normalization,
         "pooling": cfg.pooling,
-        "weights": _weights_key(cfg.weights),
+        "network": cfg.network,
+        "weights": _weights_key(cfg.weights, cfg.network),
         "precision": devices.precision_name(dtype),
         "seed": cfg.seed,
         "channels": cfg.channels,
@@ -181,12 +183,10 @@ def train_transformer(
         scaler.load_state_dict(state["scaler"])
     net.history, net.settings = history, settings
     net.random_weights = settings["weights"] == "random"
-    layers = list(dict.fromkeys(settings["content_layers"] + style_layers))
-    extractor = FeatureExtractor(layers, weights=cfg.weights, pooling=cfg.pooling, device=dev)
+    vgg = dict(weights=cfg.weights, pooling=cfg.pooling, device=dev, network=cfg.network)
+    extractor = FeatureExtractor(list(dict.fromkeys([*cfg.content_layers, *style_layers])), **vgg)
     # The photos' content targets need only the content layers: a network truncated there.
-    content_extractor = FeatureExtractor(
-        settings["content_layers"], weights=cfg.weights, pooling=cfg.pooling, device=dev
-    )
+    content_extractor = FeatureExtractor(cfg.content_layers, **vgg)
     crops = RandomCrops(sources, cfg.image_size, gen)
     style_t = image_to_tensor(style_img, device=dev)
     grams = _style_grams(extractor, style_t, style_layers, cfg.image_size, dtype)

@@ -223,7 +223,7 @@ def stylize(
         raise ValueError("style must be an image or a non-empty list of images")
     blend = _blend_weights(cfg.style_blend, len(styles))
     sizes = list(cfg.sizes)
-    min_side = min_input_size(content_layers + style_layers)
+    min_side = min_input_size(content_layers + style_layers, cfg.network)
     dev = devices.resolve_device(cfg.device)
     dtype = devices.resolve_precision(cfg.precision, dev)
     style_scale, preserve_color, steps = cfg.style_scale, cfg.preserve_color, cfg.steps
@@ -262,7 +262,7 @@ def stylize(
         "style": [_image_digest(s) for s in style_imgs],
         **cfg.key(), "preset": preset,
         "lr": cfg.learning_rate, "content_layers": content_layers, "style_layers": style_layers,
-        "style_layer_weights": weights_l, "weights": _weights_key(cfg.weights),
+        "style_layer_weights": weights_l, "weights": _weights_key(cfg.weights, cfg.network),
         "precision": devices.precision_name(dtype), "style_blend": blend, "scales": sizes,
         "steps_per_scale": steps_per_scale if len(sizes) > 1 else None,
     }  # fmt: skip
@@ -453,7 +453,7 @@ class _Run:
         s = settings
         self.extractor = FeatureExtractor(
             list(dict.fromkeys(s["content_layers"] + s["style_layers"])), weights=weights,
-            pooling=s["pooling"], device=dev,
+            pooling=s["pooling"], device=dev, network=s["network"],
         )  # fmt: skip
         if s.get("first_conv_padding") == "replicate":
             from .presets import replicate_first_conv
