@@ -238,6 +238,21 @@ def test_checkpoint_never_replaces_a_foreign_file(photos, tmp_path):
     assert precious.read_text() == "mine"
 
 
+def test_checkpoint_that_cannot_be_written_is_refused_before_any_step(photos, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    steps = []
+    with pytest.raises(ValueError, match="not a folder"):
+        train_transformer(
+            "mosaic",
+            photos,
+            steps=2,
+            checkpoint=tmp_path / "notes.txt" / "train.ckpt",
+            callback=steps.append,
+            **TINY,
+        )
+    assert steps == [] and (tmp_path / "notes.txt").read_text() == "mine"
+
+
 # ---- files ---------------------------------------------------------------------------------
 
 
