@@ -80,7 +80,9 @@ def test_contract_and_quick_defaults(tmp_path):
     # samples are offered, the downloadable paintings marked as such, with thumbnails
     assert "chelsea" in dict(map(reversed, s.content_picker.options))
     labels = dict(map(reversed, s.style_picker.options))
-    assert labels["starry_night"].endswith("(download)") and "brush_strokes" in labels
+    assert "brush_strokes" in labels and "starry_night" in labels
+    for name, label in labels.items():  # only what is not bundled says it downloads
+        assert label.endswith("(download)") == (not data.SAMPLES[name].bundled), name
     assert decode(s.content_thumb.value).size[0] <= studio_module.THUMB_PX
     assert decode(s.style_thumb.value).size[1] <= studio_module.THUMB_PX
 

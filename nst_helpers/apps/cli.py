@@ -120,9 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     why = "the API's is 4000: a terminal run should end in minutes"
     _add_config_flags(p, config.fields(), CLI_DEFAULTS, why)
     p.add_argument(
-        "--save-every", type=int, default=None, metavar="N",
+        "--save-every",
+        type=int,
+        default=None,
+        metavar="N",
         help="also save the image every N steps as OUT_stepNNNNN.png",
-    )  # fmt: skip
+    )
     p.add_argument("--checkpoint", default=None, help="save resumable state to this file")
     p.add_argument("--checkpoint-every", type=int, default=None, metavar="N")
     p.add_argument("--resume", default=None, help="continue from this checkpoint")
@@ -146,10 +149,11 @@ def _add_realtime_parsers(commands) -> None:
     )
     t.add_argument("style", help="style image: a file or a sample name")
     t.add_argument(
-        "--images", required=True,
+        "--images",
+        required=True,
         help="training photos: a folder, 'samples' (bundled, quick tests) or 'flowers102' "
         "(8189 photos, downloaded once)",
-    )  # fmt: skip
+    )
     t.add_argument("-o", "--output", required=True, help="model file to write, e.g. model.pt")
     _add_config_flags(t, train_config.fields())
     t.add_argument("--checkpoint", default=None, help="save resumable state to this file")
@@ -264,9 +268,13 @@ def _stylize(args: argparse.Namespace, boundary: StepBoundary) -> int:
     # A preset picks its own schedule: the CLI's shorter default applies to plain runs only.
     options = given if given.get("preset") else {**CLI_DEFAULTS, **given}
     options.update(
-        snapshot_every=args.save_every, progress=not args.quiet, callback=announce_random_weights,
-        checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every, resume=args.resume,
-    )  # fmt: skip
+        snapshot_every=args.save_every,
+        progress=not args.quiet,
+        callback=announce_random_weights,
+        checkpoint=args.checkpoint,
+        checkpoint_every=args.checkpoint_every,
+        resume=args.resume,
+    )
     style = args.style if len(args.style) > 1 else args.style[0]
     try:
         with warnings.catch_warnings():
