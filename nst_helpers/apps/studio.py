@@ -1,9 +1,9 @@
 """StyleStudio: an interactive Neural Style Transfer playground built from core ipywidgets.
 
-Pick a photo and a painting (bundled samples, downloadable paintings or your own uploads), move
-the sliders and press Run. ``stylize`` runs in a background thread, so the notebook stays
-responsive while the preview and the loss plot update live; Stop keeps the best image so far;
-Save writes a PNG next to the notebook (and offers a download on Colab)::
+Pick a photo and a painting (the bundled samples or your own uploads), move the sliders and
+press Run. ``stylize`` runs in a background thread, so the notebook stays responsive while the
+preview and the loss plot update live; Stop keeps the best image so far; Save writes a PNG next
+to the notebook (and offers a download on Colab)::
 
     from nst_helpers.widgets import StyleStudio
 
@@ -229,12 +229,8 @@ class StyleStudio(W.VBox):
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._fetch_thread: threading.Thread | None = None
         self._last_plot = 0.0
         self._plot_weights: dict[str, float] = {}
-
-        # the last selection known to be usable, per picker: where a failed download goes back
-        self._last_ok = {"content": "chelsea", "style": "brush_strokes"}
         device_options = self._device_options(device)
         resolved = _resolve_quietly(device)
         size, steps = default_run_size(resolved, self.quick)
@@ -463,8 +459,7 @@ class StyleStudio(W.VBox):
         options = []
         for name in data.list_samples(kind):
             sample = data.SAMPLES[name]
-            label = sample.title if sample.bundled else f"{sample.title} (download)"
-            options.append((label, name))
+            options.append((sample.title, name))
         return options
 
     @staticmethod
@@ -510,10 +505,7 @@ class StyleStudio(W.VBox):
                 W.HBox(
                     [W.VBox([self.style_picker, self.upload_style], layout=fixed), self.style_thumb]
                 ),
-                W.HTML(
-                    '<span style="color:#666;font-size:12px">Paintings marked "(download)" are '
-                    "fetched once when picked (needs internet); uploads stay in memory.</span>"
-                ),
+                W.HTML('<span style="color:#666;font-size:12px">Uploads stay in memory.</span>'),
             ]
         )
         layer_grid = W.GridBox(
@@ -583,47 +575,14 @@ class StyleStudio(W.VBox):
         key = self._selected(kind)
         if key.startswith(UPLOAD_KEY):
             thumb.value = thumbnail(self._uploads[key])
-            self._last_ok[kind] = key
             return
-        sample = data.SAMPLES[key]
-        cached = data.cache_dir() / sample.filename
-        if sample.bundled or cached.is_file():
-            try:
-                img = load_image(key if sample.bundled else cached, max_size=4 * THUMB_PX)
-            except (OSError, ValueError) as err:
-                thumb.value = _placeholder("missing")
-                self._say(f"Could not open the sample {key!r}: {_short(err)}", "error")
-                return
-            thumb.value = thumbnail(img)
-            self._last_ok[kind] = key
+        try:  # every sample is bundled (data.py): no network here
+            img = load_image(key, max_size=4 * THUMB_PX)
+        except (OSError, ValueError) as err:
+            thumb.value = _placeholder("missing")
+            self._say(f"Could not open the sample {key!r}: {_short(err)}", "error")
             return
-        thumb.value = _placeholder("fetching...")
-        self._fetch_async(kind, key)
-
-    def _fetch_async(self, kind: str, name: str) -> None:
-        """Download a painting in the background: a slow or absent network never blocks."""
-        self._say(f"Downloading {data.SAMPLES[name].title}...")
-        picker = self.content_picker if kind == "content" else self.style_picker
-        previous = self._last_ok[kind]
-
-        def fetch() -> None:
-            try:
-                data.fetch_painting(name, progress=False)
-            except Exception as err:  # noqa: BLE001 - every failure becomes a message
-                self._say(
-                    f"Could not download {data.SAMPLES[name].title}: "
-                    f"{_short(err)} Pick a bundled painting, or upload your own.",
-                    "error",
-                )
-                if picker.value == name:
-                    picker.value = previous  # back to an image that works
-                return
-            if picker.value == name:
-                self._show_thumb(kind)
-            self._say(f"Downloaded {data.SAMPLES[name].title}.", "ok")
-
-        self._fetch_thread = threading.Thread(target=fetch, daemon=True, name="nst-fetch")
-        self._fetch_thread.start()
+        thumb.value = thumbnail(img)
 
     def _on_upload(self, kind: str, files: Any) -> None:
         if not files:
@@ -777,15 +736,11 @@ class StyleStudio(W.VBox):
             self._say("Stopping after this step...")
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the current run (and any download) has finished; True if it has."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for thread in (self._fetch_thread, self._thread):
-            if thread is None:
-                continue
-            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-            if thread.is_alive():
-                return False
-        return True
+        """Block until the current run has finished; True if it has."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def _callback(self, history: list[Record]) -> Callable[[Record], bool]:
         t0 = time.monotonic()
@@ -821,9 +776,6 @@ class StyleStudio(W.VBox):
     def _run_thread(self, content, style, kwargs: dict, history: list) -> None:
         message: tuple[str, str] | None = None  # the final status, said once the UI is free
         try:
-            if isinstance(style, str) and not data.SAMPLES[style].bundled:
-                self._say(f"Downloading {data.SAMPLES[style].title}...")
-                style = data.fetch_painting(style, progress=False)
             result = stylize(
                 content,
                 style,
