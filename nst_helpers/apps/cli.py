@@ -12,12 +12,25 @@ import math
 import os
 import signal
 import sys
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from .. import config
+from PIL import Image
+from tqdm.auto import tqdm
+
+from .. import config, feedforward, optimize
+from ..devices import DeviceUnavailableError
+from ..features import RandomWeightsWarning, WeightsError, weights_are_random
+from ..feedforward import TrainingDivergedError, TransformerNet
 from ..feedforward import config as train_config
+from ..feedforward.photos import PhotoUnavailableError, photo_sources
+from ..images import ImageError, output_format, save_image
+from ..optimize.balance import balance_advice, weighted_ratio
+from ..optimize.memory import InsufficientMemoryError
+from ..runtime.data import SAMPLES, SampleUnavailableError, list_samples
+from ..runtime.files import check_writable, local_path
 from ..runtime.interrupts import StepBoundary
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_ENVIRONMENT, EXIT_INTERRUPTED = 0, 2, 3, 130
@@ -195,9 +208,6 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def _check_output(args: argparse.Namespace) -> Path:
     """Everything about the files a run will write, checked before it starts (ValueError)."""
-    from ..images import output_format
-    from ..runtime.files import check_writable, local_path
-
     for what, value in (("--resume", args.resume), ("--checkpoint", args.checkpoint)):
         if value is not None:
             local_path(value, what)  # a URL is refused with one line
@@ -223,8 +233,6 @@ def _check_output(args: argparse.Namespace) -> Path:
 
 def _save(img, path: Path) -> str | None:
     """Write ``img``; the reason in one line if the disk or folder refuses (full, removed)."""
-    from ..images import save_image
-
     try:
         save_image(img, path, overwrite=True)
     except OSError as err:
@@ -233,14 +241,6 @@ def _save(img, path: Path) -> str | None:
 
 
 def _stylize(args: argparse.Namespace, boundary: StepBoundary) -> int:
-    from .. import optimize
-    from ..devices import DeviceUnavailableError
-    from ..features import RandomWeightsWarning, WeightsError, weights_are_random
-    from ..images import ImageError
-    from ..optimize.balance import balance_advice, weighted_ratio
-    from ..optimize.memory import InsufficientMemoryError
-    from ..runtime.data import SampleUnavailableError
-
     try:
         out = _check_output(args)
         scales, size = getattr(args, "scales", None), getattr(args, "image_size", None)
@@ -326,8 +326,6 @@ def _stylize(args: argparse.Namespace, boundary: StepBoundary) -> int:
 
 
 def _samples(args: argparse.Namespace) -> int:
-    from ..runtime.data import SAMPLES, list_samples
-
     for name in list_samples(args.kind):
         sample = SAMPLES[name]
         where = "bundled" if sample.bundled else "download"
@@ -337,13 +335,6 @@ def _samples(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace, boundary: StepBoundary) -> int:
     """``train``: fit a TransformerNet, save it; Ctrl-C keeps the network trained so far."""
-    from ..devices import DeviceUnavailableError
-    from ..features import RandomWeightsWarning, WeightsError, weights_are_random
-    from ..feedforward import TrainingDivergedError, train_transformer
-    from ..feedforward.photos import PhotoUnavailableError
-    from ..images import ImageError
-    from ..optimize.memory import InsufficientMemoryError
-
     out = Path(args.output)
     if out.is_dir():
         return _fail(EXIT_BAD_INPUT, f"output {str(out)!r} is a directory; give a file name")
@@ -367,7 +358,7 @@ def _train(args: argparse.Namespace, boundary: StepBoundary) -> int:
         with warnings.catch_warnings():
             # only this one: it is said above in words; every other warning still shows
             warnings.filterwarnings("ignore", category=RandomWeightsWarning)
-            net = train_transformer(
+            net = feedforward.train_transformer(  # looked up here: tests replace it
                 args.style,
                 args.images,
                 progress=not args.quiet,
@@ -407,10 +398,6 @@ def _train(args: argparse.Namespace, boundary: StepBoundary) -> int:
 
 def _apply_plan(args: argparse.Namespace) -> list[tuple[Path, Path]]:
     """(input, output) pairs, checked before any work: no overwrite, no clobbered input."""
-    from PIL import Image
-
-    from ..feedforward.photos import photo_sources
-
     inputs: list[Path] = []
     for item in args.inputs:
         path = Path(item)
@@ -449,14 +436,6 @@ def _apply_plan(args: argparse.Namespace) -> list[tuple[Path, Path]]:
 
 def _apply(args: argparse.Namespace, boundary: StepBoundary) -> int:
     """``apply``: stylise files and folders with a trained network."""
-    import time
-
-    from tqdm.auto import tqdm
-
-    from ..devices import DeviceUnavailableError
-    from ..feedforward import TransformerNet
-    from ..images import ImageError, save_image
-
     try:
         if args.size is not None and args.size < 1:
             raise ValueError(f"--size must be >= 1, got {args.size}")
