@@ -252,14 +252,15 @@ def _stylize(args: argparse.Namespace, boundary: StepBoundary) -> int:
     except ValueError as err:
         return _fail(EXIT_BAD_INPUT, _one_line(err))
     announced = False
+    network = getattr(args, "network", config.DEFAULTS.network).upper()
 
     def announce_random_weights(record: dict) -> None:
         # Said once the run has really started, so a bad-input error stays a single line.
         nonlocal announced
         if not announced and weights_are_random(getattr(args, "weights", None)):
             print(
-                "\nWARNING: VGG19 weights are RANDOM: the output is NOT a stylised image, only a "
-                "test of the code path. Use --weights imagenet for real results.",
+                f"\nWARNING: {network} weights are RANDOM: the output is NOT a stylised image, "
+                "only a test of the code path. Use --weights imagenet for real results.",
                 file=sys.stderr,
             )
         announced = True
@@ -343,13 +344,14 @@ def _train(args: argparse.Namespace, boundary: StepBoundary) -> int:
     if out.exists() and not args.overwrite:
         return _fail(EXIT_BAD_INPUT, f"output {str(out)!r} exists; pass --overwrite to replace it")
     weights = getattr(args, "weights", None)  # flags not given are not in the namespace
+    network = getattr(args, "network", train_config.DEFAULTS.network).upper()
 
     def announce_random_weights(record: dict) -> None:
         # Said once training has started, so a bad-input error stays a single line.
         if record["step"] == 1 and weights_are_random(weights):
             print(
-                "\nWARNING: VGG19 weights are RANDOM: the network learns NO style, only the code "
-                "path is tested. Use --weights imagenet for real results.",
+                f"\nWARNING: {network} weights are RANDOM: the network learns NO style, only the "
+                "code path is tested. Use --weights imagenet for real results.",
                 file=sys.stderr,
             )
 
@@ -388,7 +390,7 @@ def _train(args: argparse.Namespace, boundary: StepBoundary) -> int:
         summary += f", last loss {last['total']:.4g}, {last['seconds']:.1f} s"
     summary += f" on {net.device})"
     if net.random_weights:
-        summary += " [RANDOM VGG19 WEIGHTS: no style was learnt]"
+        summary += f" [RANDOM {network} WEIGHTS: no style was learnt]"
     if net.interrupted:
         print(f"interrupted: {summary}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -446,9 +448,10 @@ def _apply(args: argparse.Namespace, boundary: StepBoundary) -> int:
     except (FileNotFoundError, ValueError) as err:  # ModelFileError and ImageError are ValueErrors
         return _fail(EXIT_BAD_INPUT, _one_line(err))
     if net.random_weights:
+        network = net.settings.get("network", "vgg19").upper()
         print(
-            "WARNING: this network was trained against RANDOM VGG19 weights: its outputs are NOT "
-            "stylised images.",
+            f"WARNING: this network was trained against RANDOM {network} weights: its outputs "
+            "are NOT stylised images.",
             file=sys.stderr,
         )
     done, t0 = 0, time.perf_counter()

@@ -55,7 +55,8 @@ def _option(default: Any, help: str, **meta: Any) -> Any:
 
 
 def _shared(name: str, **default: Any) -> Any:
-    """``StyleConfig``'s field ``name`` (help, choices, parsing); its default unless one is given."""
+    """``StyleConfig``'s field ``name``: its help, choices and parsing, and its default unless
+    one is given."""
     f = _STYLE_FIELDS[name]
     return field(default=default.get("default", f.default), metadata=f.metadata)
 
