@@ -14,9 +14,17 @@ from nst_helpers.feedforward.config import DEFAULTS, FIELD_NAMES, SHARED_NAMES, 
 from nst_helpers.feedforward.config import fields as train_fields
 
 TINY = dict(
-    steps=1, image_size=32, batch_size=1, device="cpu", weights="random", seed=0, channels=4,
-    residual_blocks=1, content_layers=("relu2_2",), style_layers=("relu1_1", "relu2_1"),
-)  # fmt: skip
+    steps=1,
+    image_size=32,
+    batch_size=1,
+    device="cpu",
+    weights="random",
+    seed=0,
+    channels=4,
+    residual_blocks=1,
+    content_layers=("relu2_2",),
+    style_layers=("relu1_1", "relu2_1"),
+)
 
 
 def _train_parser():
@@ -109,10 +117,27 @@ def test_every_field_is_a_train_flag_left_to_the_config_when_not_given():
     for f in train_fields():
         assert dests[f.name].help.startswith(f.metadata["help"]), f.name
     args = parser.parse_args(
-        ["train", "mosaic", "--images", "samples", "-o", "m.pt", "--size", "64", "--network",
-         "vgg16", "--style-layers", "relu1_1,relu2_1", "--style-layer-weights", "1,2",
-         "--channels", "8", "--precision", "bf16"]
-    )  # fmt: skip
+        [
+            "train",
+            "mosaic",
+            "--images",
+            "samples",
+            "-o",
+            "m.pt",
+            "--size",
+            "64",
+            "--network",
+            "vgg16",
+            "--style-layers",
+            "relu1_1,relu2_1",
+            "--style-layer-weights",
+            "1,2",
+            "--channels",
+            "8",
+            "--precision",
+            "bf16",
+        ]
+    )
     cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in FIELD_NAMES})
     assert (cfg.image_size, cfg.network, cfg.channels, cfg.precision) == (64, "vgg16", 8, "bf16")
     assert cfg.layer_weights == {"relu1_1": 1.0, "relu2_1": 2.0}
@@ -120,10 +145,35 @@ def test_every_field_is_a_train_flag_left_to_the_config_when_not_given():
 
 def test_nst_train_passes_the_new_flags_through(tmp_path, capsys):
     model = tmp_path / "m.pt"
-    argv = ["train", "mosaic", "--images", "samples", "-o", str(model), "--steps", "1",
-            "--size", "32", "--batch-size", "1", "--weights", "random", "--device", "cpu",
-            "--quiet", "--channels", "4", "--residual-blocks", "1", "--network", "vgg16",
-            "--content-layers", "relu2_2", "--style-layers", "relu1_1,relu2_1"]  # fmt: skip
+    argv = [
+        "train",
+        "mosaic",
+        "--images",
+        "samples",
+        "-o",
+        str(model),
+        "--steps",
+        "1",
+        "--size",
+        "32",
+        "--batch-size",
+        "1",
+        "--weights",
+        "random",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--channels",
+        "4",
+        "--residual-blocks",
+        "1",
+        "--network",
+        "vgg16",
+        "--content-layers",
+        "relu2_2",
+        "--style-layers",
+        "relu1_1,relu2_1",
+    ]
     assert main(argv) == 0
     net = TransformerNet.load(model)
     assert (net.channels, net.residual_blocks) == (4, 1)
