@@ -21,7 +21,7 @@ from .features import (
     load_vgg19,
     weights_are_random,
 )
-from .feedforward import TransformerNet, train_transformer
+from .feedforward import TrainConfig, TransformerNet, train_transformer
 from .images import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -57,6 +57,7 @@ __all__ = [
     "SampleUnavailableError",
     "StyleConfig",
     "StylizeResult",
+    "TrainConfig",
     "TransformerNet",
     "WeightsError",
     "content_loss",

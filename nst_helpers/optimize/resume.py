@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ..config import added_later
-from ..runtime.files import atomic_write, local_path
+from ..runtime.files import atomic_write, local_path, read_checkpoint
 
 CHECKPOINT_VERSION = 1
 """The format ``stylize`` writes; files of a newer format are refused with a clear message."""
@@ -42,16 +42,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     corrupt, truncated or not a checkpoint of this library.
     """
     path = local_path(path, "checkpoint")
-    if not path.exists():
-        raise FileNotFoundError(f"checkpoint not found: {str(path)!r}")
-    if path.is_dir():
-        raise ValueError(f"checkpoint {str(path)!r} is a directory, not a checkpoint file")
-    try:
-        # Tensors, numbers, strings and containers only: a checkpoint from elsewhere cannot
-        # run code when it is loaded (stylize stores its snapshots as uint8 tensors).
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - pickle and zip errors come in many types
-        raise ValueError(f"checkpoint {str(path)!r} is corrupt or truncated: {err}") from err
+    # Read weights-only: stylize stores its snapshots as uint8 tensors for that reason.
+    state = read_checkpoint(path)
     if not isinstance(state, dict) or any(k not in state for k in REQUIRED_KEYS):
         raise ValueError(f"{str(path)!r} is not an nst_helpers checkpoint")
     version = state["version"]
