@@ -213,7 +213,9 @@ def stylize(
     if checkpoint_every is not None and checkpoint is None:
         raise ValueError("checkpoint_every needs checkpoint=PATH")
     if checkpoint is not None:
-        _check_checkpoint_path(Path(checkpoint), resume)
+        from .resume import check_checkpoint_path
+
+        check_checkpoint_path(checkpoint, resume)
     if preview_seconds is not None:
         preview_seconds = check_number("preview_seconds", preview_seconds)
     weights_l = cfg.layer_weights
@@ -326,23 +328,6 @@ def stylize(
     raise InsufficientMemoryError(f"{advice} (The device said: {said})")
 
 
-def _load_resumed(param, opt, param_state: dict, opt_state: dict, source: str | None) -> None:
-    """Load a checkpoint's image and optimiser state; one that does not fit is a ValueError."""
-    current = param.state_dict()
-    shapes = {k: tuple(v.shape) for k, v in current.items()}
-    saved = {k: tuple(v.shape) for k, v in param_state.items()}
-    try:
-        if shapes != saved:  # copy_ would broadcast a wrong shape without a word
-            raise ValueError(f"image parameters {saved}, this run needs {shapes}")
-        param.load_state_dict(param_state)
-        opt.load_state_dict(opt_state)
-    except (KeyError, ValueError, RuntimeError, TypeError, IndexError) as err:
-        raise ValueError(
-            f"checkpoint {source!r} does not fit this run (damaged or foreign): "
-            f"{type(err).__name__}: {' '.join(str(err).split())[:200]}"
-        ) from None
-
-
 def _is_out_of_memory(err: BaseException) -> bool:
     return isinstance(err, torch.cuda.OutOfMemoryError) or "out of memory" in str(err).lower()
 
@@ -377,25 +362,6 @@ def _with_config_fields(fn: Callable) -> inspect.Signature:
 
 
 stylize.__signature__ = _with_config_fields(stylize)
-
-
-def _check_checkpoint_path(path: Path, resume: str | Path | None) -> None:
-    """Refuse a checkpoint path where saving would destroy something that is not a checkpoint,
-    or where it cannot be written at all (found now, not at the first save mid-run)."""
-    from ..runtime.files import check_writable
-
-    check_writable(path, "checkpoint")
-    if not path.exists() or (resume is not None and Path(resume).resolve() == path.resolve()):
-        return  # nothing there, or the file being resumed (load_checkpoint will vet it)
-    from .resume import load_checkpoint
-
-    try:
-        load_checkpoint(path)
-    except ValueError:
-        raise ValueError(
-            f"checkpoint {str(path)!r} exists and is not a checkpoint; refusing to overwrite "
-            "it: choose another file name"
-        ) from None
 
 
 def _check_energies(content_targets: dict, grams: dict) -> None:
@@ -567,10 +533,10 @@ class _Run:
         from .resume import restore_rng
 
         s = self.settings
-        start_scale, start_step, param_state, opt_state = 0, 0, None, None
+        start_scale, start_step, param_state = 0, 0, None
         if state is not None:
             start_scale, start_step = state["scale_index"], state["step"]
-            param_state, opt_state = state["param"], state["optimizer"]
+            param_state = state["param"]
             self.history = list(state["history"])
             self.snapshots = {
                 int(k): Image.fromarray(v.numpy(), "RGB") for k, v in state["snapshots"].items()
@@ -607,8 +573,10 @@ class _Run:
                     _carry_adam_moments(prev_opt, opt)
                 self.ema = _EMA(s["ema_decay"]) if s.get("ema_decay") and _is_adam(opt) else None
                 if param_state is not None:
-                    _load_resumed(param, opt, param_state, opt_state, state.get("source"))
-                    param_state = opt_state = None
+                    from .resume import load_into
+
+                    load_into(param, opt, state, state["source"])
+                    param_state = None
                     if self.best_x is not None:
                         self.best_x = self.best_x.to(self.dev)
                     if self.ema is not None and state.get("ema") is not None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..runtime.files import atomic_write, local_path
+from ..runtime.files import atomic_write, check_writable, local_path
 
 CHECKPOINT_VERSION = 1
 """The format ``stylize`` writes; files of a newer format are refused with a clear message."""
@@ -32,6 +33,32 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     except OSError as err:
         err.filename = err.filename or str(path)
         raise
+
+
+def check_checkpoint_path(
+    path: str | os.PathLike,
+    resume: str | os.PathLike | None = None,
+    *,
+    load: Callable[[Path], object] | None = None,
+    kind: str = "checkpoint",
+) -> Path:
+    """Refuse a checkpoint path where saving would destroy something that is not a checkpoint,
+    or where it cannot be written at all (found now, not at the first save mid-run).
+
+    An existing file is kept only if ``load`` (default ``load_checkpoint``) accepts it as a
+    ``kind`` of this library, or it is the file being resumed. Returns the path as a ``Path``.
+    """
+    path = check_writable(path, "checkpoint")
+    if not path.exists() or (resume is not None and Path(resume).resolve() == path.resolve()):
+        return path  # nothing there, or the file being resumed (its loader vets it)
+    try:
+        (load or load_checkpoint)(path)
+    except ValueError:
+        raise ValueError(
+            f"checkpoint {str(path)!r} exists and is not a {kind}; refusing to overwrite it: "
+            "choose another file name"
+        ) from None
+    return path
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -134,3 +161,23 @@ def check_compatible(
             f"checkpoint {str(path)!r} was made with other settings; resume with the same ones "
             "or start afresh:\n  " + "\n  ".join(diffs)
         )
+
+
+def load_into(param, opt: torch.optim.Optimizer, state: dict[str, Any], source: str) -> None:
+    """Put a checkpoint's image parameters and optimiser state into ``param`` and ``opt``.
+
+    A state that does not fit (other shapes, another optimiser) is a ``ValueError`` naming
+    ``source``: ``copy_`` would broadcast a wrong shape without a word.
+    """
+    shapes = {k: tuple(v.shape) for k, v in param.state_dict().items()}
+    saved = {k: tuple(v.shape) for k, v in state["param"].items()}
+    try:
+        if shapes != saved:
+            raise ValueError(f"image parameters {saved}, this run needs {shapes}")
+        param.load_state_dict(state["param"])
+        opt.load_state_dict(state["optimizer"])
+    except (KeyError, ValueError, RuntimeError, TypeError, IndexError) as err:
+        raise ValueError(
+            f"checkpoint {source!r} does not fit this run (damaged or foreign): "
+            f"{type(err).__name__}: {' '.join(str(err).split())[:200]}"
+        ) from None
