@@ -187,7 +187,10 @@ _CACHE: dict[tuple[str, str], nn.Sequential] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def _weights_key(weights: str | os.PathLike | None) -> str:
+def weights_key(weights: str | os.PathLike | None) -> str:
+    """The one name of ``weights`` for caches and checkpoint keys: ``"imagenet"``, ``"random"``
+    or a resolved file path (``None`` reads ``NST_WEIGHTS``; ``NST_VGG19_WEIGHTS`` names the
+    file behind ``"imagenet"``)."""
     if weights is None:
         weights = default_weights()
     key = str(weights)
@@ -221,7 +224,7 @@ def load_vgg19(
     missing or unreadable. Indices match ``torchvision.models.vgg19().features``; do not modify
     the returned network in place (it is shared), build on it instead.
     """
-    key = _weights_key(weights)
+    key = weights_key(weights)
     dev = resolve_device(device) if device is not None else torch.device("cpu")
     if key == "random":
         warnings.warn(
@@ -318,3 +321,27 @@ class FeatureExtractor(nn.Module):
             if name is not None:
                 out[name] = x
         return {name: out[name] for name in self.layers}
+
+
+def replicate_first_conv(extractor: FeatureExtractor) -> None:
+    """Give ``extractor.net[0]`` (VGG19's first convolution) replicate padding, in place.
+
+    Zero padding makes the image's border look like a dark frame to the network; replicating
+    the border pixels (only in the first layer, whose input is the image itself) removes that
+    cause of edge artefacts (``preset="fast"`` uses it). The new module shares the frozen
+    weight and bias tensors of the cached network, which is left as it was; only this
+    extractor sees the change.
+    """
+    conv = extractor.net[0]
+    if not isinstance(conv, nn.Conv2d):
+        raise TypeError(f"the network's first layer is {type(conv).__name__}, not a Conv2d")
+    padded = nn.Conv2d(
+        conv.in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        padding=conv.padding,
+        padding_mode="replicate",
+        device="meta",
+    )
+    padded.weight, padded.bias = conv.weight, conv.bias
+    extractor.net[0] = padded

@@ -48,19 +48,20 @@ from ..features import (
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
     FeatureExtractor,
-    _weights_key,
     min_input_size,
     validate_layers,
+    weights_key,
 )
 from ..images import (
     ImageSource,
     denormalize,
+    image_digest,
     image_to_tensor,
     load_image,
     normalize,
     tensor_to_image,
 )
-from ..losses import NORMALIZATIONS, gram_matrix, layer_weights, objective
+from ..losses import NORMALIZATIONS, layer_weights, objective, target_gram
 from ..runtime.files import atomic_write
 
 MODEL_FORMAT = "nst_helpers.TransformerNet"
@@ -439,8 +440,7 @@ def _style_grams(
         probe = extractor(torch.zeros(1, 3, crop, crop, device=dev))
     grams = {}
     for n in layers:
-        m_out = probe[n].shape[-2] * probe[n].shape[-1]
-        grams[n] = gram_matrix(feats[n]) * (m_out / (feats[n].shape[-2] * feats[n].shape[-1]))
+        grams[n] = target_gram(feats[n], probe[n].shape[-2:])
     return grams
 
 
@@ -526,7 +526,6 @@ def train_transformer(
     dev = devices.resolve_device(device)
     dtype = devices.resolve_precision(precision, dev)
 
-    from ..optimize import _image_digest
     from .photos import RandomCrops, photo_sources, sources_key
 
     style_img = load_image(style, max_size=image_size)
@@ -537,12 +536,12 @@ def train_transformer(
         )
     sources = photo_sources(content_images)
     settings = {
-        "style": _image_digest(style_img), "content_images": sources_key(sources),
+        "style": image_digest(style_img), "content_images": sources_key(sources),
         "image_size": image_size, "batch_size": batch_size, "lr": float(lr),
         "content_weight": content_weight, "style_weight": style_weight, "tv_weight": tv_weight,
         "content_layers": content_layers, "style_layers": style_layers,
         "style_layer_weights": weights_l, "normalization": normalization,
-        "weights": _weights_key(weights),
+        "weights": weights_key(weights),
         "precision": devices.precision_name(dtype), "seed": seed, "channels": channels,
         "residual_blocks": residual_blocks,
     }  # fmt: skip
