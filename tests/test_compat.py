@@ -57,3 +57,13 @@ def test_a_v0_1_checkpoint_resumes_to_the_same_picture(images, tmp_path):
     assert [r["step"] for r in resumed.history][:1] == [1]  # the history came back with it
     assert resumed.history[-1]["step"] == RECORD["runs"]["adam"]["steps"]
     assert _levels_apart(resumed.image, Image.open(FIXTURES / "adam.png")) <= 1
+
+
+def test_a_setting_added_later_counts_as_its_old_value_when_resuming():
+    from nst_helpers.config import added_later
+    from nst_helpers.optimize.resume import check_compatible
+
+    assert added_later()["network"] == "vgg19"
+    check_compatible({"steps": 8}, {"steps": 8, "network": "vgg19"}, "old.ckpt")  # v0.1: fine
+    with pytest.raises(ValueError, match="network: checkpoint has 'vgg19', this call has 'vgg16'"):
+        check_compatible({"steps": 8}, {"steps": 8, "network": "vgg16"}, "old.ckpt")

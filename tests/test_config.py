@@ -94,6 +94,8 @@ def test_config_is_frozen_hashable_and_normalises_sequences():
         ({"scales": [64, 32]}, "increase"),
         ({"style_scale": 0}, "style_scale"),
         ({"seed": 1.5}, "seed"),
+        ({"network": "vgg11"}, "network"),
+        ({"network": "vgg16", "style_layers": ["relu5_4"]}, "VGG16 layer"),
     ],
 )
 def test_invalid_values_fail_when_the_config_is_made(change, match):
@@ -131,6 +133,16 @@ def test_settings_are_the_checkpoint_key_fields(tiny_images):
     assert {"steps", "image_size", "device"}.isdisjoint(result.settings)  # may change on resume
     for name in ("content_weight", "style_weight", "normalization"):  # contract
         assert result.settings[name] == getattr(DEFAULTS, name)
+
+
+def test_network_is_a_checked_key_field(tiny_images):
+    assert DEFAULTS.network == "vgg19"
+    assert StyleConfig(style_layers=["relu5_4"]).style_layers == ("relu5_4",)  # VGG19 has it
+    assert StyleConfig(network="vgg16").key()["network"] == "vgg16"
+    content, style = tiny_images
+    result = stylize(content, style, steps=1, image_size=32, weights="random", device="cpu",
+                     network="vgg16")  # fmt: skip
+    assert result.settings["network"] == "vgg16"
 
 
 def test_every_field_is_a_cli_flag_with_the_config_default():

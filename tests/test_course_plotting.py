@@ -16,7 +16,10 @@ from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from nst_helpers import course
-from nst_helpers.course import plotting  # noqa: E402
+from nst_helpers.course import (
+    plotting,  # noqa: E402
+    session,
+)
 from nst_helpers.images import image_to_tensor  # noqa: E402
 
 
@@ -83,6 +86,19 @@ def test_no_banner_with_imagenet_weights(monkeypatch, capsys):
     assert "RANDOM" not in out
     assert len(out.strip().splitlines()) == 1
     assert course.random_weights_banner("imagenet") is False
+
+
+def test_hed_weights_are_said_in_words_without_a_banner(monkeypatch, capsys):
+    monkeypatch.setenv("NST_WEIGHTS", "hed")
+    cfg = course.setup()  # says so; loads nothing
+    out = capsys.readouterr().out
+    assert cfg.random_weights is False and cfg.weights == "hed"
+    assert "VGG19 weights: hed" in out and "RANDOM" not in out
+    assert "trained VGG16 features from HED edge detection" in out
+    assert "not ImageNet VGG19" in out
+    monkeypatch.delenv("NST_WEIGHTS")
+    monkeypatch.setattr(session, "default_weights", lambda: "hed")  # no ImageNet file here
+    assert course.setup().weights == "hed"
 
 
 def test_banner_without_setup_and_as_html_in_notebook(monkeypatch, capsys):

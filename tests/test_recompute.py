@@ -38,6 +38,8 @@ def test_checkpointing_gives_the_same_pixels(tiny_images, optimizer, parameteriz
         ),
         dict(content_layers=["conv2_2"], style_layers=["conv1_1", "pool2", "relu3_1"]),
         dict(scales=[24, 32], pooling="avg"),
+        # VGG16's indices differ from VGG19's past block 2: the blocks must know which is which
+        dict(network="vgg16", content_layers=["relu4_2"], style_layers=["relu3_3", "relu5_3"]),
     ],
 )
 def test_checkpointing_keeps_every_loss_term(tiny_images, options):

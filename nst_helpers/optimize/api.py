@@ -178,7 +178,7 @@ def _load_images(
         from ..color import match_histogram
 
         style_imgs = [match_histogram(s, content_img) for s in style_imgs]
-    min_side = min_input_size([*cfg.content_layers, *cfg.active_style_layers])
+    min_side = min_input_size([*cfg.content_layers, *cfg.active_style_layers], cfg.network)
     for s in plan.scales:
         short = min(resize_to(content_img, s).size)
         if short < min_side:

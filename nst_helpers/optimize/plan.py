@@ -146,7 +146,7 @@ def settings(
         "content_layers": list(config.content_layers),
         "style_layers": list(config.layer_weights),
         "style_layer_weights": config.layer_weights,
-        "weights": weights_key(config.weights),
+        "weights": weights_key(config.weights, config.network),
         "precision": final.precision,
         "style_blend": blend,
         "scales": plan.scales,

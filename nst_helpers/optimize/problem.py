@@ -52,7 +52,11 @@ class Problem:
         self.layer_weights = config.layer_weights
         layers = dict.fromkeys([*config.content_layers, *self.layer_weights])
         self.extractor = FeatureExtractor(
-            list(layers), weights=config.weights, pooling=config.pooling, device=device
+            list(layers),
+            weights=config.weights,
+            pooling=config.pooling,
+            device=device,
+            network=config.network,
         )
         if plan.first_conv_padding == "replicate":
             replicate_first_conv(self.extractor)

@@ -33,7 +33,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ..devices import no_autocast
-from ..features import VGG19_LAYERS, FeatureExtractor
+from ..features import FeatureExtractor
 from ..losses import combine_terms, layer_terms
 
 Head = Callable[[str, torch.Tensor], dict[str, torch.Tensor]]
@@ -71,7 +71,7 @@ def checkpointed_terms(
     backward pass recomputes each block instead of keeping its activations.
     """
     net = extractor.net
-    names = {VGG19_LAYERS[name]: name for name in extractor.layers}
+    names = {index: name for name, index in extractor.indices.items()}  # VGG19 or VGG16
     totals: dict[str, torch.Tensor] = {}
 
     def block(h: torch.Tensor, start: int, stop: int) -> tuple[torch.Tensor, dict]:
