@@ -5,10 +5,11 @@ image (upsampled) or the initial image, builds a fresh optimiser (Adam's moments
 when the plan says so) and steps until its share of the steps is done. The inner loop is the
 whole algorithm the chapters teach, with the run's bookkeeping around it::
 
-    with boundary.step():          # Ctrl-C waits for the end of the step
-        values, extra = step(k)    # evaluate, keep the image if best, update
-        average.update(image)
-    watch.after_step(record)       # progress bar, snapshot, preview, callback
+    while state.step < end_of_stage:
+        with boundary.step():                  # a first Ctrl-C waits for the end of the step
+            state.add(current.step(k, t0))     # evaluate, keep the image if best, update
+        stop = watch.after_step(record, ...)   # progress bar, snapshot, preview, callback
+        ... save a checkpoint when one is due
 
 Everything a resumed run needs lives in a ``RunState`` (see ``state``), written and read by
 ``resume``; the best image so far is ``RunState.best``, and a stopped or diverged run returns
