@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import inspect
 import itertools
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -331,6 +332,24 @@ def check_names(
             near = difflib.get_close_matches(name, names, n=1)
             hint = f"; did you mean {near[0]!r}?" if near else ""
             raise TypeError(f"{where} got an unexpected keyword argument {name!r}{hint}")
+
+
+def with_fields_as_keywords(fn: Callable, options: Sequence[dataclasses.Field]) -> Callable:
+    """Give ``fn`` (which takes ``**keywords``) a signature that lists each of ``options`` as a
+    keyword with its default, before ``fn``'s own keyword-only parameters, so ``help()``, IDEs
+    and ``inspect`` show every option. Returns ``fn``."""
+    sig = inspect.signature(fn)
+    params = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    first = next((i for i, p in enumerate(params) if p.kind is p.KEYWORD_ONLY), len(params))
+    keywords = [
+        inspect.Parameter(
+            f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type
+        )
+        for f in options
+        if f.name not in sig.parameters  # already a parameter of its own
+    ]
+    fn.__signature__ = sig.replace(parameters=params[:first] + keywords + params[first:])
+    return fn
 
 
 DEFAULTS = StyleConfig()

@@ -290,7 +290,11 @@ _CACHE: dict[tuple[str, str, str], nn.Sequential] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def _weights_key(weights: str | os.PathLike | None, network: str = "vgg19") -> str:
+def weights_key(weights: str | os.PathLike | None, network: str = "vgg19") -> str:
+    """The one name of ``network``'s ``weights`` for caches and checkpoint keys: a named set
+    (``"imagenet"``, ``"hed"``, ``"random"``) or a resolved file path (``None``: the default,
+    see ``default_weights``; the network's ImageNet variable names the file behind
+    ``"imagenet"``)."""
     if weights is None:
         weights = default_weights(network)
     key = str(weights)
@@ -333,7 +337,7 @@ def load_vgg(
     modify the returned network in place (it is shared), build on it instead.
     """
     network = check_network(network)
-    key = _weights_key(weights, network)
+    key = weights_key(weights, network)
     dev = resolve_device(device) if device is not None else torch.device("cpu")
     if key == "random":
         warnings.warn(
@@ -458,3 +462,27 @@ class FeatureExtractor(nn.Module):
             if name is not None:
                 out[name] = x
         return {name: out[name] for name in self.layers}
+
+
+def replicate_first_conv(extractor: FeatureExtractor) -> None:
+    """Give ``extractor.net[0]`` (VGG19's first convolution) replicate padding, in place.
+
+    Zero padding makes the image's border look like a dark frame to the network; replicating
+    the border pixels (only in the first layer, whose input is the image itself) removes that
+    cause of edge artefacts (``preset="fast"`` uses it). The new module shares the frozen
+    weight and bias tensors of the cached network, which is left as it was; only this
+    extractor sees the change.
+    """
+    conv = extractor.net[0]
+    if not isinstance(conv, nn.Conv2d):
+        raise TypeError(f"the network's first layer is {type(conv).__name__}, not a Conv2d")
+    padded = nn.Conv2d(
+        conv.in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        padding=conv.padding,
+        padding_mode="replicate",
+        device="meta",
+    )
+    padded.weight, padded.bias = conv.weight, conv.bias
+    extractor.net[0] = padded

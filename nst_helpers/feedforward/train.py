@@ -22,10 +22,9 @@ from tqdm.auto import tqdm
 
 from .. import devices
 from ..config import check_count
-from ..features import FeatureExtractor, _weights_key, min_input_size
-from ..images import ImageSource, image_to_tensor, load_image, normalize
-from ..losses import gram_matrix, objective
-from ..optimize import _image_digest
+from ..features import FeatureExtractor, min_input_size, weights_key
+from ..images import ImageSource, image_digest, image_to_tensor, load_image, normalize
+from ..losses import objective, target_gram
 from ..optimize.resume import check_compatible, save_checkpoint
 from ..runtime.files import check_checkpoint_path, read_checkpoint
 from ..runtime.interrupts import StepBoundary
@@ -135,7 +134,7 @@ def train_transformer(
         )
     sources = photo_sources(content_images)
     settings = {
-        "style": _image_digest(style_img),
+        "style": image_digest(style_img),
         "content_images": sources_key(sources),
         "image_size": cfg.image_size,
         "batch_size": cfg.batch_size,
@@ -149,7 +148,7 @@ def train_transformer(
         "normalization": cfg.normalization,
         "pooling": cfg.pooling,
         "network": cfg.network,
-        "weights": _weights_key(cfg.weights, cfg.network),
+        "weights": weights_key(cfg.weights, cfg.network),
         "precision": devices.precision_name(dtype),
         "seed": cfg.seed,
         "channels": cfg.channels,
@@ -356,11 +355,7 @@ def _style_grams(
     with torch.no_grad(), devices.autocast(dev, dtype):
         feats = extractor(style.contiguous(memory_format=devices.memory_format(dev)))
         probe = extractor(torch.zeros(1, 3, crop, crop, device=dev))
-    grams = {}
-    for n in layers:
-        m_out = probe[n].shape[-2] * probe[n].shape[-1]
-        grams[n] = gram_matrix(feats[n]) * (m_out / (feats[n].shape[-2] * feats[n].shape[-1]))
-    return grams
+    return {n: target_gram(feats[n], probe[n].shape[-2:]) for n in layers}
 
 
 def _finish(net: TransformerNet, interrupted: bool) -> TransformerNet:
