@@ -99,7 +99,7 @@ def train_transformer(
     Each step draws ``batch_size`` random ``image_size`` x ``image_size`` crops (with flips) from
     ``content_images`` (a folder, ``"samples"``, ``"flowers102"`` or a list; see
     ``photos.photo_sources``), stylises them, and takes one Adam step (``lr``) on the network's
-    weights to lower the perceptual loss of ``stylize``: the same VGG19 layers, Grams and
+    weights to lower the perceptual loss of ``stylize``: the same VGG layers, Grams and
     ``normalization`` (``"relative"``, or ``"paper"`` for eq. 1-5), with ``content_weight`` /
     ``style_weight`` as alpha/beta and each photo as its own content target. Loss values are per
     image (the batch mean).
