@@ -121,7 +121,7 @@ def train_transformer(
     _check_hooks(checkpoint, checkpoint_every, preview_every)
     if checkpoint is not None:
         check_checkpoint_path(
-            checkpoint, resume, _load_training_checkpoint, "a training checkpoint"
+            checkpoint, resume, load=_load_training_checkpoint, kind="training checkpoint"
         )
     dev = devices.resolve_device(cfg.device)
     dtype = devices.resolve_precision(cfg.precision, dev)
