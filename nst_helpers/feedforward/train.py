@@ -98,7 +98,7 @@ def train_transformer(
     Each step draws ``batch_size`` random ``image_size`` x ``image_size`` crops (with flips) from
     ``content_images`` (a folder, ``"samples"``, ``"flowers102"`` or a list; see
     ``photos.photo_sources``), stylises them, and takes one Adam step (``lr``) on the network's
-    weights to lower the perceptual loss of ``stylize``: the same VGG19 layers, Grams and
+    weights to lower the perceptual loss of ``stylize``: the same VGG layers, Grams and
     ``normalization`` (``"relative"``, or ``"paper"`` for eq. 1-5), with ``content_weight`` /
     ``style_weight`` as alpha/beta and each photo as its own content target. Loss values are per
     image (the batch mean).
@@ -120,7 +120,7 @@ def train_transformer(
     _check_hooks(checkpoint, checkpoint_every, preview_every)
     if checkpoint is not None:
         check_checkpoint_path(
-            checkpoint, resume, _load_training_checkpoint, "a training checkpoint"
+            checkpoint, resume, load=_load_training_checkpoint, kind="training checkpoint"
         )
     dev = devices.resolve_device(cfg.device)
     dtype = devices.resolve_precision(cfg.precision, dev)

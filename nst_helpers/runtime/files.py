@@ -190,24 +190,25 @@ def read_checkpoint(path: str | os.PathLike) -> Any:
 
 def check_checkpoint_path(
     path: str | os.PathLike,
-    resume: str | os.PathLike | None,
-    read: Callable[[Path], object],
-    kind: str = "a checkpoint",
+    resume: str | os.PathLike | None = None,
+    *,
+    load: Callable[[Path], object],
+    kind: str = "checkpoint",
 ) -> Path:
     """``path`` as a ``Path`` a run may write its checkpoint to, checked before the run starts.
 
     Refused (``ValueError``): a path that cannot be written (``check_writable``), and an existing
-    file that ``read`` (the checkpoint's own loader) rejects with a ``ValueError``: saving would
-    destroy something that is not ``kind``. The file being resumed is not read twice.
+    file that ``load`` (the checkpoint's own loader) rejects with a ``ValueError``: saving would
+    destroy something that is not a ``kind``. The file being resumed is not read twice.
     """
     path = check_writable(path, "checkpoint")
     if not path.exists() or (resume is not None and Path(resume).resolve() == path.resolve()):
         return path  # nothing there, or the file being resumed (its loader vets it)
     try:
-        read(path)
+        load(path)
     except ValueError:
         raise ValueError(
-            f"checkpoint {str(path)!r} exists and is not {kind}; refusing to overwrite it: "
+            f"checkpoint {str(path)!r} exists and is not a {kind}; refusing to overwrite it: "
             "choose another file name"
         ) from None
     return path
