@@ -29,8 +29,9 @@ def keras_content(base, combination):
 CONTENT = [
     Case(CL, losses.content_loss, True, "content_loss is correct", "library"),
     Case(CL, lambda f, p: 0.5 * ((f - p) ** 2).sum(), True, "is correct", "solution"),
-    Case(CL, lambda f, p: 0.5 * F.mse_loss(f, p, reduction="sum"), True, "is correct",
-         "mse-sum-half"),
+    Case(
+        CL, lambda f, p: 0.5 * F.mse_loss(f, p, reduction="sum"), True, "is correct", "mse-sum-half"
+    ),
     Case(CL, lambda f, p: F.mse_loss(f, p), False, "mean", "pytorch-tutorial-mse"),
     Case(CL, d2l_content, False, "mean", "d2l"),
     Case(CL, keras_content, False, "1/2 is missing", "keras-example"),
@@ -39,11 +40,17 @@ CONTENT = [
     Case(CL, lambda f, p: (0.5 * ((f - p) ** 2).sum()).item(), False, "Python number", "item"),
     Case(CL, lambda f, p: f, False, "returns its first input unchanged", "identity"),
     Case(CL, lambda f, p: torch.rand(()), False, "differs from the reference", "random"),
-    Case(CL, lambda f, p: 0.5 * ((f - p) ** 2).sum(dim=(1, 2, 3)), False, "0-dim",
-         "shape-1-per-image"),
-    Case(CL, lambda f, p: 0.5 * ((f.double() - p.double()) ** 2).sum(), False, "float64",
-         "float64"),
-]  # fmt: skip
+    Case(
+        CL,
+        lambda f, p: 0.5 * ((f - p) ** 2).sum(dim=(1, 2, 3)),
+        False,
+        "0-dim",
+        "shape-1-per-image",
+    ),
+    Case(
+        CL, lambda f, p: 0.5 * ((f.double() - p.double()) ** 2).sum(), False, "float64", "float64"
+    ),
+]
 
 
 # ---- style loss of one layer -----------------------------------------------------------------
@@ -123,8 +130,10 @@ def feature_mse(f, a):
 
 
 def numpy_normaliser(f, a):
+    # A 0-dim float64 tensor from NumPy: float32 / float64 (both 0-dim) gives float64. (A plain
+    # np.float64 number would not: it counts as a Python scalar and the result stays float32.)
     n, m = nm(f)
-    return ((gram(f) - gram(a)) ** 2).sum() / np.float64(4 * n**2 * m**2)
+    return ((gram(f) - gram(a)) ** 2).sum() / torch.from_numpy(np.array(4.0 * n**2 * m**2))
 
 
 def gram_minus_features(F, A):
@@ -135,8 +144,15 @@ def gram_minus_features(F, A):
 STYLE = [
     Case(SL, lambda f, a: losses.style_loss(f, a), True, "style_loss is correct", "library"),
     Case(SL, paper, True, "style_loss is correct", "solution"),
-    Case(SL, lambda f, a: F.mse_loss(gram(f), gram(a), reduction="sum") / (4 * nm(f)[0] ** 2
-         * nm(f)[1] ** 2), True, "style_loss is correct", "mse-sum"),
+    Case(
+        SL,
+        lambda f, a: (
+            F.mse_loss(gram(f), gram(a), reduction="sum") / (4 * nm(f)[0] ** 2 * nm(f)[1] ** 2)
+        ),
+        True,
+        "style_loss is correct",
+        "mse-sum",
+    ),
     Case(SL, pytorch_tutorial, False, "PyTorch tutorial", "pytorch-tutorial"),
     Case(SL, neural_style, False, "neural-style", "neural-style"),
     Case(SL, d2l, False, "(N^4 M^2)", "d2l"),
@@ -149,10 +165,11 @@ STYLE = [
     Case(SL, lambda f, a: F.mse_loss(gram(f), gram(a)), False, "F.mse_loss", "mse-of-grams"),
     Case(SL, lambda f, a: f, False, "returns its first input unchanged", "identity"),
     Case(SL, lambda f, a: torch.rand(()), False, "differs from the reference", "random"),
-    Case(SL, numpy_normaliser, False, "float64", "numpy-float64-normaliser"),
+    Case(SL, numpy_normaliser, False, "float64", "numpy-array-normaliser"),
+    Case(SL, lambda f, a: paper(f, a) / np.float64(1.0), True, "is correct", "numpy-scalar"),
     Case(SL, lambda f, a: paper(f, a).detach().requires_grad_(), False, "gradient", "detached"),
     Case(SL, gram_minus_features, False, "gram(F) - A", "gram-minus-features"),
-]  # fmt: skip
+]
 
 
 # ---- eq. 6, the style gradient by hand --------------------------------------------------------
@@ -189,12 +206,17 @@ GRADIENT = [
     Case(SG, lambda f, a: torch.zeros_like(f), False, "zero", "zeros"),
     Case(SG, eq6_numpy, False, "float64", "numpy-float64"),
     Case(SG, lambda f, a: -eq6(f, a), False, "wrong sign", "sign"),
-    Case(SG, lambda f, a: (f @ f.T - a) @ f / (f.shape[0] * f.shape[1]) ** 2, False,
-         "not zero where", "no-relu-mask"),
+    Case(
+        SG,
+        lambda f, a: (f @ f.T - a) @ f / (f.shape[0] * f.shape[1]) ** 2,
+        False,
+        "not zero where",
+        "no-relu-mask",
+    ),
     Case(SG, lambda f, a: eq6(f, a) / 4, False, "4 N^2 M^2", "keeps-the-4"),
     Case(SG, lambda f, a: eq6(f, a).T, False, "transpose", "transposed"),
     Case(SG, lambda f, a: f @ f.T - a, False, "multiply by F", "g-minus-a"),
     Case(SG, eq6_precedence, False, "precedence", "precedence-slip"),
-]  # fmt: skip
+]
 
 CASES = CONTENT + STYLE + GRADIENT

@@ -13,9 +13,21 @@ from . import Case
 C = "check_loop"
 
 
-def loop(*, start="clone", no_grad_targets=True, targets_inside=False, zero_grad=True,
-         log="before", clamp="after", lbfgs_clamp="result", lr=0.05, adam_kw=None, max_iter=4,
-         history_as="floats", optimise="image"):  # fmt: skip
+def loop(
+    *,
+    start="clone",
+    no_grad_targets=True,
+    targets_inside=False,
+    zero_grad=True,
+    log="before",
+    clamp="after",
+    lbfgs_clamp="result",
+    lr=0.05,
+    adam_kw=None,
+    max_iter=4,
+    history_as="floats",
+    optimise="image",
+):
     """A learner's loop, right by default, with the given deviations."""
 
     def style_transfer(extractor, loss_fn, content, style, steps, optimizer="adam"):
@@ -189,11 +201,21 @@ TF_ADAM = {"betas": (0.99, 0.999), "eps": 1e-1}
 
 CASES = [
     Case(C, loop(), True, "your loop is correct", "solution"),
-    Case(C, loop(no_grad_targets=False), True, "your loop is correct",
-         "frozen-net-targets-without-no-grad"),
+    Case(
+        C,
+        loop(no_grad_targets=False),
+        True,
+        "your loop is correct",
+        "frozen-net-targets-without-no-grad",
+    ),
     Case(C, loop(start="tolist"), True, "your loop is correct", "float32-copy-via-tolist"),
-    Case(C, loop(no_grad_targets=False, zero_grad=False), False, "zero_grad() is missing",
-         "no-zero-grad-and-no-no-grad"),
+    Case(
+        C,
+        loop(no_grad_targets=False, zero_grad=False),
+        False,
+        "zero_grad() is missing",
+        "no-zero-grad-and-no-no-grad",
+    ),
     Case(C, pytorch_tutorial, False, "PyTorch tutorial", "pytorch-tutorial-lbfgs"),
     Case(C, loop(lbfgs_clamp="never"), False, "never clamped", "gatys-port-lbfgs-no-clamp"),
     Case(C, loop(lr=0.02, adam_kw=TF_ADAM), False, "TensorFlow tutorial", "tf-tutorial-adam"),
@@ -215,5 +237,5 @@ CASES = [
     Case(C, needs_no_closure, False, "closure", "lbfgs-without-closure"),
     Case(C, new_optimizer_every_step, False, "new optimiser", "new-optimizer-every-step"),
     Case(C, clamp_without_no_grad, False, "no_grad", "clamp-without-no-grad"),
-    Case(C, targets_from_x, False, "second time", "targets-in-the-graph"),
-]  # fmt: skip
+    Case(C, targets_from_x, False, "targets are part of the image's graph", "targets-in-the-graph"),
+]

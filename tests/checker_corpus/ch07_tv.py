@@ -92,8 +92,13 @@ def per_image(x):
 CASES = [
     Case(C, losses.tv_loss, True, "tv_loss is correct", "library"),
     Case(C, slices, True, "tv_loss is correct", "solution"),
-    Case(C, lambda x: x.diff(dim=2).pow(2).sum() + x.diff(dim=3).pow(2).sum(), True,
-         "tv_loss is correct", "torch-diff"),
+    Case(
+        C,
+        lambda x: x.diff(dim=2).pow(2).sum() + x.diff(dim=3).pow(2).sum(),
+        True,
+        "tv_loss is correct",
+        "torch-diff",
+    ),
     Case(C, tf_tutorial, False, "TensorFlow tutorial", "tf-tutorial-l1"),
     Case(C, neural_style_pt, False, "L1", "neural-style-pt-l1"),
     Case(C, keras_example, False, "Keras", "keras-example"),
@@ -103,11 +108,16 @@ CASES = [
     Case(C, l1_mean, False, "mean of |differences|", "l1-mean"),
     Case(C, squared_mean, False, "averages", "squared-mean"),
     Case(C, roll, False, "torch.roll", "roll"),
-    Case(C, lambda x: ((x[:, :, 1:] - x[:, :, :-1]) ** 2).sum(), False, "only sums the vertical",
-         "vertical-only"),
-    Case(C, added_before_summing, False, "dh**2 + dw**2", "add-before-sum"),
+    Case(
+        C,
+        lambda x: ((x[:, :, 1:] - x[:, :, :-1]) ** 2).sum(),
+        False,
+        "only sums the vertical",
+        "vertical-only",
+    ),
+    Case(C, added_before_summing, False, "entry by entry", "add-before-sum"),
     Case(C, per_image, False, "0-dim", "per-image"),
     Case(C, lambda x: x, False, "returns its input unchanged", "identity"),
     Case(C, lambda x: torch.rand(()), False, "differs from the reference", "random"),
     Case(C, lambda x: losses.tv_loss(x).item(), False, "Python number", "item"),
-]  # fmt: skip
+]

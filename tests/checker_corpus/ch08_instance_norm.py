@@ -53,17 +53,27 @@ def no_eps(x):
 CASES = [
     Case(C, solution, True, "instance_norm is correct", "solution"),
     Case(C, F.instance_norm, True, "instance_norm is correct", "torch-functional"),
-    Case(C, lambda x: torch.nn.InstanceNorm2d(x.shape[1], affine=True)(x), True,
-         "instance_norm is correct", "pytorch-examples-instancenorm2d-affine"),
+    Case(
+        C,
+        lambda x: torch.nn.InstanceNorm2d(x.shape[1], affine=True)(x),
+        True,
+        "instance_norm is correct",
+        "pytorch-examples-instancenorm2d-affine",
+    ),
     Case(C, adain, False, "unbiased", "adain-calc-mean-std"),
     Case(C, eps_on_std, False, "standard deviation", "eps-outside-sqrt"),
     Case(C, no_keepdim, False, "keepdim", "no-keepdim"),
     Case(C, batch_stats, False, "batch statistics", "batch-norm"),
     Case(C, lambda x: F.layer_norm(x, x.shape[1:]), False, "layer statistics", "layer-norm"),
     Case(C, no_eps, False, "eps", "no-eps"),
-    Case(C, lambda x: x - x.mean(dim=(2, 3), keepdim=True), False, "only subtracts the mean",
-         "centre-only"),
+    Case(
+        C,
+        lambda x: x - x.mean(dim=(2, 3), keepdim=True),
+        False,
+        "only subtracts the mean",
+        "centre-only",
+    ),
     Case(C, lambda x: x, False, "returns its input unchanged", "identity"),
     Case(C, lambda x: torch.randn_like(x), False, "differs from the reference", "random"),
     Case(C, lambda x: solution(x).detach(), False, "gradient", "detached"),
-]  # fmt: skip
+]
