@@ -63,6 +63,13 @@ def d2l(X):
     return torch.matmul(X, X.T) / (num_channels * n)
 
 
+def one_image_only(f):
+    # Written for B = 1: the reshape hard-codes the batch size.
+    c, h, w = f.shape[1:]
+    x = f.reshape(1, c, h * w)
+    return x @ x.transpose(1, 2)
+
+
 def positions_first(f):
     x = flat(f)
     return x.transpose(1, 2) @ x
@@ -106,6 +113,7 @@ CASES = [
     Case(C, tf_tutorial, False, "divides by M", "tf-tutorial"),
     Case(C, gatys_port, False, "divides by M", "gatys-port"),
     Case(C, d2l, False, "d2l", "d2l"),
+    Case(C, one_image_only, False, "the other inputs work", "hard-coded-batch-1"),
     Case(C, positions_first, False, "F^T F", "ftf"),
     Case(C, scrambled_reshape, False, "scrambles", "reshape-hw-c"),
     Case(C, lambda f: flat(f) * flat(f), False, "did not multiply", "elementwise"),
