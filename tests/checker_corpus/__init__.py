@@ -25,7 +25,7 @@ CAFFE_MEAN_BGR = torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
 class Case:
     """One answer: which checker judges it, the verdict, the phrase its first line names."""
 
-    checker: str  # a public name of nst_helpers.checks, e.g. "check_normalize"
+    checker: str  # a public name of nst_helpers.course.checks, e.g. "check_normalize"
     fn: Callable[..., Any]
     ok: bool
     first: str  # must appear in the first line of the printed feedback

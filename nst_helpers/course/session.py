@@ -5,12 +5,16 @@ same thing everywhere:
 
 * ``NST_QUICK=1``: small images and few steps, so a chapter runs in about a minute on a laptop
   CPU (and in CI). Notebooks choose sizes with ``cfg.pick(quick_value, full_value)``.
-* ``NST_WEIGHTS``: ``imagenet`` (default), ``random`` (offline tests: a seeded random VGG19
-  whose pictures are *not* art) or a path to ``vgg19-dcbb9e9d.pth``.
+* ``NST_WEIGHTS``: ``imagenet``, ``hed`` (trained VGG16 features from HED edge detection, in
+  VGG19's shape: real pictures offline), ``random`` (offline tests: a seeded random VGG19
+  whose pictures are *not* art) or a path to ``vgg19-dcbb9e9d.pth``. Unset: ``imagenet`` where
+  its file is on this machine, else ``hed`` where its package is installed (see
+  ``features.default_weights``).
 * ``NST_DEVICE``: ``auto`` (default: CUDA, then Apple MPS, then CPU), ``cuda``, ``mps``, ``cpu``.
 
     >>> cfg = setup()  # doctest: +SKIP
-    nst-course | device: cpu | quick mode: on | VGG19 weights: random | seed: 0
+    nst-course | device: cpu | quick mode: on | VGG19 weights: hed | seed: 0
+    VGG19 weights: trained VGG16 features from HED edge detection (in VGG19's shape), not ImageNet VGG19
 """
 
 from __future__ import annotations
@@ -26,8 +30,13 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from .devices import resolve_device
-from .features import RandomWeightsWarning, default_weights, weights_are_random
+from ..devices import resolve_device
+from ..features import (
+    RandomWeightsWarning,
+    default_weights,
+    describe_weights,
+    weights_are_random,
+)
 
 T = TypeVar("T")
 
@@ -37,7 +46,7 @@ _FALSE = ("", "0", "false", "no", "off")
 BANNER_LINES = (
     "VGG19 HAS RANDOM WEIGHTS (NST_WEIGHTS=random)",
     "The code runs end to end, but the pictures are NOT stylised and NOT artistic.",
-    "For real results use the ImageNet weights: unset NST_WEIGHTS (see chapter 00).",
+    "For real pictures unset NST_WEIGHTS: ImageNet VGG19, else HED's VGG16 (chapter 00).",
 )
 
 
@@ -83,7 +92,7 @@ def find_repo(start: Path | None = None) -> Path:
     that a plain ``pip install`` still has somewhere to write outputs.
     """
     start = (start or Path.cwd()).resolve()
-    package_parent = Path(__file__).resolve().parent.parent
+    package_parent = Path(__file__).resolve().parents[2]  # nst_helpers/course/ -> repo
     for candidate in (package_parent, start, *start.parents):
         if (candidate / "nst_helpers").is_dir() and (candidate / "pyproject.toml").is_file():
             return candidate
@@ -178,7 +187,8 @@ def setup(
     """Prepare a chapter: seed everything, resolve device/quick mode/weights, create outputs/.
 
     Each argument overrides its environment variable (``NST_QUICK``, ``NST_WEIGHTS``,
-    ``NST_DEVICE``). Prints a one-line summary and, when the weights are random, a banner
+    ``NST_DEVICE``). Prints a one-line summary, a second line saying which network and weights
+    make the pictures when they are not ImageNet VGG19's, and, when they are random, a banner
     that cannot be missed; that banner then replaces the ``RandomWeightsWarning`` which every
     network load would repeat. Raises ``ValueError`` for an unknown device or ``NST_QUICK`` value.
     """
@@ -204,6 +214,8 @@ def setup(
         f"| VGG19 weights: {cfg.weights} "
         f"| seed: {seed}"
     )
+    if not random_weights and cfg.weights.lower() != "imagenet":
+        print(f"VGG19 weights: {describe_weights(cfg.weights)}")  # the pictures are not ImageNet's
     if random_weights:
         # The banner says it loudly once; the same warning on every stylize call would bury the
         # output. ("once" does not help: any catch_warnings() resets its memory.)
