@@ -307,9 +307,26 @@ def _same(image, history, want: tuple[torch.Tensor, list[float]]) -> bool:
     return close(image, want[0], rtol=1e-4) and close(got, torch.tensor(want[1]), rtol=1e-4)
 
 
+# The hyper-parameters that change the arithmetic (not foreach, fused, capturable, ...).
+_MATH = {
+    "adam": ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"),
+    "lbfgs": (
+        "lr",
+        "max_iter",
+        "max_eval",
+        "tolerance_grad",
+        "tolerance_change",
+        "history_size",
+        "line_search_fn",
+    ),
+}
+
+
 def _settings_diff(opt: str, settings: dict[str, Any]) -> dict[str, Any]:
     """The hyper-parameters that differ from the exercise's (L-BFGS' derived max_eval left out)."""
-    diff = {k: v for k, v in settings.items() if k in _DEFAULTS[opt] and v != _DEFAULTS[opt][k]}
+    diff = {
+        k: settings[k] for k in _MATH[opt] if k in settings and settings[k] != _DEFAULTS[opt][k]
+    }
     if opt == "lbfgs" and diff.get("max_eval") == settings["max_iter"] * 5 // 4:
         del diff["max_eval"]
     return diff
