@@ -374,7 +374,7 @@ def _diagnose(opt: str, seen: _Seen, image, history, content, style) -> Fail:
             f"{_settings_text(opt, diff)} (and the run differs in some other way)", _HINT[opt]
         )
     want_image, want_history = ref_loop(content, style, opt)
-    if abs(history[0] - want_history[0]) > 1e-4 * abs(want_history[0]):
+    if not abs(history[0] - want_history[0]) <= 1e-4 * abs(want_history[0]):
         return Fail(
             f"the first logged loss ({history[0]:.6g}) is not the loss of the content image "
             f"({want_history[0]:.6g})",
@@ -383,15 +383,16 @@ def _diagnose(opt: str, seen: _Seen, image, history, content, style) -> Fail:
         )
     if close(torch.tensor(history), torch.tensor(want_history), rtol=1e-4):
         gap = (image.double() - want_image.double()).abs()
+        at = [int(i) for i in torch.unravel_index(gap.argmax(), gap.shape)]
         return Fail(
             f"every logged loss is right but the returned image differs by up to "
-            f"{gap.max().item():.3g} (at {[int(i) for i in torch.unravel_index(gap.argmax(), gap.shape)]})",
+            f"{gap.max().item():.3g} (at {at})",
             "return the optimised x itself after the last step, clamped to [0, 1].",
         )
     k = next(
         i
         for i, (h, w) in enumerate(zip(history, want_history, strict=True))
-        if abs(h - w) > 1e-4 * abs(w)
+        if not abs(h - w) <= 1e-4 * abs(w)  # NaN counts as different
     )
     return Fail(
         f"the loss history departs from the reference at step {k + 1} (got {history[k]:.6g}, "
