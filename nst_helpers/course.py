@@ -31,6 +31,12 @@ from .features import RandomWeightsWarning, default_weights, weights_are_random
 
 T = TypeVar("T")
 
+COURSE_URL = "https://github.com/nst-course/nst-course"
+"""Where the course is cloned from: the one definition (every chapter's setup cell copies it,
+and ``tests/test_colab_setup.py`` fails if a copy differs)."""
+COLAB_DIR = "/content/nst-course"
+"""Where a chapter's setup cell clones the course on Colab, and puts it on ``sys.path``."""
+
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
@@ -78,9 +84,9 @@ def quick_mode() -> bool:
 def find_repo(start: Path | None = None) -> Path:
     """The course checkout: the folder holding ``nst_helpers/`` and ``pyproject.toml``.
 
-    Looks next to the installed package first (an editable install on Colab or locally), then
-    upwards from ``start`` (default: the working directory); falls back to ``start`` itself so
-    that a plain ``pip install`` still has somewhere to write outputs.
+    Looks next to the package first (a clone on ``sys.path``, as on Colab, or an editable
+    install), then upwards from ``start`` (default: the working directory); falls back to
+    ``start`` itself so that a plain ``pip install`` still has somewhere to write outputs.
     """
     start = (start or Path.cwd()).resolve()
     package_parent = Path(__file__).resolve().parent.parent

@@ -127,7 +127,8 @@ def test_chapter_structure(notebook):
     assert "**Learning objectives**" in title.source
     assert re.search(r"\*About \d+ minutes", title.source), "state the chapter's time"
     assert setup.cell_type == "code" and setup.source.startswith("# Setup:")
-    assert "google.colab" in setup.source and "%pip install" in setup.source
+    assert "google.colab" in setup.source and "sys.path.insert(0, COURSE_DIR)" in setup.source
+    assert "pip install -q -e" not in setup.source  # an editable install needs a restart
     assert "from nst_helpers.course import setup" in setup.source and "cfg = setup(" in setup.source
     assert last.cell_type == "markdown" and "takeaways" in last.source.lower()
     assert "next" in last.source.lower()  # and what comes next
