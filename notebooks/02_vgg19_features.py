@@ -23,7 +23,7 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks/02_vgg19_features.ipynb)
 #
-# *About 35 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU; without it the sizes suit a Colab GPU.*
+# *About 35 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU; otherwise `setup()` picks the full sizes on a GPU and smaller `cpu-fast` ones on a CPU, and says which.*
 #
 # **Learning objectives**
 #
@@ -303,7 +303,7 @@ from nst_helpers import load_image, stylize
 from nst_helpers.plotting import show_images
 
 layers = ["conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2"]
-size, steps = cfg.pick(96, 512), cfg.pick(40, 300)
+size, steps = cfg.pick(96, 512, cpu=192), cfg.pick(40, 300, cpu=100)
 panels = {"photo": load_image("chelsea", max_size=size)}
 for layer in layers:
     result = stylize(

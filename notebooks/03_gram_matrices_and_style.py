@@ -22,7 +22,7 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks/03_gram_matrices_and_style.ipynb)
 #
-# *About 30 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU; without it the sizes suit a Colab GPU (about 3 minutes).*
+# *About 30 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU; otherwise `setup()` picks the full sizes on a GPU and smaller `cpu-fast` ones on a CPU, and says which.*
 #
 # Chapter 02 showed that VGG19 turns an image into stacks of feature maps. This chapter
 # adds the one idea that makes style transfer work: **the style of an image is which
@@ -262,8 +262,8 @@ fig = show_images(
 # pass the painting itself.
 
 # %% slideshow={"slide_type": "subslide"}
-steps = cfg.pick(10, 1000)
-size = cfg.pick(64, 256)
+steps = cfg.pick(10, 1000, cpu=300)
+size = cfg.pick(64, 256, cpu=128)
 texture_args = dict(
     content_weight=0, init="noise", image_size=size, seed=0,
     weights=cfg.weights, device=cfg.device,

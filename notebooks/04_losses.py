@@ -22,7 +22,7 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks/04_losses.ipynb)
 #
-# *About 30 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU; without it the sizes suit a Colab GPU (about 3 minutes).*
+# *About 30 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU; otherwise `setup()` picks the full sizes on a GPU and smaller `cpu-fast` ones on a CPU, and says which.*
 #
 # Style transfer is an optimisation: we look for the image that minimises one number.
 # This chapter builds that number from the paper's two losses: one says *how far the
@@ -280,8 +280,8 @@ check_style_gradient(my_style_gradient);
 # have to change with the image size, and what the library does about it.)
 
 # %% slideshow={"slide_type": "subslide"}
-steps = cfg.pick(10, 800)
-size = cfg.pick(64, 384)
+steps = cfg.pick(10, 800, cpu=200)
+size = cfg.pick(64, 384, cpu=192)
 style_weights = [1e4, 1e6, 1e8, 1e10]  # beta, with alpha = 1
 runs = {}
 for beta in style_weights:

@@ -22,7 +22,7 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks/06_interactive_studio.ipynb)
 #
-# *About 20 minutes, plus as long as you like to play. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU; without it the sizes suit a Colab GPU.*
+# *About 20 minutes, plus as long as you like to play. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU; otherwise `setup()` picks the full sizes on a GPU and smaller `cpu-fast` ones on a CPU, and says which.*
 #
 # In chapters 03-05 you built the content loss, the Gram-matrix style loss and the optimisation
 # loop, and met `stylize`, which packs them into one call. This chapter turns every argument of

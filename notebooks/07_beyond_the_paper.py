@@ -22,7 +22,7 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks/07_beyond_the_paper.ipynb)
 #
-# *About 40 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in one or two minutes on a laptop CPU; at full size (about fifteen runs of 300 steps at 384 px) it wants a Colab GPU.*
+# *About 40 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in one or two minutes on a laptop CPU. The full sizes (about fifteen runs of 300 steps at 384 px) want a GPU; on a CPU `setup()` picks the `cpu-fast` ones (100 steps at 192 px).*
 #
 # Gatys, Ecker & Bethge's method is the foundation; the years after it added a handful of small,
 # independent improvements. Each fits in a few lines of `nst_helpers` and is one keyword of
@@ -99,8 +99,8 @@ from nst_helpers.features import RandomWeightsWarning, load_vgg19
 from nst_helpers.fourier import FourierParameterization
 from nst_helpers.plotting import plot_history, show_images
 
-SIZE = cfg.pick(64, 384)  # longest side of every result, in pixels
-STEPS = cfg.pick(12, 300)  # Adam steps per run
+SIZE = cfg.pick(64, 384, cpu=192)  # longest side of every result, in pixels
+STEPS = cfg.pick(12, 300, cpu=100)  # Adam steps per run
 CONTENT, STYLE, STYLE_2 = "chelsea", "brush_strokes", "mosaic"
 BASE = dict(
     content=CONTENT,
@@ -378,7 +378,7 @@ plt.show()
 # each scale gets only a few steps, so the upsampled result has not yet regained the fine detail.)
 
 # %% slideshow={"slide_type": "subslide"}
-SCALES = cfg.pick([32, 48, 64], [192, 288, 384])  # ends at SIZE
+SCALES = cfg.pick([32, 48, 64], [192, 288, 384], cpu=[96, 144, 192])  # ends at SIZE
 coarse = measure("coarse-to-fine", what=f"scales={SCALES}, same total steps", scales=SCALES)
 single, multi = COSTS["baseline (the paper)"], COSTS["coarse-to-fine"]
 print(f"time:   single scale {single['seconds']:.1f} s, coarse-to-fine {multi['seconds']:.1f} s")

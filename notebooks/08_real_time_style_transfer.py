@@ -220,15 +220,15 @@ print("batch-independent, IN(x)[:1] == IN(x[:1]):", torch.allclose(norm(x[:1]), 
 # `checkpoint=...` (and later `resume=...`) so a disconnected Colab session loses nothing.
 
 # %% slideshow={"slide_type": "subslide"}
-PHOTOS = cfg.pick("samples", "flowers102")  # the bundled photos, or 8189 downloaded once
+PHOTOS = cfg.pick("samples", "flowers102", cpu="samples")  # the bundled photos, or 8189 downloaded once
 TRAIN = dict(
-    steps=cfg.pick(20, 4000),
-    image_size=cfg.pick(48, 256),
-    batch_size=cfg.pick(2, 4),
+    steps=cfg.pick(20, 4000, cpu=200),
+    image_size=cfg.pick(48, 256, cpu=128),
+    batch_size=cfg.pick(2, 4, cpu=2),
     lr=1e-3,
-    precision=cfg.pick("fp32", "auto"),
+    precision=cfg.pick("fp32", "auto", cpu="auto"),
 )
-SAMPLE = load_image("chelsea", max_size=cfg.pick(96, 512))
+SAMPLE = load_image("chelsea", max_size=cfg.pick(96, 512, cpu=256))
 live = display(Markdown("training..."), display_id=True)
 
 
@@ -247,7 +247,7 @@ def preview(step, net):
 t0 = time.perf_counter()
 net = train_transformer(
     STYLE, PHOTOS, **TRAIN, weights=cfg.weights, device=cfg.device, seed=cfg.seed,
-    progress=True, preview=preview, preview_every=cfg.pick(10, 200),
+    progress=True, preview=preview, preview_every=cfg.pick(10, 200, cpu=50),
     checkpoint=cfg.outputs / "ch08_training.ckpt",
 )  # fmt: skip
 train_seconds = time.perf_counter() - t0
@@ -278,7 +278,7 @@ print(
 
 # %% slideshow={"slide_type": "subslide"}
 photos = ["chelsea", "coffee", "astronaut", "rocket"]
-size = cfg.pick(96, 512)
+size = cfg.pick(96, 512, cpu=256)
 outputs = [net.stylize(name, max_size=size) for name in photos]
 show_images(
     [load_image(STYLE, max_size=size), *outputs],
@@ -298,8 +298,8 @@ plt.show()
 # included in neither. (`benchmarks/bench_realtime.py` prints the same table from a terminal.)
 
 # %% slideshow={"slide_type": "subslide"}
-SIZES = cfg.pick([64, 128], [256, 512, 1024])
-OPT_STEPS = cfg.pick(2, 500)  # steps actually timed per size
+SIZES = cfg.pick([64, 128], [256, 512, 1024], cpu=[128, 256])
+OPT_STEPS = cfg.pick(2, 500, cpu=5)  # steps actually timed per size
 NOMINAL_STEPS = 500  # what a usable optimisation result needs (the CLI's default)
 photo = load_image("chelsea")
 
@@ -365,7 +365,7 @@ from nst_helpers.feedforward import ExportUnavailableError, run_onnx
 
 try:
     onnx_path = net.export_onnx(cfg.outputs / "ch08_style.onnx", overwrite=True)
-    test_photo = load_image("astronaut", max_size=cfg.pick(72, 640))
+    test_photo = load_image("astronaut", max_size=cfg.pick(72, 640, cpu=320))
     via_onnx = np.asarray(run_onnx(onnx_path, test_photo), dtype=int)
     via_torch = np.asarray(net.stylize(test_photo), dtype=int)
     print(f"{onnx_path.name}: {onnx_path.stat().st_size / 2**20:.1f} MB; photo {test_photo.size}")
@@ -416,11 +416,11 @@ if USE_WEBCAM and on_colab:
     show_images([frame, net.stylize(frame, max_size=512)], titles=["webcam", f"stylised{NOTE}"])
     plt.show()
 else:
-    width = cfg.pick(96, 480)
+    width = cfg.pick(96, 480, cpu=240)
     wide = load_image("astronaut", max_size=2 * width)
     frames = [
         wide.crop((x, 0, x + width, round(width * 0.75)))
-        for x in np.linspace(0, wide.width - width, cfg.pick(6, 48)).astype(int)
+        for x in np.linspace(0, wide.width - width, cfg.pick(6, 48, cpu=12)).astype(int)
     ]
     start = time.perf_counter()
     painted = [net.stylize(f) for f in frames]

@@ -3,14 +3,24 @@
 Every notebook starts with ``cfg = setup()`` so that the same environment variables mean the
 same thing everywhere:
 
-* ``NST_QUICK=1``: small images and few steps, so a chapter runs in about a minute on a laptop
-  CPU (and in CI). Notebooks choose sizes with ``cfg.pick(quick_value, full_value)``.
+* The **mode**, which sizes every chapter's work (``cfg.pick(quick, full, cpu=...)``):
+
+  - ``quick`` (``NST_QUICK=1``): small images and few steps, about a minute a chapter on a
+    laptop CPU, and what CI runs; too small to judge a picture by;
+  - ``cpu-fast`` (no GPU, and ``NST_QUICK`` not set): 256 px pictures made with
+    ``preset="fast"`` (``cfg.preset``), a real picture in under a minute, a few minutes a
+    chapter;
+  - ``full`` (a CUDA or Apple GPU): the chapters' full sizes and step counts.
+
+  ``NST_MODE=quick|cpu-fast|full`` (or ``setup(mode=...)``) overrides the choice; ``setup()``
+  prints the mode it picked and why.
 * ``NST_WEIGHTS``: ``imagenet`` (default), ``random`` (offline tests: a seeded random VGG19
   whose pictures are *not* art) or a path to ``vgg19-dcbb9e9d.pth``.
 * ``NST_DEVICE``: ``auto`` (default: CUDA, then Apple MPS, then CPU), ``cuda``, ``mps``, ``cpu``.
 
     >>> cfg = setup()  # doctest: +SKIP
-    nst-course | device: cpu | quick mode: on | VGG19 weights: random | seed: 0
+    nst-course | device: cpu | mode: quick | VGG19 weights: random | seed: 0
+    mode quick: NST_QUICK=1: small images and few steps (about a minute a chapter), too small to judge a picture by
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ import random
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -47,6 +57,12 @@ BANNER_LINES = (
 )
 
 
+MODES = ("quick", "cpu-fast", "full")
+CPU_FAST_SIZE = 256
+"""The longest side, in pixels, of a picture in ``cpu-fast`` mode (with ``preset="fast"``)."""
+_UNSET: Any = object()
+
+
 @dataclass(frozen=True)
 class CourseConfig:
     """What a chapter needs to know about where and how it runs (made by ``setup``)."""
@@ -58,14 +74,32 @@ class CourseConfig:
     repo: Path
     outputs: Path
     seed: int = 0
+    mode: str = ""  # "quick", "cpu-fast" or "full"; "" = derived from ``quick``
+    mode_reason: str = ""
 
-    def pick(self, quick_value: T, full_value: T) -> T:
-        """``quick_value`` in quick mode (``NST_QUICK=1``), else ``full_value``.
+    def __post_init__(self) -> None:
+        if not self.mode:
+            object.__setattr__(self, "mode", "quick" if self.quick else "full")
+        if self.mode not in MODES:
+            raise ValueError(f"mode={self.mode!r} must be one of {', '.join(MODES)}")
 
-        >>> cfg.pick(96, 512)  # doctest: +SKIP
-        96
+    @property
+    def preset(self) -> str | None:
+        """``"fast"`` in ``cpu-fast`` mode (pass it to ``stylize(preset=...)``), else None."""
+        return "fast" if self.mode == "cpu-fast" else None
+
+    def pick(self, quick_value: T, full_value: T, cpu: T = _UNSET) -> T:
+        """The value for this mode: ``quick_value`` in quick mode, ``cpu`` (when given) in
+        ``cpu-fast`` mode, else ``full_value``.
+
+        >>> cfg.pick(96, 512, cpu=256)  # doctest: +SKIP
+        256
         """
-        return quick_value if self.quick else full_value
+        if self.mode == "quick":
+            return quick_value
+        if self.mode == "cpu-fast" and cpu is not _UNSET:
+            return cpu
+        return full_value
 
 
 def quick_mode() -> bool:
@@ -79,6 +113,35 @@ def quick_mode() -> bool:
     raise ValueError(
         f"NST_QUICK={raw!r} is not understood; use 1/true/yes/on or 0/false/no/off (or unset it)"
     )
+
+
+def choose_mode(quick: bool, device: torch.device, requested: str | None = None) -> tuple[str, str]:
+    """``(mode, why)``: which of ``MODES`` a chapter runs in, and the reason in words.
+
+    ``requested`` (``setup(mode=...)`` or ``NST_MODE``) wins; then ``quick`` (``NST_QUICK=1``);
+    then the device: a GPU runs the full sizes, a CPU the ``cpu-fast`` ones.
+    """
+    if requested:
+        mode = requested.strip().lower()
+        if mode not in MODES:
+            raise ValueError(f"NST_MODE={requested!r} is not a mode; use one of {', '.join(MODES)}")
+        return mode, f"asked for (NST_MODE or setup(mode=...)): {_MODE_EFFECT[mode]}"
+    if quick:
+        return "quick", f"NST_QUICK=1: {_MODE_EFFECT['quick']}"
+    if device.type in ("cuda", "mps"):
+        return "full", f"a GPU ({device.type}) is there: {_MODE_EFFECT['full']}"
+    return "cpu-fast", (
+        f"no GPU, and NST_QUICK is not set: {_MODE_EFFECT['cpu-fast']}. NST_MODE=full runs the "
+        "full sizes (hours on a CPU); NST_QUICK=1 a one-minute check"
+    )
+
+
+_MODE_EFFECT = {
+    "quick": "small images and few steps (about a minute a chapter), too small to judge a picture by",
+    "cpu-fast": f"{CPU_FAST_SIZE} px pictures made with preset='fast' (under a minute each on a "
+    "laptop CPU), a few minutes a chapter",
+    "full": "the chapters' full sizes and step counts",
+}
 
 
 def find_repo(start: Path | None = None) -> Path:
@@ -179,37 +242,41 @@ def setup(
     quick: bool | None = None,
     weights: str | os.PathLike | None = None,
     device: str | torch.device | None = None,
+    mode: str | None = None,
     banner: bool = True,
 ) -> CourseConfig:
-    """Prepare a chapter: seed everything, resolve device/quick mode/weights, create outputs/.
+    """Prepare a chapter: seed everything, resolve device/mode/weights, create outputs/.
 
     Each argument overrides its environment variable (``NST_QUICK``, ``NST_WEIGHTS``,
-    ``NST_DEVICE``). Prints a one-line summary and, when the weights are random, a banner
-    that cannot be missed; that banner then replaces the ``RandomWeightsWarning`` which every
-    network load would repeat. Raises ``ValueError`` for an unknown device or ``NST_QUICK`` value.
+    ``NST_DEVICE``, ``NST_MODE``). Prints a summary, the mode and why it was picked
+    (``choose_mode``) and, when the weights are random, a banner that cannot be missed; that
+    banner then replaces the ``RandomWeightsWarning`` which every network load would repeat.
+    Raises ``ValueError`` for an unknown device, mode or ``NST_QUICK`` value.
     """
     seed_everything(seed)
     quick = quick_mode() if quick is None else bool(quick)
     weights = str(weights) if weights is not None else default_weights()
     random_weights = weights_are_random(weights)
     dev = resolve_device(device if device is not None else os.environ.get("NST_DEVICE") or "auto")
+    chosen, why = choose_mode(quick, dev, mode if mode is not None else os.environ.get("NST_MODE"))
     repo = find_repo()
     outputs = repo / "outputs"
     outputs.mkdir(parents=True, exist_ok=True)
     cfg = CourseConfig(
         device=dev,
-        quick=quick,
+        quick=chosen == "quick",
         weights="random" if random_weights else weights,
         random_weights=random_weights,
         repo=repo,
         outputs=outputs,
         seed=seed,
+        mode=chosen,
+        mode_reason=why,
     )
     print(
-        f"nst-course | device: {dev} | quick mode: {'on' if quick else 'off'} "
-        f"| VGG19 weights: {cfg.weights} "
-        f"| seed: {seed}"
+        f"nst-course | device: {dev} | mode: {chosen} | VGG19 weights: {cfg.weights} | seed: {seed}"
     )
+    print(f"mode {chosen}: {why}")
     if random_weights:
         # The banner says it loudly once; the same warning on every stylize call would bury the
         # output. ("once" does not help: any catch_warnings() resets its memory.)
