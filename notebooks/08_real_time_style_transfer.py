@@ -220,7 +220,8 @@ print("batch-independent, IN(x)[:1] == IN(x[:1]):", torch.allclose(norm(x[:1]), 
 # `checkpoint=...` (and later `resume=...`) so a disconnected Colab session loses nothing.
 
 # %% slideshow={"slide_type": "subslide"}
-PHOTOS = cfg.pick("samples", "flowers102", cpu="samples")  # the bundled photos, or 8189 downloaded once
+# the bundled photos, or Flowers102 (8189 photos, downloaded once) on a GPU
+PHOTOS = cfg.pick("samples", "flowers102", cpu="samples")
 TRAIN = dict(
     steps=cfg.pick(20, 4000, cpu=200),
     image_size=cfg.pick(48, 256, cpu=128),
