@@ -131,7 +131,7 @@ fig = show_pipeline(
 #   library's quickest route to a finished picture (16 s at 256 px on a quiet 2-core CPU,
 #   README *Speed*), and smaller versions of each chapter's experiments: a few minutes a
 #   chapter.
-# - `full` (a GPU): the sizes and step counts of the report, 512 px and thousands of steps.
+# - `full` (a GPU): the chapters' full sizes and step counts, up to 512 px and 4000 steps.
 
 # %% slideshow={"slide_type": "-"}
 import torch

@@ -29,7 +29,7 @@
 # - Go from an image file to a tensor and back, knowing the layout at each step (PIL `H×W×C` versus PyTorch `[B, C, H, W]`).
 # - Resize by the longest side, and explain what image size costs and changes.
 # - Explain ImageNet normalisation and why VGG19 needs it; write `normalize` yourself.
-# - De-normalise a tensor for display, and check the round trip is exact.
+# - De-normalise a tensor for display, and check the round trip to within one level in 255.
 
 # %% slideshow={"slide_type": "slide"}
 # Setup: on Colab, fetch the course and import its helpers from the clone; locally, this checkout.
@@ -229,7 +229,7 @@ fig = show_images(
 )
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## The round trip is exact
+# ## The round trip, to within 1/255
 #
 # `tensor_to_image(image_to_tensor(img))` must give back the same bytes (to within one
 # level in 255: float rounding may move a value by one). Every image the course shows
@@ -291,7 +291,7 @@ quiz("01-cost-of-size", answer);
 # - Resize by the longest side: it fixes the cost and the scale of the strokes and keeps
 #   the aspect ratio.
 # - VGG19 expects ImageNet-normalised inputs; weights and preprocessing belong together.
-# - De-normalise (and clamp) before showing a tensor; the round trip is exact to 1/255.
+# - De-normalise (and clamp) before showing a tensor; the round trip is within 1/255.
 #
 # **Next:** [02 · VGG19 features](02_vgg19_features.ipynb): what the network computes from
 # these tensors, layer by layer.

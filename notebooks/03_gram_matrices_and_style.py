@@ -74,7 +74,6 @@ from nst_helpers import (
     gram_matrix,
     image_to_tensor,
     load_image,
-    stylize,
 )
 from nst_helpers.checks import check_gram_matrix
 from nst_helpers.plotting import show_gram, show_images
@@ -183,8 +182,9 @@ assert torch.equal(G_lib[0].long(), G)
 # ## 3. Gram matrices of real images
 #
 # The same computation on VGG19's `relu1_1` (64 channels) for two paintings and a
-# photo: post-ReLU features, as in the paper (its `conv1_1` blob held them, chapter 02), so
-# every entry is a co-activation of two channels that both fire, and none is negative. Each Gram is divided by $M$ here only so that images of different sizes are
+# photo: post-ReLU features, the paper's (why: [chapter 02, *In-place
+# ReLUs*](02_vgg19_features.ipynb)), so every entry is a co-activation of two channels that
+# both fire, and none is negative. Each Gram is divided by $M$ here only so that images of different sizes are
 # comparable (average co-activation per position), and all three panels share one colour
 # scale, symmetric about 0: white is 0, red positive, blue negative, so equal colours mean
 # equal values across the panels.
@@ -256,30 +256,51 @@ fig = show_images(
 #
 # Gatys et al. first used Gram matrices to *synthesise textures*: start from white
 # noise and change the pixels until the image's Gram matrices match the painting's.
-# Chapter 04 writes down this **style loss** and chapter 05 the loop that minimises it;
-# until then `stylize` is a black box that does it for us, when the content weight is zero
-# and the start is noise. Its `content` argument then only sets the output's shape, so we
-# pass the painting itself.
+# Chapter 04 derives this **style loss** and chapter 05 writes the loop that minimises it;
+# here is the smallest version, straight on the extractor, with the library's `style_loss`
+# as a black box until chapter 04 opens it. `FeatureExtractor(layers)` runs the network only
+# as far as the deepest of `layers`.
+
+# %% slideshow={"slide_type": "-"}
+from nst_helpers import normalize, style_loss, tensor_to_image
+from nst_helpers.images import pixel_bounds
+
+
+def synthesize(layers: list[str], steps: int, size: int, style: str = "brush_strokes"):
+    """From white noise, change the pixels until their Grams at `layers` match `style`'s."""
+    net = FeatureExtractor(layers, weights=cfg.weights, device=cfg.device)  # stops at the deepest
+    painting = image_to_tensor(style, size, cfg.device)
+    with torch.no_grad():
+        A = {name: gram_matrix(f) for name, f in net(painting).items()}  # the targets, once
+    noise = torch.rand(painting.shape, generator=torch.Generator().manual_seed(0))
+    x = normalize(noise).to(cfg.device).requires_grad_(True)  # only the pixels change
+    low, high = pixel_bounds(cfg.device)  # the normalised values of pixels 0 and 1
+    opt = torch.optim.Adam([x], lr=0.02)
+    for _ in range(steps):
+        opt.zero_grad()
+        style_loss(net(x), A).backward()
+        opt.step()
+        with torch.no_grad():
+            x.clamp_(low, high)  # stay a valid image
+    return tensor_to_image(x)
+
 
 # %% slideshow={"slide_type": "subslide"}
 steps = cfg.pick(10, 1000, cpu=300)
 size = cfg.pick(64, 256, cpu=128)
-texture_args = dict(
-    content_weight=0, init="noise", image_size=size, seed=0,
-    weights=cfg.weights, device=cfg.device,
-)  # fmt: skip
-start = stylize("brush_strokes", "brush_strokes", steps=0, **texture_args)  # the noise
-texture = stylize("brush_strokes", "brush_strokes", steps=steps, **texture_args)
+all_layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+texture = synthesize(all_layers, steps, size)
 fig = show_images(
-    [load_image("brush_strokes"), start.image, texture.image],
+    [load_image("brush_strokes"), synthesize(all_layers, 0, size), texture],
     titles=["style image", "start: white noise", f"after {steps} steps"],
     suptitle="Texture synthesis: only the Gram matrices are matched" + caveat,
 )
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# With ImageNet weights the result has the painting's colours and strokes everywhere
-# but none of its layout: positions were never part of the objective. (With random
-# weights, the quick test setting, expect coloured noise.)
+# Expected with ImageNet weights (the paper's textures; not seen here, the course was built
+# without those weights): the painting's colours and strokes everywhere but none of its
+# layout, since positions were never part of the objective. Seen here with random weights in
+# quick mode (10 steps at 64 px): the noise has hardly moved, coloured noise still.
 #
 # ## 5. Which layers carry the style? (paper, Fig. 1, top row)
 #
@@ -289,29 +310,19 @@ fig = show_images(
 # layer contributes larger structures.
 
 # %% slideshow={"slide_type": "subslide"}
-all_layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
-reconstructions = []
-for depth in range(1, len(all_layers) + 1):
-    layers = all_layers[:depth]
-    result = stylize(
-        "brush_strokes", "brush_strokes", steps=steps, style_layers=layers,
-        # content_weight is 0: use the deepest style layer as the (unused) content
-        # layer so the network is cut right after it and runs faster.
-        content_layers=layers[-1:], **texture_args,
-    )  # fmt: skip
-    reconstructions.append(result.image)
-
+# relu1_1 alone, then + relu2_1, ...: the extractor stops at each set's deepest layer
+reconstructions = [synthesize(all_layers[:depth], steps, size) for depth in range(1, 6)]
 titles = ["style image"] + ["relu1_1"] + [f"+ {name}" for name in all_layers[1:]]
 fig = show_images(
     [load_image("brush_strokes"), *reconstructions], titles=titles, ncols=6, size=2.4,
-    suptitle="Style from growing layer sets: deeper layers add larger structures" + caveat,
+    suptitle="Style from growing layer sets" + caveat,
 )  # fmt: skip
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# What to look for with ImageNet weights: `relu1_1` alone gives colours and pixel-level
-# grain; each deeper layer adds larger, more coherent strokes, until the last image
-# looks like a piece of the painting without its composition. This is why the default
-# style layers are all five.
+# What to expect with ImageNet weights (the paper's Fig. 1 shows it; not seen here):
+# `relu1_1` alone gives colours and pixel-level grain; each deeper layer adds larger, more
+# coherent structures, until the last image looks like a piece of the painting without its
+# composition. That is the paper's reason for using all five, and the library's default.
 #
 # ## 6. Check yourself
 #
@@ -341,8 +352,8 @@ quiz("03-toy-g22", answer);
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Open question and experiment
 #
-# **Experiment.** Synthesise a texture from a *photo* instead of a painting (`stylize("chelsea",
-# "chelsea", content_weight=0, init="noise", ...)`). What survives of the cat, and what does
+# **Experiment.** Synthesise a texture from a *photo* instead of a painting
+# (`synthesize(all_layers, steps, size, style="chelsea")`). What survives of the cat, and what does
 # that tell you about what a Gram matrix keeps?
 #
 # **Open question.** A Gram matrix forgets positions. What does it keep that a colour

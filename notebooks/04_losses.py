@@ -87,7 +87,7 @@ caveat = " (random VGG19 weights: NOT a real result)" if cfg.random_weights else
 # ## 1. The features we compare
 #
 # As in the paper: content is compared at layer 4_2, style at 1_1, 2_1, 3_1, 4_1 and 5_1,
-# after the ReLU (the paper's Caffe `conv*` blobs held post-ReLU values, chapter 02), so
+# after the ReLU (why: [chapter 02, *In-place ReLUs*](02_vgg19_features.ipynb)), so
 # `relu4_2` and `relu1_1` ... `relu5_1`, the library's defaults. `P` holds the photo's
 # features, `S` the painting's, each `{layer: [1, N_l, H_l, W_l]}`.
 
@@ -295,7 +295,7 @@ fig = show_images(
     [load_image("chelsea"), load_image("brush_strokes")] + [r.image for r in runs.values()],
     titles=["content", "style"] + [f"α/β = {1 / beta:.0e}" for beta in runs],
     ncols=6, size=2.4,
-    suptitle="Less style weight keeps the photo, more style weight paints over it" + caveat,
+    suptitle="α/β from photo to painting (expected with ImageNet weights; not seen here)" + caveat,
 )  # fmt: skip
 
 # %% slideshow={"slide_type": "subslide"}
@@ -333,7 +333,14 @@ ax.legend();
 #
 # and every term is a size-free ratio (0 when the image matches the target, 1 when its
 # features are 0), unchanged when a layer's activations are all multiplied by the same
-# factor. The conversion, checked on the noisy photo from section 2:
+# factor. Two caveats. The conversion holds for **one content layer**: with several, the
+# relative form averages the content layers where eq. 1 sums them, so each layer's
+# $\alpha_{paper}$ would also carry a factor $1/(\text{number of content layers})$ and its
+# own $\lVert P_l \rVert^2$. And the implied paper weights are **not equal across layers**:
+# $w_{l,paper} \propto w_l N_l^2 M_l^2 / \lVert A^l \rVert^2$ differs from layer to layer, so
+# the relative form's equal $w_l = 1/5$ are unequal weights in the paper's units (and the
+# paper's equal weights unequal relative ones). The conversion, checked on the noisy photo
+# from section 2 (one content layer):
 
 # %% slideshow={"slide_type": "-"}
 grams = {n: losses.gram_matrix(S[n]) for n in style_layers}
@@ -384,14 +391,15 @@ for norm in ("paper", "relative"):
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # With eq. 1-5 as written the ratio falls roughly fourfold when the side doubles: the content
-# term grows with $M_l$, the style terms do not. Relative to the targets it moves far less
-# (measured with the random test network: about 5x for "paper" against under 2x for
-# "relative", and less the larger the image; not measured with the ImageNet weights, whose
-# numbers differ, though the counting of positions behind the fourfold drop is the same).
-# That is why `stylize` defaults to
-# `normalization="relative"` with $\alpha = 1$, $\beta = 10$: the same `style_weight` means
-# the same balance at 256 px, 512 px or 1024 px. `normalization="paper"` is still there for
-# eq. 1-5 exactly, e.g. to reproduce the paper's numbers or chapter 05's loop.
+# term grows with $M_l$, the style terms do not. Relative to the targets it moves less, but
+# it still moves. Measured with the random test network (this cell, full mode and quick
+# mode): "paper" falls 4.2x from 256 to 512 px and 5.5x from 64 to 128 px; "relative" 1.3x
+# and 2.0x. Not measured at 1024 px, nor with the ImageNet weights (whose numbers differ,
+# though the counting of positions behind the fourfold drop is the same). That is why
+# `stylize` defaults to `normalization="relative"` with $\alpha = 1$, $\beta = 10$: the same
+# `style_weight` gives a far steadier balance across sizes, not the same one, so a weight
+# tuned at one size is a starting point at another. `normalization="paper"` is still there
+# for eq. 1-5 exactly, e.g. to reproduce the paper's numbers or chapter 05's loop.
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. Check yourself
 
@@ -440,8 +448,9 @@ quiz("04-why-normalise", answer);
 #   only $\alpha/\beta$ matters, and it moves the result from photo to painting.
 # - `nst_helpers.losses` implements exactly these formulas (checked against the
 #   by-hand versions above), and by default divides each term by its target's energy: the
-#   same losses with target-derived weights, so $\alpha$ and $\beta$ mean the same at every
-#   image size.
+#   same losses with target-derived weights (one content layer; unequal layer weights in the
+#   paper's units), whose balance drifts far less with the image size (measured: 1.3-2x per
+#   doubling, against 4-5.5x).
 #
 # **Next:** [05 · The optimisation loop](05_the_optimisation_loop.ipynb) minimises this
 # loss over the pixels: the whole method in twenty lines, then the library call.

@@ -26,9 +26,16 @@
 #
 # Everything is in place: a frozen network that describes images (chapter 02), Gram
 # matrices (03) and a loss (04). What is left is to *change the pixels* of an image
-# until the loss is small. This chapter writes that loop out (the one of the project
-# report: Adam, 4000 epochs, snapshots every 1000), checks it against the library's
-# `stylize`, and then looks at optimisers, learning rates and long runs.
+# until the loss is small. This chapter writes that loop out, checks it against the
+# library's `stylize`, and then looks at optimisers, learning rates and long runs.
+#
+# **The report.** The loop follows the recipe of the project report this course grew out of:
+# a reproduction of Gatys et al. with torchvision's VGG19 (RGB pixels in [0, 1], ImageNet
+# normalisation) instead of the paper's Caffe model. It optimised with Adam, from the content
+# photo, for 4000 steps, kept a snapshot every 1000, read the paper's post-ReLU layers and
+# used the paper's losses, eq. 1-5, with $\alpha = 1$ and $\beta = 10^6$. (It calls the steps
+# "epochs"; each is one Adam update of the one image, a *step* in this course.) Section 8
+# lists where the report, the paper and this course differ.
 #
 # **Learning objectives**
 #
@@ -130,19 +137,19 @@ check_loop(my_style_transfer);
 # paper's losses (the library's `content_loss` and `style_loss`, chapter 04); the rest of the
 # chapter builds on its run.
 #
-# The settings first: the project report's recipe, Adam from the content photo for 4000
-# epochs with a snapshot every 1000, on the paper's post-ReLU layers (chapter 02) and the
-# paper's losses, eq. 1-5, with $\alpha = 1$ and $\beta = 10^6$ in those units. They are
-# spelled out so that our loop and `stylize` (asked for `normalization="paper"`) can run the
-# very same optimisation. `stylize`'s own default is the relative form of chapter 04, where
-# the same balance is $\beta = 10$ at every size.
+# The settings first: the report's recipe (above), spelled out so that our loop and
+# `stylize` (asked for `normalization="paper"`) can run the very same optimisation. Its
+# $\beta = 10^6$ is in eq. 1-5's units. `stylize`'s own default is the relative form of
+# chapter 04 with $\beta = 10$; no single paper $\beta$ is the same balance as that, because
+# the conversion (chapter 04, section 7) depends on the targets' energies, so on the photo,
+# the painting, the layers and the size.
 
 # %% slideshow={"slide_type": "-"}
 size = cfg.pick(64, 512, cpu=256)  # longest side in pixels
 steps = cfg.pick(12, 4000, cpu=200)  # the report: 4000 Adam steps, a snapshot every 1000
 lr = 0.02  # Adam's step size, in normalised-pixel units
 content_weight, style_weight = 1.0, 1e6  # alpha and beta, in eq. 1-5's units
-content_layers = ["relu4_2"]  # the paper's conv4_2 blob (post-ReLU)
+content_layers = ["relu4_2"]  # the paper's conv4_2 (post-ReLU: chapter 02)
 style_layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
 layer_weights = {name: 1 / len(style_layers) for name in style_layers}  # w_l
 content_name, style_name = "chelsea", "brush_strokes"
@@ -316,7 +323,7 @@ ax.set_title("Total loss per second of compute" + caveat);
 # L-BFGS usually reaches a low loss in fewer iterations, but each costs more, needs
 # more memory (it keeps `history_size` past gradients) and it cannot cope with the
 # clamping or with a noisy loss as gracefully as Adam. The report used Adam, which
-# is also what `stylize` does by default (section 7 lists this and the other departures).
+# is also what `stylize` does by default (section 8 lists this and the other departures).
 #
 # ## 5. What the learning rate does
 #
@@ -340,8 +347,8 @@ ax.set_title("The learning rate sets how fast, and how smoothly, the loss falls"
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Long runs on Colab: checkpoint and resume
 #
-# 4000 steps at 512 px take several minutes on a Colab GPU, and Colab runtimes
-# disconnect. `stylize(..., checkpoint=PATH, checkpoint_every=N)` saves everything
+# 4000 steps at 512 px take a while even on a GPU (not timed for this course), and Colab
+# runtimes disconnect. `stylize(..., checkpoint=PATH, checkpoint_every=N)` saves everything
 # needed to continue (image, optimiser state, history, snapshots) every `N` steps and
 # when the run is stopped; `stylize(..., resume=PATH)` with the same settings
 # continues where it stopped. Below, the first session is stopped halfway, as a
@@ -416,7 +423,7 @@ answer = ...  # "a" or "b"
 quiz("05-lbfgs-clamp", answer);
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 7. Departures from the paper and the report
+# ## 8. Departures from the paper and the report
 #
 # What this chapter (and `stylize`'s defaults) do differently from Gatys et al. (arXiv
 # 1508.06576, and its CVPR 2016 version) and from the project report this course follows:
@@ -430,7 +437,7 @@ quiz("05-lbfgs-clamp", answer);
 # | Network and preprocessing | Caffe VGG19: BGR, 0-255, mean subtracted | torchvision VGG19: RGB in [0, 1], ImageNet mean/std | as the report |
 # | Loss normalisation | eq. 1-5: $\tfrac12\sum(F-P)^2$, $E_l = \sum(G-A)^2/(4N_l^2M_l^2)$ | eq. 1-5 | relative to the targets (`normalization="relative"`, chapter 04): the same losses with target-derived weights; `"paper"` = eq. 1-5 |
 # | Gram of a style image of another shape | not discussed | not discussed | Grams rescaled by the ratio of positions, so each position counts alike |
-# | Result | the final image | the snapshots at epochs 1000, 2000, 3000, 4000 | the image with the lowest loss seen (`result.image`); snapshots as the report |
+# | Result | the final image | the snapshots at steps 1000, 2000, 3000, 4000 | the image with the lowest loss seen (`result.image`); snapshots as the report |
 # | Weights $\alpha/\beta$ | eq. 1-5's units (Fig. 3 spans $10^{-5}$ ... $10^{-2}$) | eq. 1-5's units | $\alpha = 1$, $\beta = 10$ relative (README: calibration); section 1b uses eq. 1-5 |
 
 # %% [markdown] slideshow={"slide_type": "slide"}

@@ -71,7 +71,12 @@ cfg = setup()  # device, mode, weights; shows a banner when weights are random
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The baseline and how we measure
 #
-# All runs share the content photo, the painting, the seed and the number of Adam steps. `measure`
+# All runs share the content photo, the painting, the seed and the number of Adam steps. The
+# **baseline** is `stylize`'s defaults: Adam from the photo, the relative losses of chapter 04,
+# max pooling, fp32; not Gatys et al. as published (L-BFGS, eq. 1-5; chapter 05, section 8,
+# lists the differences). Every caption that describes a picture says what is *expected* with
+# the ImageNet weights: the course's authors had no ImageNet weights and have not seen these
+# runs with them. Numbers printed by a cell are measured on your machine. `measure`
 # wraps `stylize` and records two costs:
 #
 # - **time**: wall-clock seconds of the whole call (`time.perf_counter`), targets included;
@@ -112,6 +117,7 @@ BASE = dict(
     weights=cfg.weights,
 )
 NOTE = " - random VGG19: NOT art" if cfg.random_weights else ""
+EXPECT = "Expected with ImageNet weights (not seen here): "  # a picture described, unseen
 COSTS = {}  # label -> what it changes, seconds, per_step, memory (bytes), how memory was got
 
 warnings.simplefilter("ignore", RandomWeightsWarning)  # the banner above already says so
@@ -159,7 +165,9 @@ def measure(label, what=None, **changes):
 
 
 content_img, style_img = load_image(CONTENT, max_size=SIZE), load_image(STYLE, max_size=SIZE)
-baseline = measure("baseline (the paper)", what="nothing: Gatys et al. as published")
+baseline = measure(
+    "baseline (defaults)", what="nothing: stylize's defaults (Adam, relative losses, max pool)"
+)
 show_images(
     [content_img, style_img, baseline.image],
     titles=["content", "style", "baseline"],
@@ -176,9 +184,12 @@ plt.show()
 # of neighbouring pixels, $\sum_{i,j} (x_{i+1,j} - x_{i,j})^2 + (x_{i,j+1} - x_{i,j})^2$; adding
 # `tv_weight` times it to the loss trades a little detail for smoothness.
 #
-# **When to use it:** speckled or noisy results, high resolutions, noise initialisation. Raise the
-# weight by factors of 10 until the speckle goes; too much of it blurs the brush strokes. It costs
-# almost nothing: one subtraction per pixel.
+# **When to use it:** speckled or noisy results, high resolutions, noise initialisation. With the
+# default relative losses `tv_weight` is in TV per pixel position, so it means the same at every
+# size; this section uses 1.0, and the studio's slider (chapter 06) runs from 1e-4 to 10. Raise it
+# a decade at a time until the speckle goes; too much of it is expected to blur the brush strokes
+# (which value suits the ImageNet weights has not been measured for this course). It costs almost
+# nothing: one subtraction per pixel.
 #
 # ### Exercise: write the TV loss
 #
@@ -223,7 +234,7 @@ show_images(
         f"tv_weight=0 (TV {tv['baseline']:.0f})",
         f"tv_weight={TV_WEIGHT} (TV {tv['with TV']:.0f})",
     ],
-    suptitle=f"Notice the speckle that the TV prior removes{NOTE}",
+    suptitle=f"{EXPECT}less speckle with the TV prior (its TV, measured, is in the titles){NOTE}",
 )
 plt.show()
 
@@ -252,7 +263,7 @@ start = time.perf_counter()
 luminance = transfer_luminance(baseline.image, content_img)  # what preserve_color="luminance" does
 post_seconds = time.perf_counter() - start
 COSTS["colour: luminance transfer"] = {
-    **COSTS["baseline (the paper)"],
+    **COSTS["baseline (defaults)"],
     "what": "output chrominance := photo's (post-process)",
 }
 COSTS["colour: luminance transfer"]["seconds"] += post_seconds
@@ -288,7 +299,7 @@ show_images(
         "luminance transfer",
         "histogram matching",
     ],
-    suptitle=f"Notice whose colours each result wears: the painting's or the photo's{NOTE}",
+    suptitle=f"Whose colours each result wears: the chrominance gaps printed above measure it{NOTE}",
 )
 plt.show()
 
@@ -315,7 +326,7 @@ blend = measure(
 show_images(
     [style_img, baseline.image, blend.image, only_2.image, style_2_img],
     titles=[STYLE, "100% " + STYLE, "50/50 blend", "100% " + STYLE_2, STYLE_2],
-    suptitle=f"Notice the blend sits between the two single-style results{NOTE}",
+    suptitle=f"{EXPECT}the blend's texture between the two single-style results{NOTE}",
 )
 plt.show()
 
@@ -338,7 +349,7 @@ coarser = measure("style scale 2", what="style image at 2 x size: bigger strokes
 show_images(
     [finer.image, baseline.image, coarser.image],
     titles=["style_scale=0.5", "style_scale=1 (baseline)", "style_scale=2"],
-    suptitle=f"Notice the size of the texture grow from left to right{NOTE}",
+    suptitle=f"{EXPECT}the texture grows from left to right{NOTE}",
 )
 plt.show()
 
@@ -359,7 +370,7 @@ avg = measure("average pooling", what="MaxPool2d -> AvgPool2d in VGG19", pooling
 show_images(
     [baseline.image, avg.image],
     titles=["max pooling (baseline)", "average pooling"],
-    suptitle=f"Notice the softer, more even texture with average pooling{NOTE}",
+    suptitle=f"{EXPECT}a softer, more even texture with average pooling{NOTE}",
 )
 plt.show()
 
@@ -369,18 +380,21 @@ plt.show()
 # `scales=[s1, s2, ..., SIZE]` splits the step budget equally over several sizes: optimise small,
 # upsample the result, continue at the next size. At a low resolution a VGG receptive field covers
 # more of the picture, so the coarse steps settle the large-scale layout cheaply and the fine steps
-# add detail. The history records the `scale` of every step; the loss jumps at each change of size
-# because it is a sum over positions.
+# add detail. The history records the `scale` of every step. At each change of size the loss
+# jumps: measured with random weights (relative losses, 48/72/96 px), the total rose by about half,
+# the style term up and the content term down. The upsampled image is blurred, and the targets are
+# recomputed at the new size; under the relative default it is not a matter of summing over more
+# positions, since each term is a size-free ratio.
 #
 # What it saves is **time**: fewer steps run at full size. What it does not save is **peak
 # memory**: the last scale runs at full size, so the peak is that of a single-scale run. To fit a
 # bigger image in memory, use `precision="auto"` or a smaller final size instead. (In quick mode
-# each scale gets only a few steps, so the upsampled result has not yet regained the fine detail.)
+# each scale gets only four steps.)
 
 # %% slideshow={"slide_type": "subslide"}
 SCALES = cfg.pick([32, 48, 64], [192, 288, 384], cpu=[96, 144, 192])  # ends at SIZE
 coarse = measure("coarse-to-fine", what=f"scales={SCALES}, same total steps", scales=SCALES)
-single, multi = COSTS["baseline (the paper)"], COSTS["coarse-to-fine"]
+single, multi = COSTS["baseline (defaults)"], COSTS["coarse-to-fine"]
 print(f"time:   single scale {single['seconds']:.1f} s, coarse-to-fine {multi['seconds']:.1f} s")
 print(
     f"memory: single scale {single['memory'] / 2**20:.0f} MiB, coarse-to-fine "
@@ -392,7 +406,7 @@ for s in SCALES:
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
 plot_history(baseline, keys=("total",), x="seconds", ax=axes[0], label="single scale")
 plot_history(coarse, keys=("total",), x="seconds", ax=axes[0], label="coarse-to-fine")
-axes[0].set_title("Notice: coarse steps are cheap; the loss jumps with each new size")
+axes[0].set_title("Total loss per second: coarse steps are cheap; it jumps at each new size")
 axes[1].imshow(np.hstack([np.asarray(baseline.image), np.asarray(coarse.image)]))
 axes[1].set_title(f"single scale | coarse-to-fine (both {SIZE} px)")
 fig.suptitle(f"Coarse-to-fine against one scale{NOTE}")
@@ -438,26 +452,28 @@ for ax, start, runs in [
 ]:
     for run, name in zip(runs, ("pixels", "Fourier"), strict=True):
         plot_history(run, keys=("total",), x="seconds", ax=ax, label=name)
-    ax.set_title(f"from {start}: notice which curve falls faster per second")
+    ax.set_title(f"from {start}: total loss per second (measured)")
 fig.tight_layout()
 plt.show()
 show_images(
     [noise_pixel.image, noise_fourier.image, baseline.image, fourier.image],
     titles=["pixels from noise", "Fourier from noise", "pixels from photo", "Fourier from photo"],
-    suptitle=f"Notice that Fourier steps change whole regions at once{NOTE}",
+    suptitle=f"{EXPECT}Fourier steps change whole regions at once{NOTE}",
 )
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # **When to use it:** starting from noise, or whenever pixel runs stay speckled, at the same
-# learning rate. (A quick-mode dozen steps barely leave the noise either way: compare the curves.) The FFTs cost little next to VGG19. With the content photo as the start and real
-# weights the difference is smaller, because the photo already has natural image statistics.
+# learning rate. The FFTs cost little next to VGG19 (the table in section 10 measures it). With the
+# content photo as the start the difference is expected to be smaller, because the photo already
+# has natural image statistics (not measured with the ImageNet weights).
 #
 # ## 8. Which layers: style-layer weights and the content layer
 #
-# The paper weights the style layers equally ($w_l = 1/5$) and takes content from `relu4_2` (its `conv4_2`, post-ReLU). Shallow
-# style layers (`relu1_1`, `relu2_1`) carry colours and fine grain; deep ones (`relu4_1`,
-# `relu5_1`) carry larger motifs. `style_layer_weights` takes a list (one weight per style layer)
+# The paper weights the style layers equally ($w_l = 1/5$) and takes content from `relu4_2` (its
+# `conv4_2`: [chapter 02](02_vgg19_features.ipynb)). With the ImageNet weights, shallow style
+# layers (`relu1_1`, `relu2_1`) are expected to carry colours and fine grain, deep ones (`relu4_1`,
+# `relu5_1`) larger motifs (the paper's Fig. 1). `style_layer_weights` takes a list (one weight per style layer)
 # or a dict (unnamed layers get 0); a weight of 0 drops a layer. A shallower content layer such as
 # `relu2_2` keeps the photo's exact pixels, a deeper one only its layout (the paper's Fig. 1).
 #
@@ -486,7 +502,7 @@ show_images(
         "relu4_1 + relu5_1",
         "content from relu2_2",
     ],
-    suptitle=f"Notice fine grain (left) against large motifs (third); relu2_2 keeps the photo{NOTE}",
+    suptitle=f"{EXPECT}fine grain (left), large motifs (third), relu2_2 keeps the photo{NOTE}",
 )
 plt.show()
 
@@ -522,14 +538,16 @@ print(
 show_images(
     [baseline.image, mixed.image],
     titles=["fp32", mixed.precision],
-    suptitle=f"Notice how close the two are{NOTE}",
+    suptitle=f"fp32 against {mixed.precision}: the pixel difference is printed above{NOTE}",
 )
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# **When to use it:** on any GPU (`"auto"` picks the right type); on a CPU only when it has native
-# bf16 (`nst_helpers.devices.cpu_has_fast_bf16()`), otherwise bf16 is emulated and slower. If a run
-# turns NaN, go back to fp32.
+# **When to use it:** on a GPU it is expected to save memory and time (`"auto"` picks the type;
+# not measured for this course, which had no GPU); on a CPU only when it has native bf16
+# (`nst_helpers.devices.cpu_has_fast_bf16()`): on the course's 2-core CPU with AVX512-BF16 it gave
+# 1.7x per step (README, *Speed*), where emulated bf16 is slower. The table below measures it on
+# your machine. If a run turns NaN, go back to fp32.
 #
 # ## 10. What each feature costs, measured on this run
 #
@@ -538,7 +556,7 @@ plt.show()
 # and the `estimate_memory` model elsewhere (the column says which).
 
 # %% slideshow={"slide_type": "-"}
-base_s = COSTS["baseline (the paper)"]["seconds"]
+base_s = COSTS["baseline (defaults)"]["seconds"]
 rows = [
     "| feature | what it changes | time (s) | vs baseline | ms/step (median) | memory (MiB) |",
     "|---|---|---|---|---|---|",
@@ -601,7 +619,8 @@ quiz("07-luminance", answer);
 #   `parameterization`, `tv_weight`, `style_layer_weights`, `content_layers`, `precision`).
 # - Colour: `"luminance"` keeps the photo's colours exactly, for free; `"histogram"` keeps its
 #   palette but lets the painting vary it.
-# - Coarse-to-fine saves time, not peak memory; mixed precision saves memory and time on GPUs,
+# - Coarse-to-fine saves time, not peak memory. Mixed precision is expected to save memory and
+#   time on GPUs (not measured here; 1.7x per step on the course's CPU with native bf16),
 #   provided the Gram matrices stay in fp32.
 # - A better parameterisation (Fourier, decorrelated colours) speeds up optimisation without
 #   changing the loss; a TV prior changes the loss to prefer smooth images.

@@ -22,14 +22,16 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks/08_real_time_style_transfer.ipynb)
 #
-# *About 45 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in a few minutes on a laptop CPU, with a network trained for a few seconds on the four bundled photos. A usable network needs a GPU: on Colab, about 15 minutes of training at 256 px (the settings are in section 4; that time is an estimate, **not measured** on a GPU).*
+# *About 45 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in a few minutes on a laptop CPU, with a network trained for a few seconds on the four bundled photos. A usable network needs a GPU: one training step of 4 crops at 256 px took 6.7 s on the course's 2-core CPU, so section 4's 4000 steps are hours there; on a GPU they have **not been timed** for this course.*
 #
 # Every picture so far was an optimisation: thousands of gradient steps on the pixels of *one*
 # image, seconds to minutes each. Johnson, Alahi & Fei-Fei (2016) asked a different question:
 # can a network *learn* the answer of that optimisation, so that one forward pass paints any
-# photo? They trained a convolutional network once per style, with the very loss of chapters
-# 03-05 (they called it a *perceptual loss*), and then stylised a 512 px photo in 0.05 s on a
-# 2016 GPU. That is how style transfer ended up in video and phone apps.
+# photo? They trained a convolutional network once per style, with a loss of the same kind as
+# chapters 03-05 (a *perceptual loss*: features and Grams of a frozen network), and reported
+# stylising a 512 px photo in 0.05 s on a 2016 GPU. That is how style transfer ended up in
+# video and phone apps. Section 2 says what this chapter takes from their paper and what it
+# changes.
 #
 # **Learning objectives**
 #
@@ -106,7 +108,7 @@ NOTE = " - random VGG19: NOT art" if cfg.random_weights else ""
 # $$W^\star = \arg\min_W \; \mathbb{E}_{p \sim \text{photos}} \Big[ \alpha\, L_{content}(f_W(p), p)
 #   + \beta\, L_{style}(f_W(p), a) \Big].$$
 #
-# - The loss is measured by the frozen VGG19, as before: *perceptual* losses compare features
+# - The loss is measured by a frozen network (here VGG19, as before): *perceptual* losses compare features
 #   and Grams, not pixels, so the network is free to repaint every stroke.
 # - There is no target image to copy: each photo is its own content target, the painting's
 #   Grams the style target. No stylised examples are needed, only photos.
@@ -118,7 +120,24 @@ NOTE = " - random VGG19: NOT art" if cfg.random_weights else ""
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. The network
 #
-# `TransformerNet` follows Johnson et al. with the two fixes everyone adopted since:
+# What Johnson et al. (2016) did, and what this chapter follows or changes:
+#
+# | | Johnson et al. | this chapter |
+# |---|---|---|
+# | loss network | VGG-16 | VGG19 (the only network the library has): **changed** |
+# | content layer | `relu2_2` | `relu4_2`, `stylize`'s default: **changed** |
+# | style layers | `relu1_2`, `relu2_2`, `relu3_3`, `relu4_3` | `relu1_1` ... `relu5_1`: **changed** |
+# | Gram normalisation | $G / (C H W)$, squared Frobenius distance | relative to the target's energy (chapter 04): **changed** |
+# | total variation term | yes | `tv_weight=0` by default (the argument exists): **changed** |
+# | downsampling | two stride-2 convolutions | the same: **followed** |
+# | residual blocks | five | five: **followed** |
+# | upsampling | two stride-1/2 (transposed) convolutions | nearest-neighbour x2 then a convolution (Odena et al., 2016): **changed** |
+# | normalisation | batch norm | instance norm (Ulyanov et al., 2016): **changed** |
+# | training | about 40,000 steps of 4 crops at 256 px, two epochs of COCO (80k photos) | 4000 steps of 4 crops at 256 px on Flowers102 (8189 photos) in full mode: **changed** |
+#
+# Instance norm and resize-convolution came after Johnson et al. and are what most
+# implementations use since; the loss network and its layers are this library's defaults, so
+# the network learns the same objective that `stylize` minimises. The parts of `TransformerNet`:
 #
 # - **downsampling** by two stride-2 convolutions: the residual blocks then work on maps a
 #   quarter the size (16x fewer positions), with a large receptive field;
@@ -209,15 +228,19 @@ print("batch-independent, IN(x)[:1] == IN(x[:1]):", torch.allclose(norm(x[:1]), 
 # **In quick mode** (this run, and CI) the photos are the four bundled ones and training lasts a
 # few seconds at tiny sizes: the curve goes down, but the network has not learnt much.
 #
-# **For a usable network, on Colab:** *Runtime -> Change runtime type -> GPU* (a T4 is enough),
+# **In cpu-fast mode** (a CPU, no quick mode) it trains 200 steps of 2 crops at 128 px on the
+# bundled photos: minutes, not a usable network.
+#
+# **For a usable network, on Colab:** *Runtime -> Change runtime type -> GPU*,
 # run with `NST_QUICK=0` and the ImageNet weights, and the cell below uses
 # `train_transformer(STYLE, "flowers102", steps=4000, image_size=256, batch_size=4, lr=1e-3,
 # precision="auto")` (mixed precision: bf16 on Ampere or newer GPUs, fp16 with loss scaling on a
 # T4; losses stay fp32). Flowers102 (8189 photos, 330 MB, MD5-checked by torchvision) is downloaded
-# once; any folder of your own photos works too. We expect about **15 minutes** on a Colab T4
-# for those 4000 steps. That figure is an estimate: this course was built on machines without
-# a GPU and without the real VGG19 weights, so it was **not measured**. Pass
-# `checkpoint=...` (and later `resume=...`) so a disconnected Colab session loses nothing.
+# once; any folder of your own photos works too. How long those 4000 steps take on a Colab GPU
+# has **not been measured**: this course was built on machines without a GPU and without the
+# real VGG19 weights (on its 2-core CPU one step took 6.7 s). The progress bar shows the rate
+# after a few steps. Pass `checkpoint=...` (and later `resume=...`) so a disconnected Colab
+# session loses nothing.
 
 # %% slideshow={"slide_type": "subslide"}
 # the bundled photos, or Flowers102 (8189 photos, downloaded once) on a GPU
@@ -341,11 +364,11 @@ display(Markdown("\n".join(rows) + f"\n\nMeasured on {cfg.device} (optimisation:
 # ## 7. What is lost
 #
 # - **One style per network.** The painting's Grams are baked into the weights: a new painting
-#   means training again (about 15 minutes on a GPU, against seconds to minutes per picture for
-#   the optimisation). Section 10 points to networks that take the style as an input.
+#   means training again (4000 steps: hours on a CPU, not timed on a GPU for this course),
+#   against one optimisation per picture. Section 10 points to networks that take the style as an input.
 # - **Some quality.** The network minimises the loss *on average* over photos; a dedicated
-#   optimisation of one picture reaches a lower loss for that picture. Johnson et al. found the
-#   network's results about as good as roughly 50-100 L-BFGS iterations of the optimisation.
+#   optimisation of one picture reaches a lower loss for that picture. Johnson et al. measured
+#   their network's loss at about that of 50 to 100 L-BFGS iterations of the optimisation.
 # - **Knobs are frozen at training time.** Style weight, layers, the stroke size (set by the
 #   training crop size relative to the painting) and colour handling are fixed per network;
 #   `stylize` lets you change each per picture (chapters 04 and 07).
@@ -518,12 +541,16 @@ quiz("08-instance-not-batch", answer);
 # ## Key takeaways
 #
 # - A feed-forward network trained with the perceptual loss of `stylize` amortises the
-#   optimisation: minutes of training per style, then one forward pass per photo of any size.
+#   optimisation: one training run per style (hours on a CPU; not timed on a GPU here), then
+#   one forward pass per photo of any size.
+# - This chapter follows Johnson et al.'s downsampling and residual blocks, and changes their
+#   loss network (VGG19 at `stylize`'s layers), normalisation (instance norm), upsampling
+#   (resize-convolution) and training data and length (section 2).
 # - The architecture's details each fix a visible artefact or a failure: residual blocks keep
 #   the layout, resize-convolution avoids checkerboards, reflection padding avoids dark borders,
 #   instance normalisation makes every photo independent of its batch and its contrast.
 # - Measured here: the table in section 6 (on this machine; on a GPU the feed-forward column
-#   shrinks to milliseconds, not measured in this course).
+#   is expected to shrink to milliseconds, not measured in this course).
 # - What it costs: one style per network, a little quality, knobs frozen at training time.
 # - `net.export_onnx` gives a file that runs anywhere ONNX Runtime does, with dynamic size.
 # - Arbitrary-style methods such as AdaIN match per-channel means and standard deviations, the

@@ -208,8 +208,8 @@ torch.testing.assert_close(my_style_loss(F, A), losses.style_layer_loss(F, losse
 # %% [markdown]
 # ## 6. The style loss over all layers (chapter 04, eq. 5)
 #
-# $\mathcal{L}_{style} = \sum_l w_l E_l$, with the paper's equal weights $w_l = 1/5$ over
-# `conv1_1` ... `conv5_1`. The dictionaries map a layer name to its features; the library's
+# $\mathcal{L}_{style} = \sum_l w_l E_l$, with the paper's equal weights $w_l = 1/5$ over its five
+# style layers (`relu1_1` ... `relu5_1` here, chapter 02). The dictionaries map a layer name to its features; the library's
 # `style_loss` takes the same dictionaries (or precomputed Gram matrices).
 
 # %%
@@ -218,7 +218,7 @@ def my_total_style_loss(feats: dict, style_feats: dict, weights: dict) -> torch.
     return sum(w * my_style_loss(feats[name], style_feats[name]) for name, w in weights.items())
 
 
-shapes = {"conv1_1": (1, 4, 8, 8), "conv2_1": (1, 6, 4, 4), "conv3_1": (1, 8, 2, 2)}
+shapes = {"relu1_1": (1, 4, 8, 8), "relu2_1": (1, 6, 4, 4), "relu3_1": (1, 8, 2, 2)}
 feats = {name: torch.randn(*shape, generator=gen) for name, shape in shapes.items()}
 style_feats = {name: torch.randn(*shape, generator=gen) for name, shape in shapes.items()}
 weights = {name: 1 / len(shapes) for name in shapes}
