@@ -142,7 +142,7 @@ print("this photo's channel means:", [round(v, 3) for v in x.mean(dim=(0, 2, 3))
 print("this photo's channel stds: ", [round(v, 3) for v in x.std(dim=(0, 2, 3)).tolist()])
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise: write `normalize`
+# ### Exercise 1: write `normalize`
 #
 # Complete `my_normalize(x)`: `x` is `[B, 3, H, W]` with values in [0, 1]; return
 # `(x - mean) / std` per channel, same shape. Hints: turn `IMAGENET_MEAN` and `IMAGENET_STD`

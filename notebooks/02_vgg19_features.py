@@ -265,7 +265,7 @@ print(f"FeatureExtractor relu1_2: min {post.min().item():+.3f}, "
 # together, and the Gram entries can be negative. After the ReLU only co-activations count,
 # as in the paper. Chapter 03 computes Grams of `relu*` features for that reason.
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise: write a feature extractor
+# ### Exercise 2: write a feature extractor
 #
 # Write `my_extract_features(vgg, x, names)`: run `x` (`[B, 3, H, W]`, normalised) through
 # `vgg` (the 37 modules of the table) and return `{name: that layer's output}` for each name

@@ -142,7 +142,7 @@ print("same Gram after shuffling positions:    ", torch.equal(shuffled @ shuffle
 
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 2. Exercise: write `gram_matrix`
+# ## 2. Exercise 3: write `gram_matrix`
 #
 # Write `my_gram_matrix(features)` for a whole batch: `features` is `[B, C, H, W]`,
 # the result `[B, C, C]`, one unnormalised Gram matrix $G = F F^\top$ per image.

@@ -34,7 +34,7 @@
 # - Write the content loss (eq. 1) and the style loss (eq. 4-5) with the paper's normalisations, and explain the $1/(4N_l^2M_l^2)$.
 # - Derive the style gradient (eq. 6) by hand and check it against autograd.
 # - Combine style layers with weights $w_l$ and the two losses with $\alpha$ and $\beta$ (eq. 7), and read a grid of results over $\alpha/\beta$ (the idea of the paper's Fig. 3).
-# - See why the paper's $\alpha/\beta$ changes meaning with the image size, and convert it to the library's default, the same losses relative to their targets.
+# - See why the paper's $\alpha/\beta$ changes meaning with the image size, write the relative style loss (the library's default: the same losses relative to their targets), and know where the conversion between the two holds.
 
 # %% slideshow={"slide_type": "slide"}
 # Setup: on Colab, fetch the course and import its helpers from the clone; locally, this checkout.
@@ -116,7 +116,7 @@ for name, f in P.items():
 # (eq. 2, where $F > 0$; the paper's extra "0 where $F < 0$" is the ReLU the features
 # come out of: no gradient flows back through it where it cut the activation).
 #
-# ### Exercise: write the content loss
+# ### Exercise 4: write the content loss
 #
 # Write `my_content_loss(F, P)`: eq. 1 over every entry of two feature tensors of the same
 # shape, returned as a 0-dim tensor that autograd can differentiate. `check_content_loss`
@@ -180,7 +180,7 @@ for name in style_layers:
 # are far closer to each other, though not equal: the layers still disagree by
 # different amounts.
 #
-# ## 4. Exercise: write the style loss of one layer
+# ## 4. Exercise 5: write the style loss of one layer
 #
 # Write `my_style_loss(F, A)` where `F` are the generated image's features and `A`
 # the style image's features at the same layer, both `[1, C, H, W]` (features, not
@@ -233,7 +233,7 @@ assert torch.allclose(mine, lib, rtol=1e-4)
 assert check_style_loss(style_layer_loss_by_hand)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise: the gradient of the style loss (eq. 6)
+# ### Exercise 6: the gradient of the style loss (eq. 6)
 #
 # The paper also writes the gradient of $E_l$ out by hand. With $F^l$ a layer's features
 # after the ReLU as an $N_l \times M_l$ matrix and $G^l = F^l F^{l\top}$:
@@ -251,7 +251,7 @@ assert check_style_loss(style_layer_loss_by_hand)
 # the exercise shows there is no magic in it.
 #
 # Stuck? The checker's hint names the mistake it found. A reference solution, checked the
-# same way, is in [the solutions notebook](solutions/solutions.ipynb) (exercise 7); the rest of
+# same way, is in [the solutions notebook](solutions/solutions.ipynb) (exercise 6); the rest of
 # this chapter uses the library, so it runs whether or not your version passes.
 
 # %% slideshow={"slide_type": "-"}
@@ -361,9 +361,42 @@ print(f"relative, alpha = 1, beta = 10:         total {relative['total'].item():
 print(f"paper, with the target-derived weights: total {paper['total'].item():.6g}")
 assert torch.allclose(relative["total"], paper["total"], rtol=1e-4)
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 7: the relative style loss
+#
+# Write `my_relative_style_loss(F, A)`: one layer's $E^{rel}_l = \lVert G^l - A^l \rVert^2 /
+# \lVert A^l \rVert^2$, where `F` and `A` are the generated and the style image's features
+# `[1, N, H, W]` (compute both Grams inside, with `losses.gram_matrix`) and $\lVert \cdot
+# \rVert^2$ is the sum of the squared entries. Return a 0-dim tensor. `check_relative_loss`
+# tests three sizes and the property that is the point of the relative form: multiply every
+# activation by the same constant and the value must not change. It names the usual slips:
+# the paper's $4 N^2 M^2$ instead of the target's energy, the generated image's energy, norms
+# that are not squared, features compared instead of Grams.
+#
+# Stuck? The checker's hint names the mistake it found. A reference solution, checked the
+# same way, is in [the solutions notebook](solutions/solutions.ipynb) (exercise 7); the rest of
+# this chapter uses the library, so it runs whether or not your version passes.
+
+# %% slideshow={"slide_type": "-"}
+from nst_helpers.checks import check_relative_loss
+
+
+def my_relative_style_loss(F: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+    """||G - A_gram||^2 / ||A_gram||^2 for features F, A of shape [1, N, H, W]."""
+    # YOUR CODE HERE (about 3 lines)
+    raise NotImplementedError("write the relative style loss here")
+
+
+passed = check_relative_loss(my_relative_style_loss)
+if passed:  # and on this chapter's real features, against the library
+    mine = my_relative_style_loss(P["relu1_1"], S["relu1_1"])
+    lib = losses.relative_style_layer_loss(P["relu1_1"], grams["relu1_1"])
+    assert torch.allclose(mine, lib, rtol=1e-4)
+    print(f"relu1_1: yours {mine.item():.6g}, the library's {lib.item():.6g}")
+
 # %% [markdown] slideshow={"slide_type": "-"}
-# What the relative form buys: the balance between the two terms at one image size is the
-# balance at another. Below, the weighted style-to-content ratio $\beta L_{style} / (\alpha
+# What the relative form is for: keeping the balance between the two terms steady when the
+# image size changes. Below, the weighted style-to-content ratio $\beta L_{style} / (\alpha
 # L_{content})$ of the same noise image against the same photo and painting, at two sizes,
 # in both normalisations (no optimisation, just the losses):
 

@@ -95,20 +95,22 @@ warnings.simplefilter("ignore", RandomWeightsWarning)  # the banner above alread
 caveat = " (random VGG19 weights: NOT a real result)" if cfg.random_weights else ""
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 1. Exercise: write the loop
+# ## 1. Exercise 8: write the loop
 #
-# Write `my_style_transfer(extractor, loss_fn, content, style, steps, optimizer)`, the whole
-# method in about twenty lines:
+# Write `my_style_transfer(extractor, loss_fn, content, style, steps, optimizer, low, high)`,
+# the whole method in about twenty lines:
 #
 # - `extractor(x)` returns `{layer: features}` (a frozen network); `loss_fn(feats,
 #   content_feats, style_feats)` returns the total loss $\alpha\mathcal{L}_{content} +
 #   \beta\mathcal{L}_{style}$ (it computes the Grams itself); `content` and `style` are
-#   `[1, 3, H, W]` images with pixels in [0, 1].
+#   `[1, 3, H, W]` images whose valid pixel values run from `low` to `high`: [0, 1] for the
+#   checker's tiny network (the defaults), the normalised values of pixels 0 and 1 for VGG19
+#   (`pixel_bounds`, per channel, below).
 # - The targets: the photo's and the painting's features, once.
 # - Start from the photo: `x = content.clone().requires_grad_(True)`; only `x` is optimised.
 # - `optimizer="adam"`: `torch.optim.Adam([x], lr=0.05)`, and after every step clamp the pixels
-#   to [0, 1]. `optimizer="lbfgs"`: `torch.optim.LBFGS([x], max_iter=4)` with a closure, and
-#   clamp only the final image.
+#   to `[low, high]` (`x.clamp_(low, high)` takes numbers or tensors). `optimizer="lbfgs"`:
+#   `torch.optim.LBFGS([x], max_iter=4)` with a closure, and clamp only the final image.
 # - Return `(image, history)` with `history[k]` the loss (a float) of step `k + 1`, measured
 #   before that step's update.
 #
@@ -119,16 +121,19 @@ caveat = " (random VGG19 weights: NOT a real result)" if cfg.random_weights else
 #
 # Stuck? The checker's hint names the mistake it found. A reference solution, checked the
 # same way, is in [the solutions notebook](solutions/solutions.ipynb) (exercise 8); the next
-# section writes our version out at full size, so try yours first.
+# section writes our version out at full size, so try yours first. Once yours passes, section
+# 2 runs it on VGG19 and shows its picture.
 
 # %% slideshow={"slide_type": "-"}
-def my_style_transfer(extractor, loss_fn, content, style, steps, optimizer="adam"):
-    """Optimise the pixels of a copy of `content`; return (image, history of losses)."""
+def my_style_transfer(
+    extractor, loss_fn, content, style, steps, optimizer="adam", low=0.0, high=1.0
+):
+    """Optimise the pixels of a copy of `content` within [low, high]; return (image, history)."""
     # YOUR CODE HERE (about 20 lines)
     raise NotImplementedError("write your optimisation loop here")
 
 
-check_loop(my_style_transfer);
+passed = check_loop(my_style_transfer)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1b. The loop, written out at full size
@@ -157,9 +162,10 @@ content_name, style_name = "chelsea", "brush_strokes"
 # %% [markdown] slideshow={"slide_type": "-"}
 # The loop itself. Only the image `x` is optimised; the network is frozen and the
 # targets (photo features `P`, painting Grams `A`) are computed once. After every Adam
-# step the pixels are clamped to the valid range $[0, 1]$. The loss is recorded
-# *before* each update: record $k$ is the loss of the image that step $k$ started
-# from.
+# step the pixels are clamped to the valid range: the image is normalised (chapter 01), so
+# that is not $[0, 1]$ but, per channel, the normalised values of pixels 0 and 1
+# (`pixel_bounds`). The loss is recorded *before* each update: record $k$ is the loss of
+# the image that step $k$ started from.
 
 # %% slideshow={"slide_type": "-"}
 extractor = FeatureExtractor(content_layers + style_layers, weights=cfg.weights, device=cfg.device)
@@ -187,7 +193,7 @@ for step in range(1, steps + 1):
     history.append({"step": step, "total": loss.item(), "content": lc.item(), "style": ls.item()})
     optimizer.step()
     with torch.no_grad():
-        x.clamp_(low, high)  # keep every pixel inside [0, 1]
+        x.clamp_(low, high)  # every pixel stays within [0, 1] before normalisation
     if step % (steps // 4) == 0:
         snapshots[step] = tensor_to_image(x)
         print(f"step {step}: loss {loss.item():.4g}")
@@ -231,6 +237,39 @@ plot_history(result, keys=("total",), label="stylize", ax=ax)
 ax.lines[1].set_linestyle("--")
 ax.legend()
 ax.set_title("Our loop and stylize: one curve on top of the other");
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your loop on the real network
+#
+# If your `my_style_transfer` passed `check_loop`, here it runs on this chapter's VGG19 with the
+# report's losses, from the same photo, with the pixel bounds of normalised images, and its
+# picture is shown next to `stylize`'s. Your loop uses its own learning rate (0.05), so the two
+# pictures need not be equal.
+
+# %% slideshow={"slide_type": "-"}
+def report_loss(feats, content_feats, style_feats):
+    """The report's loss, eq. 1-5 with alpha = 1, beta = 1e6, as loss_fn(...) expects."""
+    lc = sum(content_loss(feats[n], content_feats[n]) for n in content_layers)
+    ls = style_loss({n: feats[n] for n in style_layers}, {n: style_feats[n] for n in style_layers},
+                    layer_weights)  # fmt: skip
+    return content_weight * lc + style_weight * ls
+
+
+if passed:
+    my_steps = cfg.pick(12, 500, cpu=100)
+    mine, my_history = my_style_transfer(
+        extractor, report_loss, content, style, my_steps, "adam", low=low, high=high
+    )
+    inside = bool(((mine >= low - 1e-6) & (mine <= high + 1e-6)).all())
+    print(f"your loop: loss {my_history[0]:.4g} -> {my_history[-1]:.4g} in {my_steps} steps; "
+          f"every pixel within the bounds: {inside}")  # fmt: skip
+    fig = show_images(
+        [tensor_to_image(content), tensor_to_image(mine), result.image],
+        titles=["photo", f"your loop, {my_steps} steps", f"stylize, {steps} steps"],
+        suptitle="Your loop on VGG19" + caveat,
+    )
+else:
+    print("Your loop has not passed check_loop yet (section 1): it runs here once it does.")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Reading the run: loss curves and snapshots

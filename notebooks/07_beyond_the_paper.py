@@ -179,9 +179,10 @@ plt.show()
 # ## 1. Total variation: a smoothness prior
 #
 # Nothing in the paper's loss prefers smooth images. Pixels are free parameters, so the optimiser
-# also leaves high-frequency speckle that VGG hardly sees, most visibly at large sizes and from a
-# noise start. The **total variation** loss (Mahendran & Vedaldi, 2015) sums squared differences
-# of neighbouring pixels, $\sum_{i,j} (x_{i+1,j} - x_{i,j})^2 + (x_{i,j+1} - x_{i,j})^2$; adding
+# can also leave high-frequency speckle that VGG hardly sees; it is reported most at large sizes
+# and from a noise start (Johnson et al. add a TV term for it; not seen here with ImageNet
+# weights). The **total variation** loss (Mahendran & Vedaldi, 2015) sums squared differences of
+# neighbouring pixels, $\sum_{i,j} (x_{i+1,j} - x_{i,j})^2 + (x_{i,j+1} - x_{i,j})^2$; adding
 # `tv_weight` times it to the loss trades a little detail for smoothness.
 #
 # **When to use it:** speckled or noisy results, high resolutions, noise initialisation. With the
@@ -191,7 +192,7 @@ plt.show()
 # (which value suits the ImageNet weights has not been measured for this course). It costs almost
 # nothing: one subtraction per pixel.
 #
-# ### Exercise: write the TV loss
+# ### Exercise 9: write the TV loss
 #
 # Write `my_tv_loss(x)` for a batch `[B, C, H, W]`: the squared differences between vertical
 # neighbours plus those between horizontal neighbours, summed over everything, as a 0-dim

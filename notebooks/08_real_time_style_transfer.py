@@ -40,7 +40,8 @@
 # - read the transformation network: downsampling, residual blocks, resize-convolution
 #   upsampling, instance normalisation, reflection padding;
 # - write instance normalisation yourself and see why it, not batch norm, suits style transfer;
-# - train a network with `train_transformer` (the same losses as `stylize`) and watch it learn;
+# - write one training step yourself, then train a network with `train_transformer` (the same
+#   losses as `stylize`) and watch it learn;
 # - measure seconds per image, optimisation against feed-forward, at three sizes;
 # - export the network to ONNX and run it with ONNX Runtime, on photos and on video frames;
 # - know where to go next for *arbitrary* styles (AdaIN: per-channel mean and standard deviation).
@@ -169,7 +170,7 @@ for h, w in [(256, 256), (101, 77), (5, 9)]:  # any size comes back unchanged
         print((h, w), "->", tuple(net(torch.rand(1, 3, h, w)).shape[-2:]))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 3. Exercise: instance normalisation
+# ## 3. Exercise 10: instance normalisation
 #
 # Batch normalisation standardises each channel with statistics pooled over the whole batch.
 # For style transfer that is the wrong thing: how a photo is painted should not depend on which
@@ -181,13 +182,14 @@ for h, w in [(256, 256), (101, 77), (5, 9)]:  # any size comes back unchanged
 #   \sigma^2_{bc} = \frac{1}{HW}\sum_{h,w} (x_{bchw} - \mu_{bc})^2,$$
 #
 # with $\epsilon = 10^{-5}$ and the *biased* variance (divide by $HW$, not $HW - 1$). The layer
-# then learns a scale and a shift per channel. Ulyanov, Vedaldi & Lempitsky (2016) found that
+# then learns a scale and a shift per channel. Ulyanov, Vedaldi & Lempitsky (2016) report that
 # this one change visibly improves feed-forward stylisation: it removes each image's contrast
 # before the network paints it.
 #
 # Write `my_instance_norm(x)` for `x` of shape `[B, C, H, W]`. Hints: `x.mean(dim=(2, 3),
 # keepdim=True)` keeps the shape `[B, C, 1, 1]` so it broadcasts; `torch.sqrt`. Stuck? The
-# solutions notebook (`notebooks/solutions/solutions.ipynb`) has a checked version.
+# checker's hint names the mistake it found; a reference solution, checked the same way, is in
+# [the solutions notebook](solutions/solutions.ipynb) (exercise 10).
 
 # %% slideshow={"slide_type": "-"}
 def my_instance_norm(x: torch.Tensor) -> torch.Tensor:
@@ -232,7 +234,7 @@ print("batch-independent, IN(x)[:1] == IN(x[:1]):", torch.allclose(norm(x[:1]), 
 # bundled photos: minutes, not a usable network.
 #
 # **For a usable network, on Colab:** *Runtime -> Change runtime type -> GPU*,
-# run with `NST_QUICK=0` and the ImageNet weights, and the cell below uses
+# run with `NST_QUICK=0` and the ImageNet weights, and the training cell below uses
 # `train_transformer(STYLE, "flowers102", steps=4000, image_size=256, batch_size=4, lr=1e-3,
 # precision="auto")` (mixed precision: bf16 on Ampere or newer GPUs, fp16 with loss scaling on a
 # T4; losses stay fp32). Flowers102 (8189 photos, 330 MB, MD5-checked by torchvision) is downloaded
@@ -241,6 +243,64 @@ print("batch-independent, IN(x)[:1] == IN(x[:1]):", torch.allclose(norm(x[:1]), 
 # real VGG19 weights (on its 2-core CPU one step took 6.7 s). The progress bar shows the rate
 # after a few steps. Pass `checkpoint=...` (and later `resume=...`) so a disconnected Colab
 # session loses nothing.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 11: one training step
+#
+# Before the library trains, write the heart of its loop yourself:
+# `my_training_step(net, optimizer, extractor, loss_fn, photos)`. `photos` is a batch
+# `[B, 3, H, W]` in [0, 1]; `net` paints them (same shape); `optimizer` holds `net`'s weights;
+# `extractor(images)` returns `{layer: features}` from the frozen loss network;
+# `loss_fn(features, content_features)` returns the total loss (the painting's Grams are inside
+# it). One step: `zero_grad`; stylise the photos; the photos' **own** features, computed
+# without gradients, are the content targets (no stylised examples exist); the loss;
+# `backward`; `step`; return the loss as a float. `check_training_step` runs two steps on a tiny
+# network and names the usual slips: the targets taken from the network's output, targets with
+# gradients, a missing `zero_grad`, the loss measured after the update.
+#
+# Stuck? The checker's hint names the mistake it found. A reference solution, checked the
+# same way, is in [the solutions notebook](solutions/solutions.ipynb) (exercise 11). When your
+# step passes, the cell runs a few of your steps on VGG19 and a fresh `TransformerNet`.
+
+# %% slideshow={"slide_type": "-"}
+from nst_helpers import denormalize, gram_matrix, image_to_tensor, losses, normalize
+from nst_helpers.checks import check_training_step
+
+
+def my_training_step(net, optimizer, extractor, loss_fn, photos) -> float:
+    """One step on net's weights for photos [B, 3, H, W] in [0, 1]; return the step's loss."""
+    # YOUR CODE HERE (about 7 lines)
+    raise NotImplementedError("write one training step here")
+
+
+passed = check_training_step(my_training_step)
+if passed:  # a few of your steps on the real loss network, at a small size
+    vgg19 = FeatureExtractor(
+        ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1", "relu4_2"],
+        weights=cfg.weights, device=cfg.device,
+    )  # fmt: skip
+
+    def extractor(images):  # the network paints in [0, 1]; VGG19 wants normalised pixels
+        return vgg19(normalize(images))
+
+    side = cfg.pick(32, 128, cpu=64)
+    with torch.no_grad():
+        painting = denormalize(image_to_tensor(STYLE, (side, side), cfg.device))
+        grams = {n: gram_matrix(f) for n, f in extractor(painting).items() if n != "relu4_2"}
+
+    def loss_fn(feats, content_feats):  # stylize's defaults: relative, alpha 1, beta 10
+        return losses.objective(
+            feats, {"relu4_2": content_feats["relu4_2"]}, grams,
+            content_weight=1.0, style_weight=10.0,
+        )["total"]  # fmt: skip
+
+    batch = [
+        denormalize(image_to_tensor(n, (side, side), cfg.device)) for n in ("chelsea", "coffee")
+    ]
+    student = TransformerNet().to(cfg.device)
+    adam = torch.optim.Adam(student.parameters(), lr=1e-3)
+    run = [my_training_step(student, adam, extractor, loss_fn, torch.cat(batch)) for _ in range(3)]
+    print("your steps on VGG19, loss:", " -> ".join(f"{v:.4g}" for v in run))
 
 # %% slideshow={"slide_type": "subslide"}
 # the bundled photos, or Flowers102 (8189 photos, downloaded once) on a GPU
@@ -480,8 +540,6 @@ def adain(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     sd_y = (y.var(dim=(2, 3), unbiased=False, keepdim=True) + eps).sqrt()
     return sd_y * (x - mu_x) / sd_x + mu_y
 
-
-from nst_helpers import image_to_tensor
 
 vgg = FeatureExtractor(["relu4_1"], weights=cfg.weights, device=cfg.device)
 with torch.no_grad():
