@@ -129,8 +129,8 @@ fig = show_pipeline(
 #   checks that everything runs (CI uses it); the pictures are too small to judge.
 # - `cpu-fast` (a CPU, `NST_QUICK` not set): 256 px pictures made with `preset="fast"`, the
 #   library's quickest route to a finished picture (16 s at 256 px on a quiet 2-core CPU,
-#   README *Speed*), and smaller versions of each chapter's experiments: a few minutes a
-#   chapter.
+#   README *Speed*), and smaller versions of each chapter's experiments (estimated at a few
+#   minutes a chapter on a quiet laptop; not measured).
 # - `full` (a GPU): the chapters' full sizes and step counts, up to 512 px and 4000 steps.
 
 # %% slideshow={"slide_type": "-"}

@@ -231,7 +231,8 @@ print("batch-independent, IN(x)[:1] == IN(x[:1]):", torch.allclose(norm(x[:1]), 
 # few seconds at tiny sizes: the curve goes down, but the network has not learnt much.
 #
 # **In cpu-fast mode** (a CPU, no quick mode) it trains 200 steps of 2 crops at 128 px on the
-# bundled photos: minutes, not a usable network.
+# bundled photos: an eighth of the work of a 4-crop 256 px step (6.7 s on the course's CPU),
+# so about 3 minutes by that estimate, and not a usable network.
 #
 # **For a usable network, on Colab:** *Runtime -> Change runtime type -> GPU*,
 # run with `NST_QUICK=0` and the ImageNet weights, and the training cell below uses
