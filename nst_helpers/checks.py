@@ -1140,7 +1140,7 @@ def quiz(
         return check_answer(
             answer, expected, tol=tol, hint=hint, explanation=explanation, accept=accept
         )
-    from .quizzes import QUESTIONS
+    from .course.quizzes import QUESTIONS
 
     q = QUESTIONS.get(question)
     if q is None:

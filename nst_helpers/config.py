@@ -16,7 +16,8 @@ What is *not* here is how a run reports and survives (``callback``, ``preview``,
 
 Field metadata: ``help`` (one line), ``flag`` (the CLI flag when not ``--field-name``),
 ``parse`` (how the CLI reads the value), ``choices``, ``memory`` (an option of
-``estimate_memory``) and ``key`` (``False``: may differ when resuming a checkpoint).
+``estimate_memory``), ``key`` (``False``: may differ when resuming a checkpoint) and ``before``
+(a key field added after v0.1: the value older checkpoints were made with).
 """
 
 from __future__ import annotations
@@ -34,19 +35,20 @@ from .devices import PRECISIONS
 from .features import (
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
-    VGG19_LAYERS,
+    NETWORKS,
     min_input_size,
+    network_layers,
     validate_layers,
 )
 from .losses import NORMALIZATIONS, layer_weights
 from .parameterization import PARAMETERIZATIONS
-from .presets import PRESETS
-from .recompute import check_checkpointing
 
 OPTIMIZERS = ("adam", "lbfgs")
 INITS = ("content", "noise", "style")
 PRESERVE_COLOR = (None, "luminance", "histogram")
 POOLINGS = ("max", "avg")
+PRESETS = (None, "fast")
+"""Named optimisation plans; what each one does lives in ``optimize/presets.py``."""
 DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}
 DEFAULT_STYLE_WEIGHT = 10.0
 """beta for ``normalization="relative"`` (alpha = 1); chosen by ``benchmarks/calibrate.py``,
@@ -81,6 +83,15 @@ def _choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
         shown = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name}={value!r} must be one of {shown}")
     return value
+
+
+def check_checkpointing(value: object) -> bool | str:
+    """Validate a ``checkpointing`` option: ``False``, ``True`` or ``"auto"``."""
+    if value is None:
+        return False
+    if isinstance(value, bool) or value == "auto":
+        return value
+    raise ValueError(f"checkpointing={value!r} must be False, True or 'auto'")
 
 
 def _as_tuple(value: Any) -> tuple:
@@ -121,11 +132,11 @@ class StyleConfig:
         "same at every size; paper: eq. 1-5 exactly", choices=NORMALIZATIONS, memory=True,
     )  # fmt: skip
     content_layers: tuple[str, ...] = _option(
-        DEFAULT_CONTENT_LAYERS, "VGG19 layers for content (reluX_Y after the ReLU, convX_Y "
+        DEFAULT_CONTENT_LAYERS, "network layers for content (reluX_Y after the ReLU, convX_Y "
         "before it)", parse="names", memory=True,
     )  # fmt: skip
     style_layers: tuple[str, ...] = _option(
-        DEFAULT_STYLE_LAYERS, "VGG19 layers whose Gram matrices carry the style",
+        DEFAULT_STYLE_LAYERS, "network layers whose Gram matrices carry the style",
         parse="names", memory=True,
     )  # fmt: skip
     style_layer_weights: tuple[float, ...] | None = _option(
@@ -133,9 +144,14 @@ class StyleConfig:
     )
     init: str = _option("content", "start from the content photo, white noise or the style "
                         "image", choices=INITS)  # fmt: skip
+    network: str = _option(
+        "vgg19", "vgg19 (the paper's) or vgg16 (Johnson et al.'s, and HED's); layer names "
+        "are the same scheme, the defaults exist in both", choices=NETWORKS, before="vgg19",
+    )  # fmt: skip
     weights: str | os.PathLike | None = _option(
-        None, "VGG19 weights: imagenet (default, or $NST_WEIGHTS), random (tests only) or a "
-        ".pth file", parse=str,
+        None, "imagenet, hed (offline: trained VGG16 features from HED edge detection), random "
+        "(tests only) or a .pth file; default $NST_WEIGHTS, else imagenet where its file is "
+        "here, else hed", parse=str,
     )  # fmt: skip
     device: str = _option("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps",
                           parse=str, key=False)  # fmt: skip
@@ -191,6 +207,7 @@ class StyleConfig:
         _choice("precision", self.precision, PRECISIONS)
         _choice("preserve_color", self.preserve_color, PRESERVE_COLOR)
         _choice("pooling", self.pooling, POOLINGS)
+        _choice("network", self.network, NETWORKS)
         _choice("parameterization", self.parameterization, PARAMETERIZATIONS)
         if self.seed is not None and (
             not isinstance(self.seed, int) or isinstance(self.seed, bool)
@@ -199,8 +216,8 @@ class StyleConfig:
             raise ValueError(f"seed must be None or a whole number (64 bit), got {self.seed!r}")
         if not isinstance(self.device, str):
             put("device", str(self.device))  # a torch.device
-        put("content_layers", tuple(validate_layers(self.content_layers)))
-        put("style_layers", tuple(validate_layers(self.style_layers)))
+        put("content_layers", tuple(validate_layers(self.content_layers, self.network)))
+        put("style_layers", tuple(validate_layers(self.style_layers, self.network)))
         if self.style_layer_weights is not None:
             weights = layer_weights(self.style_layers, self.style_layer_weights)
             if not any(weights.values()):
@@ -222,13 +239,13 @@ class StyleConfig:
                 )
             object.__setattr__(self, "scales", scales)
         layers = list(self.content_layers + self.active_style_layers)
-        min_side = min_input_size(layers)
+        min_side = min_input_size(layers, self.network)
         for s in self.sizes:
             if not isinstance(s, int) or isinstance(s, bool):
                 what = "scales" if self.scales is not None else "image_size"
                 raise ValueError(f"{what} must hold whole numbers of pixels, got {s!r}")
             if s < min_side:
-                deepest = max(layers, key=VGG19_LAYERS.__getitem__)
+                deepest = max(layers, key=network_layers(self.network).__getitem__)
                 raise ValueError(
                     f"image size {s!r} is too small: layers up to {deepest} need at least "
                     f"{min_side} px per side"
@@ -292,6 +309,14 @@ def fields() -> tuple[dataclasses.Field, ...]:
 
 
 FIELD_NAMES = tuple(f.name for f in dataclasses.fields(StyleConfig))
+
+
+def added_later() -> dict[str, Any]:
+    """Checkpoint-key fields that v0.1 did not have, each with the value every v0.1 run used.
+
+    A field's ``before`` metadata records it; a checkpoint that lacks the field was made with
+    that value, so it still resumes (``optimize.resume.check_compatible``)."""
+    return {f.name: f.metadata["before"] for f in fields() if "before" in f.metadata}
 
 
 def check_names(options: Mapping[str, Any], where: str = "stylize()") -> None:

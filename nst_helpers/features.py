@@ -1,8 +1,13 @@
-"""VGG19 as a feature extractor: layer names, weight loading and a truncated, frozen network.
+"""VGG as a feature extractor: layer names, weight loading and a truncated, frozen network.
 
 Gatys et al. describe the network by layer *names* (``conv4_2``, ``relu3_1``); torchvision
-stores it as a flat ``nn.Sequential`` indexed by position. ``VGG19_LAYERS`` maps one onto the
-other, and ``FeatureExtractor`` runs the network only as deep as the deepest layer asked for.
+stores it as a flat ``nn.Sequential`` indexed by position. ``VGG19_LAYERS`` (the paper's
+network) and ``VGG16_LAYERS`` (Johnson et al.'s, and HED's) map one onto the other, and
+``FeatureExtractor`` runs the network only as deep as the deepest layer asked for.
+
+Weights: ``"imagenet"`` (torchvision's, downloaded once), ``"hed"`` (VGG16 retrained for edge
+detection, installed from the package index and usable offline: see ``nst_helpers.hed``),
+``"random"`` (seeded, for tests) or a state-dict file.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import os
 import threading
 import warnings
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -18,15 +24,22 @@ from torch import nn
 
 from .devices import device_key, memory_format, resolve_device
 
-# torchvision's configuration "E" (VGG19): channels per conv, "M" for a 2x2 max-pool.
-_VGG19_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
-              512, 512, 512, 512, "M")  # fmt: skip
+# torchvision's configurations "E" (VGG19) and "D" (VGG16): channels per conv, "M" a 2x2 max-pool.
+_CFGS: dict[str, tuple] = {
+    "vgg19": (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+              512, 512, 512, 512, "M"),
+    "vgg16": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
+              512, 512, 512, "M"),
+}  # fmt: skip
+_VGG19_CFG = _CFGS["vgg19"]
+NETWORKS = tuple(_CFGS)
+"""The architectures: ``"vgg19"`` (the paper's, the default) and ``"vgg16"``."""
 
 
-def _layer_names() -> dict[str, int]:
+def _layer_names(cfg: tuple) -> dict[str, int]:
     names: dict[str, int] = {}
     block, conv, index = 1, 1, 0
-    for item in _VGG19_CFG:
+    for item in cfg:
         if item == "M":
             names[f"pool{block}"] = index
             index += 1
@@ -39,37 +52,85 @@ def _layer_names() -> dict[str, int]:
     return names
 
 
-VGG19_LAYERS: dict[str, int] = _layer_names()
+VGG19_LAYERS: dict[str, int] = _layer_names(_CFGS["vgg19"])
 """Layer name -> index in ``torchvision.models.vgg19().features`` (``conv4_2`` -> 21)."""
+VGG16_LAYERS: dict[str, int] = _layer_names(_CFGS["vgg16"])
+"""Layer name -> index in ``torchvision.models.vgg16().features`` (``conv4_2`` -> 19)."""
+LAYERS: dict[str, dict[str, int]] = {"vgg19": VGG19_LAYERS, "vgg16": VGG16_LAYERS}
+
+
+def check_network(network: object) -> str:
+    """``network`` if it is one of ``NETWORKS``, else a ``ValueError`` listing them."""
+    if network not in NETWORKS:
+        raise ValueError(f"network={network!r} must be one of {', '.join(map(repr, NETWORKS))}")
+    return network  # type: ignore[return-value]
+
+
+def network_layers(network: str = "vgg19") -> dict[str, int]:
+    """Layer name -> index of ``network`` (``VGG19_LAYERS`` or ``VGG16_LAYERS``)."""
+    return LAYERS[check_network(network)]
+
 
 DEFAULT_CONTENT_LAYERS = ("relu4_2",)
 DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 """The paper's layers as its Caffe model computed them: Gatys et al. name ``conv4_2`` and
 ``conv1_1 ... conv5_1``, but Caffe's ReLUs run in place, so those blobs hold the post-ReLU
 activations (Gatys' own PyTorch port uses ``r42`` and ``r11 ... r51``). Here ``convX_Y`` means
-the output before the ReLU and ``reluX_Y`` after it, so the defaults are ``relu*``."""
+the output before the ReLU and ``reluX_Y`` after it, so the defaults are ``relu*``. Both
+networks have them."""
 
-VGG19_FILENAME = "vgg19-dcbb9e9d.pth"
-VGG19_URL = f"https://download.pytorch.org/models/{VGG19_FILENAME}"
+
+@dataclass(frozen=True)
+class _ImageNetFile:
+    """torchvision's ImageNet weights of one network, and how a user points at a local copy."""
+
+    network: str
+    filename: str
+    megabytes: int
+    env: str  # an environment variable naming a local copy
+    enum: str  # the torchvision.models weights enum
+
+    @property
+    def url(self) -> str:
+        return f"https://download.pytorch.org/models/{self.filename}"
+
+    @property
+    def cache_file(self) -> Path:
+        """torchvision's own cache path for the file (found there automatically)."""
+        return Path(torch.hub.get_dir()) / "checkpoints" / self.filename
+
+
+IMAGENET_FILES = {
+    "vgg19": _ImageNetFile(
+        "vgg19", "vgg19-dcbb9e9d.pth", 548, "NST_VGG19_WEIGHTS", "VGG19_Weights"
+    ),
+    "vgg16": _ImageNetFile(
+        "vgg16", "vgg16-397923af.pth", 528, "NST_VGG16_WEIGHTS", "VGG16_Weights"
+    ),
+}
+VGG19_FILENAME = IMAGENET_FILES["vgg19"].filename
+VGG19_URL = IMAGENET_FILES["vgg19"].url
 RANDOM_SEED = 0
+NAMED_WEIGHTS = ("imagenet", "hed", "random")
+"""The weights given by name; anything else is a path to a state-dict file."""
 
 
 class WeightsError(RuntimeError):
-    """VGG19 weights could not be found, downloaded or read; the message says how to fix it."""
+    """VGG weights could not be found, downloaded or read; the message says how to fix it."""
 
 
 class RandomWeightsWarning(UserWarning):
-    """Shown whenever a randomly initialised VGG19 is used: its pictures are not art."""
+    """Shown whenever a randomly initialised VGG is used: its pictures are not art."""
 
 
-def build_vgg19_features() -> nn.Sequential:
-    """The layer structure of ``torchvision.models.vgg19().features``, without the classifier.
+def build_features(network: str = "vgg19") -> nn.Sequential:
+    """The layer structure of ``torchvision.models.<network>().features``, no classifier.
 
     Building only the features skips the 120M-parameter classifier that NST never uses.
     """
     layers: list[nn.Module] = []
     channels = 3
-    for item in _VGG19_CFG:
+    for item in _CFGS[check_network(network)]:
         if item == "M":
             layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
         else:
@@ -78,20 +139,41 @@ def build_vgg19_features() -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def _empty_vgg19_features() -> nn.Sequential:
-    """``build_vgg19_features()`` with uninitialised weights, for loading into.
+def build_vgg19_features() -> nn.Sequential:
+    """``build_features("vgg19")``: the layers of ``torchvision.models.vgg19().features``."""
+    return build_features("vgg19")
+
+
+def empty_features(network: str = "vgg19") -> nn.Sequential:
+    """``build_features(network)`` with uninitialised weights, for loading into.
 
     Built on the meta device, so it skips the default init: loading a network never draws from
     the global RNG (a seeded notebook gets the same noise whether or not VGG19 was cached).
     """
     with torch.device("meta"):
-        net = build_vgg19_features()
+        net = build_features(network)
     return net.to_empty(device="cpu")
 
 
-def default_weights() -> str:
-    """``NST_WEIGHTS`` when set (``imagenet``, ``random`` or a path), else ``imagenet``."""
-    return os.environ.get("NST_WEIGHTS", "").strip() or "imagenet"
+def _imagenet_present(network: str) -> bool:
+    spec = IMAGENET_FILES[network]
+    return bool(os.environ.get(spec.env)) or spec.cache_file.exists()
+
+
+def default_weights(network: str = "vgg19") -> str:
+    """The weights used when none are given: ``NST_WEIGHTS`` when set (``imagenet``, ``hed``,
+    ``random`` or a path); else ``imagenet`` where that network's ImageNet file is on this
+    machine (torchvision's cache or ``NST_VGG19_WEIGHTS``/``NST_VGG16_WEIGHTS``); else ``hed``
+    where its package is installed (offline: trained features instead of a 548 MB download);
+    else ``imagenet`` (downloaded once)."""
+    env = os.environ.get("NST_WEIGHTS", "").strip()
+    if env:
+        return env
+    if _imagenet_present(check_network(network)):
+        return "imagenet"
+    from .hed import hed_available
+
+    return "hed" if hed_available() else "imagenet"
 
 
 def weights_are_random(weights: str | os.PathLike | None = None) -> bool:
@@ -99,35 +181,54 @@ def weights_are_random(weights: str | os.PathLike | None = None) -> bool:
     return str(weights if weights is not None else default_weights()).lower() == "random"
 
 
-def _how_to_get_weights(cache_file: Path) -> str:
+def describe_weights(weights: str | os.PathLike | None = None, network: str = "vgg19") -> str:
+    """Which network and weights make the pictures, in words, for banners, CLI and studio.
+
+    >>> describe_weights("hed", "vgg16")
+    'trained VGG16 features from HED edge detection, not ImageNet VGG19'
+    """
+    net = check_network(network).upper()
+    key = str(weights if weights is not None else default_weights(network))
+    if key.lower() == "random":
+        return f"RANDOM {net} weights: the pictures are not stylised"
+    if key.lower() == "hed":
+        shape = "" if network == "vgg16" else " (in VGG19's shape)"
+        return f"trained VGG16 features from HED edge detection{shape}, not ImageNet VGG19"
+    if key.lower() == "imagenet":
+        return f"ImageNet {net}"
+    return f"{net} weights from {key}"
+
+
+def _how_to_get_weights(spec: _ImageNetFile) -> str:
+    from .hed import INSTALL_COMMAND
+
+    name = spec.network.upper()
     return (
-        f"To get the ImageNet VGG19 weights, download {VGG19_FILENAME} (548 MB) from\n"
-        f"  {VGG19_URL}\n"
+        f"To get the ImageNet {name} weights, download {spec.filename} ({spec.megabytes} MB) "
+        f"from\n  {spec.url}\n"
         "on a machine with internet access, then either\n"
-        f"  * put it at {cache_file} (torchvision's cache, found automatically), or\n"
-        f"  * set NST_VGG19_WEIGHTS=/path/to/{VGG19_FILENAME}, or pass weights='/path/to/file'.\n"
-        "For offline tests only, NST_WEIGHTS=random uses a seeded random network "
-        "(its pictures are not stylised)."
+        f"  * put it at {spec.cache_file} (torchvision's cache, found automatically), or\n"
+        f"  * set {spec.env}=/path/to/{spec.filename}, or pass weights='/path/to/file'.\n"
+        "Offline, weights='hed' (NST_WEIGHTS=hed) uses trained VGG16 features from HED edge "
+        f"detection instead: `{INSTALL_COMMAND}` installs them. NST_WEIGHTS=random is for tests "
+        "only (its pictures are not stylised)."
     )
 
 
-def _cache_file() -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILENAME
-
-
-def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+def _read_state_dict(path: Path, spec: _ImageNetFile) -> dict[str, torch.Tensor]:
+    name = spec.network.upper()
     if not path.exists():
         raise WeightsError(
-            f"VGG19 weights file not found: {str(path)!r}\n" + _how_to_get_weights(_cache_file())
+            f"{name} weights file not found: {str(path)!r}\n" + _how_to_get_weights(spec)
         )
     if path.is_dir():
-        raise WeightsError(f"{str(path)!r} is a directory, not a VGG19 weights file")
+        raise WeightsError(f"{str(path)!r} is a directory, not a {name} weights file")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch raises many types for a bad file
         raise WeightsError(
             f"{str(path)!r} could not be read as a PyTorch state dict (corrupt or truncated "
-            f"download?): {err}\n" + _how_to_get_weights(_cache_file())
+            f"download?): {err}\n" + _how_to_get_weights(spec)
         ) from err
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
@@ -136,11 +237,13 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def _features_state(state: dict[str, torch.Tensor], source: str) -> dict[str, torch.Tensor]:
+def _features_state(
+    state: dict[str, torch.Tensor], source: str, spec: _ImageNetFile
+) -> dict[str, torch.Tensor]:
     """Accept full-model (``features.N.weight``) or features-only (``N.weight``) state dicts."""
     if any(k.startswith("features.") for k in state):
         state = {k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")}
-    expected = _empty_vgg19_features().state_dict()
+    expected = empty_features(spec.network).state_dict()
     missing = sorted(set(expected) - set(state))
     wrong = [
         k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)
@@ -148,30 +251,31 @@ def _features_state(state: dict[str, torch.Tensor], source: str) -> dict[str, to
     if missing or wrong:
         detail = f"missing {missing[:4]}" if missing else f"wrong shapes for {wrong[:4]}"
         raise WeightsError(
-            f"{source} is not a VGG19 state dict ({detail}). It must be torchvision's "
-            f"{VGG19_FILENAME}.\n" + _how_to_get_weights(_cache_file())
+            f"{source} is not a {spec.network.upper()} state dict ({detail}). It must be "
+            f"torchvision's {spec.filename}.\n" + _how_to_get_weights(spec)
         )
     return {k: state[k] for k in expected}
 
 
-def _imagenet_state() -> dict[str, torch.Tensor]:
-    cache_file = _cache_file()
+def _imagenet_state(spec: _ImageNetFile) -> dict[str, torch.Tensor]:
+    cache_file = spec.cache_file
     if cache_file.exists():
-        return _features_state(_read_state_dict(cache_file), repr(str(cache_file)))
-    from torchvision.models import VGG19_Weights
+        return _features_state(_read_state_dict(cache_file, spec), repr(str(cache_file)), spec)
+    import torchvision.models
 
+    enum = getattr(torchvision.models, spec.enum)
     try:
-        state = VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=True, check_hash=True)
+        state = enum.IMAGENET1K_V1.get_state_dict(progress=True, check_hash=True)
     except Exception as err:  # noqa: BLE001 - URLError, HTTPError, hash mismatch, OSError ...
         raise WeightsError(
-            f"Could not download the ImageNet VGG19 weights ({type(err).__name__}: {err}).\n"
-            + _how_to_get_weights(cache_file)
+            f"Could not download the ImageNet {spec.network.upper()} weights "
+            f"({type(err).__name__}: {err}).\n" + _how_to_get_weights(spec)
         ) from err
-    return _features_state(state, f"the download of {VGG19_FILENAME}")
+    return _features_state(state, f"the download of {spec.filename}", spec)
 
 
-def _random_features() -> nn.Sequential:
-    net = _empty_vgg19_features()
+def _random_features(network: str) -> nn.Sequential:
+    net = empty_features(network)
     gen = torch.Generator().manual_seed(RANDOM_SEED)
     for m in net.modules():
         if isinstance(m, nn.Conv2d):
@@ -183,105 +287,139 @@ def _random_features() -> nn.Sequential:
     return net
 
 
-_CACHE: dict[tuple[str, str], nn.Sequential] = {}
+_CACHE: dict[tuple[str, str, str], nn.Sequential] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def _weights_key(weights: str | os.PathLike | None) -> str:
+def _weights_key(weights: str | os.PathLike | None, network: str = "vgg19") -> str:
     if weights is None:
-        weights = default_weights()
+        weights = default_weights(network)
     key = str(weights)
-    if key.lower() in ("imagenet", "random"):
-        if key.lower() == "imagenet" and os.environ.get("NST_VGG19_WEIGHTS"):
-            return str(Path(os.environ["NST_VGG19_WEIGHTS"]).expanduser().resolve())
+    if key.lower() in NAMED_WEIGHTS:
+        env = IMAGENET_FILES[network].env
+        if key.lower() == "imagenet" and os.environ.get(env):
+            return str(Path(os.environ[env]).expanduser().resolve())
         return key.lower()
-    return str(_local_weights_path(key).expanduser().resolve())
+    return str(_local_weights_path(key, network).expanduser().resolve())
 
 
-def _local_weights_path(text: str) -> Path:
+def _local_weights_path(text: str, network: str = "vgg19") -> Path:
     """A weights path as a local ``Path``; a network URL is a ``WeightsError`` that says how to
     get the file instead (``file://`` URLs are local files)."""
-    from .files import local_path
+    from .runtime.files import local_path
 
     try:
         return local_path(text, "weights")
     except ValueError as err:
-        raise WeightsError(f"{err}.\n" + _how_to_get_weights(_cache_file())) from None
+        raise WeightsError(f"{err}.\n" + _how_to_get_weights(IMAGENET_FILES[network])) from None
+
+
+def load_vgg(
+    network: str = "vgg19",
+    weights: str | os.PathLike | None = None,
+    device: str | torch.device | None = None,
+) -> nn.Sequential:
+    """``network``'s ``features`` as a frozen ``nn.Sequential`` in eval mode, cached per process.
+
+    Takes ImageNet-normalised RGB ``[B, 3, H, W]``; indices match
+    ``torchvision.models.vgg19().features`` (``"vgg19"``) or ``vgg16().features`` (``"vgg16"``).
+
+    ``weights``: ``"imagenet"`` (torchvision's ``VGG19_Weights``/``VGG16_Weights.IMAGENET1K_V1``,
+    from its cache or downloaded once; ``NST_VGG19_WEIGHTS``/``NST_VGG16_WEIGHTS`` point to a
+    local copy instead), ``"hed"`` (VGG16 retrained for edge detection, offline; as ``"vgg19"``
+    it sits inside VGG19's shape with ``conv3_4``/``conv4_4``/``conv5_4`` as exact identities,
+    see ``nst_helpers.hed``), ``"random"`` (seeded, for offline tests: warns that results are
+    not artistic) or a path to a state-dict file. ``None``: ``default_weights(network)``.
+    Raises ``WeightsError`` with instructions when weights are missing or unreadable. Do not
+    modify the returned network in place (it is shared), build on it instead.
+    """
+    network = check_network(network)
+    key = _weights_key(weights, network)
+    dev = resolve_device(device) if device is not None else torch.device("cpu")
+    if key == "random":
+        warnings.warn(
+            f"{network.upper()} has RANDOM weights (NST_WEIGHTS=random): images are not "
+            "stylised, only the code path is exercised. Use weights='imagenet' (or 'hed' "
+            "offline) for real results.",
+            RandomWeightsWarning,
+            stacklevel=2,
+        )
+    with _CACHE_LOCK:
+        net = _CACHE.get((network, key, device_key(dev)))
+        if net is None:
+            net = _build(network, key)
+            net = net.eval().requires_grad_(False).to(dev, memory_format=memory_format(dev))
+            _CACHE[(network, key, device_key(dev))] = net
+    return net
+
+
+def _build(network: str, key: str) -> nn.Sequential:
+    if key == "random":
+        return _random_features(network)
+    if key == "hed":
+        from .hed import hed_features
+
+        return hed_features(network)
+    spec = IMAGENET_FILES[network]
+    if key == "imagenet":
+        state = _imagenet_state(spec)
+    else:
+        path = Path(key)
+        state = _features_state(_read_state_dict(path, spec), repr(str(path)), spec)
+    net = empty_features(network)
+    net.load_state_dict(state)
+    return net
 
 
 def load_vgg19(
     weights: str | os.PathLike | None = None, device: str | torch.device | None = None
 ) -> nn.Sequential:
-    """VGG19's ``features`` as a frozen ``nn.Sequential`` in eval mode, cached per process.
-
-    ``weights``: ``"imagenet"`` (torchvision's ``VGG19_Weights.IMAGENET1K_V1``, from its cache or
-    downloaded once; ``NST_VGG19_WEIGHTS`` points to a local copy instead), ``"random"`` (seeded,
-    for offline tests: warns that results are not artistic) or a path to a state-dict file.
-    ``None`` reads ``NST_WEIGHTS``. Raises ``WeightsError`` with instructions when weights are
-    missing or unreadable. Indices match ``torchvision.models.vgg19().features``; do not modify
-    the returned network in place (it is shared), build on it instead.
-    """
-    key = _weights_key(weights)
-    dev = resolve_device(device) if device is not None else torch.device("cpu")
-    if key == "random":
-        warnings.warn(
-            "VGG19 has RANDOM weights (NST_WEIGHTS=random): images are not stylised, only "
-            "the code path is exercised. Use weights='imagenet' for real results.",
-            RandomWeightsWarning,
-            stacklevel=2,
-        )
-    with _CACHE_LOCK:
-        net = _CACHE.get((key, device_key(dev)))
-        if net is None:
-            if key == "random":
-                net = _random_features()
-            else:
-                state = _imagenet_state() if key == "imagenet" else None
-                if state is None:
-                    path = Path(key)
-                    state = _features_state(_read_state_dict(path), repr(str(path)))
-                net = _empty_vgg19_features()
-                net.load_state_dict(state)
-            net = net.eval().requires_grad_(False).to(dev, memory_format=memory_format(dev))
-            _CACHE[(key, device_key(dev))] = net
-    return net
+    """``load_vgg("vgg19", weights, device)``: the paper's network (see ``load_vgg``)."""
+    return load_vgg("vgg19", weights, device)
 
 
 def clear_cache() -> None:
-    """Forget cached networks (frees memory; the next ``load_vgg19`` loads again)."""
+    """Forget cached networks (frees memory; the next ``load_vgg`` loads again)."""
+    from .hed import clear_cache as clear_hed
+
     with _CACHE_LOCK:
         _CACHE.clear()
+    clear_hed()
 
 
-def validate_layers(layers: Iterable[str]) -> list[str]:
+def validate_layers(layers: Iterable[str], network: str = "vgg19") -> list[str]:
     """Return ``layers`` as a list, or raise ``ValueError`` listing valid names for unknown ones."""
+    names = network_layers(network)
     if isinstance(layers, str):
         layers = [layers]
     layers = list(layers)
-    unknown = [name for name in layers if name not in VGG19_LAYERS]
+    unknown = [name for name in layers if name not in names]
     if unknown:
         raise ValueError(
-            f"unknown VGG19 layer(s) {unknown}; valid names are: {', '.join(VGG19_LAYERS)}"
+            f"unknown {network.upper()} layer(s) {unknown}; valid names are: {', '.join(names)}"
         )
     if not layers:
         raise ValueError("at least one layer name is needed")
     return layers
 
 
-def min_input_size(layers: Iterable[str]) -> int:
+def min_input_size(layers: Iterable[str], network: str = "vgg19") -> int:
     """Smallest image side for which every layer in ``layers`` has at least a 1x1 map."""
-    deepest = max(VGG19_LAYERS[name] for name in validate_layers(layers))
-    pools = sum(1 for name, i in VGG19_LAYERS.items() if name.startswith("pool") and i <= deepest)
+    names = network_layers(network)
+    deepest = max(names[name] for name in validate_layers(layers, network))
+    pools = sum(1 for name, i in names.items() if name.startswith("pool") and i <= deepest)
     return 2**pools
 
 
 class FeatureExtractor(nn.Module):
-    """VGG19 truncated after the deepest requested layer; returns ``{name: activation}``.
+    """VGG truncated after the deepest requested layer; returns ``{name: activation}``.
 
     Called on an ImageNet-normalised ``[B, 3, H, W]`` tensor. ``convX_Y`` is the convolution's
     output *before* its ReLU: torchvision's ReLUs work in place and would overwrite it, so the
     ReLU that follows a captured convolution runs out of place here. ``pooling="avg"`` swaps
     max-pooling for average pooling, as the paper recommends for image synthesis.
+    ``network``: ``"vgg19"`` (the paper's) or ``"vgg16"``; ``indices`` maps each requested
+    layer to its index in ``net``.
     """
 
     def __init__(
@@ -290,14 +428,17 @@ class FeatureExtractor(nn.Module):
         weights: str | os.PathLike | None = None,
         pooling: str = "max",
         device: str | torch.device | None = None,
+        network: str = "vgg19",
     ) -> None:
         super().__init__()
-        self.layers = validate_layers(layers)
+        self.network = check_network(network)
+        self.layers = validate_layers(layers, network)
         if pooling not in ("max", "avg"):
             raise ValueError(f"pooling={pooling!r} must be 'max' or 'avg'")
         self.pooling = pooling
-        base = load_vgg19(weights, device=device)
-        wanted = {VGG19_LAYERS[name]: name for name in self.layers}
+        base = load_vgg(network, weights, device=device)
+        self.indices = {name: network_layers(network)[name] for name in self.layers}
+        wanted = {index: name for name, index in self.indices.items()}
         deepest = max(wanted)
         modules: list[nn.Module] = []
         for i, module in enumerate(base[: deepest + 1]):

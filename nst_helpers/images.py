@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from . import data
-from .files import atomic_write, local_path
+from .runtime import data
+from .runtime.files import atomic_write, local_path
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -7,14 +7,14 @@ import math
 import pytest
 
 from nst_helpers import stylize
-from nst_helpers.balance import (
+from nst_helpers.apps.cli import main
+from nst_helpers.optimize.balance import (
     BALANCE_FACTOR,
     balance_advice,
     choose_style_weight,
     layer_shares,
     weighted_ratio,
 )
-from nst_helpers.cli import main
 
 SETTINGS = {"content_weight": 2.0, "style_weight": 10.0}
 

@@ -16,8 +16,8 @@ import pytest
 import torch
 from PIL import Image
 
-from nst_helpers import checkpoint as ckpt
 from nst_helpers import load_checkpoint, load_image, save_checkpoint, stylize
+from nst_helpers.optimize import resume as ckpt
 
 pytestmark = pytest.mark.filterwarnings("ignore::nst_helpers.RandomWeightsWarning")
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst_helpers.cli import main
+from nst_helpers.apps.cli import main
 
 FAST = ["--steps", "2", "--size", "32", "--weights", "random", "--seed", "0", "--quiet"]
 

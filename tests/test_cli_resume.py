@@ -151,7 +151,7 @@ def test_kill_9_leaves_a_loadable_checkpoint_and_resume_matches(inputs, referenc
 
 
 def test_resume_from_corrupt_checkpoint_is_one_line_error(inputs, tmp_path, capsys):
-    from nst_helpers.cli import main
+    from nst_helpers.apps.cli import main
 
     out, ck = tmp_path / "out.png", tmp_path / "broken.ckpt"
     ck.write_bytes(b"not a checkpoint at all")

@@ -8,9 +8,10 @@ import inspect
 
 import pytest
 
-from nst_helpers import StyleConfig, memory, optimize, stylize
-from nst_helpers.cli import CLI_DEFAULTS, build_parser
+from nst_helpers import StyleConfig, optimize, stylize
+from nst_helpers.apps.cli import CLI_DEFAULTS, build_parser
 from nst_helpers.config import DEFAULTS, FIELD_NAMES, fields
+from nst_helpers.optimize import memory
 
 # Every keyword stylize had before StyleConfig existed: a contract (issue 10).
 STYLIZE_KEYWORDS = [
@@ -93,6 +94,8 @@ def test_config_is_frozen_hashable_and_normalises_sequences():
         ({"scales": [64, 32]}, "increase"),
         ({"style_scale": 0}, "style_scale"),
         ({"seed": 1.5}, "seed"),
+        ({"network": "vgg11"}, "network"),
+        ({"network": "vgg16", "style_layers": ["relu5_4"]}, "VGG16 layer"),
     ],
 )
 def test_invalid_values_fail_when_the_config_is_made(change, match):
@@ -132,6 +135,16 @@ def test_settings_are_the_checkpoint_key_fields(tiny_images):
         assert result.settings[name] == getattr(DEFAULTS, name)
 
 
+def test_network_is_a_checked_key_field(tiny_images):
+    assert DEFAULTS.network == "vgg19"
+    assert StyleConfig(style_layers=["relu5_4"]).style_layers == ("relu5_4",)  # VGG19 has it
+    assert StyleConfig(network="vgg16").key()["network"] == "vgg16"
+    content, style = tiny_images
+    result = stylize(content, style, steps=1, image_size=32, weights="random", device="cpu",
+                     network="vgg16")  # fmt: skip
+    assert result.settings["network"] == "vgg16"
+
+
 def test_every_field_is_a_cli_flag_with_the_config_default():
     parser = build_parser()
     args = parser.parse_args(["stylize", "a.png", "b.png", "-o", "out.png"])
@@ -151,7 +164,7 @@ def test_every_field_is_a_cli_flag_with_the_config_default():
 
 
 def test_studio_controls_start_at_the_config_defaults():
-    from nst_helpers.widgets import StyleStudio
+    from nst_helpers.apps.studio import StyleStudio
 
     studio = StyleStudio(weights="random", device="cpu", quick=True)
     got = studio.settings()

@@ -15,7 +15,11 @@ import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from nst_helpers import course, plotting  # noqa: E402
+from nst_helpers import course
+from nst_helpers.course import (
+    plotting,  # noqa: E402
+    session,
+)
 from nst_helpers.images import image_to_tensor  # noqa: E402
 
 
@@ -84,12 +88,25 @@ def test_no_banner_with_imagenet_weights(monkeypatch, capsys):
     assert course.random_weights_banner("imagenet") is False
 
 
+def test_hed_weights_are_said_in_words_without_a_banner(monkeypatch, capsys):
+    monkeypatch.setenv("NST_WEIGHTS", "hed")
+    cfg = course.setup()  # says so; loads nothing
+    out = capsys.readouterr().out
+    assert cfg.random_weights is False and cfg.weights == "hed"
+    assert "VGG19 weights: hed" in out and "RANDOM" not in out
+    assert "trained VGG16 features from HED edge detection" in out
+    assert "not ImageNet VGG19" in out
+    monkeypatch.delenv("NST_WEIGHTS")
+    monkeypatch.setattr(session, "default_weights", lambda: "hed")  # no ImageNet file here
+    assert course.setup().weights == "hed"
+
+
 def test_banner_without_setup_and_as_html_in_notebook(monkeypatch, capsys):
     assert course.random_weights_banner("random") is True
     assert "RANDOM WEIGHTS" in capsys.readouterr().out
 
     shown = []
-    monkeypatch.setattr(course, "_in_notebook", lambda: True)
+    monkeypatch.setattr(course.session, "_in_notebook", lambda: True)
     monkeypatch.setattr("IPython.display.display", lambda obj, raw=False: shown.append(obj))
     assert course.random_weights_banner("random") is True
     assert len(shown) == 1
@@ -101,7 +118,7 @@ def test_banner_without_setup_and_as_html_in_notebook(monkeypatch, capsys):
 def test_setup_warns_in_a_notebook_when_agg_hides_the_figures(monkeypatch):
     import warnings
 
-    monkeypatch.setattr(course, "_in_notebook", lambda: True)
+    monkeypatch.setattr(course.session, "_in_notebook", lambda: True)
     monkeypatch.delenv("NST_TESTING", raising=False)
     with pytest.warns(UserWarning, match="MPLBACKEND=Agg"):
         course.setup()  # conftest selected Agg, as MPLBACKEND=Agg does
@@ -109,7 +126,7 @@ def test_setup_warns_in_a_notebook_when_agg_hides_the_figures(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         course.setup()
-    monkeypatch.setattr(course, "_in_notebook", lambda: False)  # scripts and tests: silent
+    monkeypatch.setattr(course.session, "_in_notebook", lambda: False)  # scripts and tests: silent
     monkeypatch.delenv("NST_TESTING")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -119,7 +136,7 @@ def test_setup_warns_in_a_notebook_when_agg_hides_the_figures(monkeypatch):
 def test_outputs_folder_created_under_repo_even_from_elsewhere(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # notebooks run from notebooks/, Colab from /content/...
     cfg = course.setup()
-    assert (cfg.repo / "nst_helpers" / "course.py").is_file()
+    assert (cfg.repo / "nst_helpers" / "course" / "session.py").is_file()
     assert (cfg.repo / "pyproject.toml").is_file()
     assert cfg.outputs == cfg.repo / "outputs"
     assert cfg.outputs.is_dir()

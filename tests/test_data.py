@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst_helpers import data
+from nst_helpers.runtime import data
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -74,10 +74,12 @@ def test_list_samples_filters():
     assert {"brush_strokes", "mosaic", "ink_wash", "starry_night", "the_scream"} <= set(style)
     assert set(content).isdisjoint(style)
     assert set(content) | set(style) == set(data.list_samples()) == set(data.SAMPLES)
-    bundled = data.list_samples(bundled_only=True)
-    assert "starry_night" not in bundled and "mosaic" in bundled and "chelsea" in bundled
-    assert data.list_samples("style", bundled_only=True) == [
-        n for n in style if data.SAMPLES[n].url is None
+    # every sample is bundled now, the paintings at 512 px; three have a full-size original
+    assert data.list_samples(bundled_only=True) == data.list_samples()
+    assert [n for n in data.SAMPLES if data.SAMPLES[n].fetchable] == [
+        "starry_night",
+        "the_scream",
+        "shipwreck",
     ]
     with pytest.raises(ValueError, match="kind"):
         data.list_samples("painting")
@@ -86,7 +88,7 @@ def test_list_samples_filters():
 def test_every_fetchable_sample_is_pinned():
     for s in data.SAMPLES.values():
         assert s.kind in data.KINDS and s.licence and s.source and s.title
-        if not s.bundled:
+        if s.fetchable:
             assert s.url.startswith("https://") and len(s.sha256) == 64
 
 
@@ -112,7 +114,7 @@ def test_import_is_cheap():
     # loaded on its own, data.py must pull in neither torch nor pooch
     code = f"""
 import importlib.util, sys
-spec = importlib.util.spec_from_file_location("d", {str(REPO / "nst_helpers" / "data.py")!r})
+spec = importlib.util.spec_from_file_location("d", {str(REPO / "nst_helpers" / "runtime" / "data.py")!r})
 module = sys.modules["d"] = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 assert "torch" not in sys.modules and "pooch" not in sys.modules, "heavy import"
@@ -139,10 +141,30 @@ def test_fetch_downloads_verifies_and_caches(cache, painting):
     assert _files(cache) == [path]
 
 
-def test_sample_path_fetches_paintings(cache, painting, monkeypatch):
+def test_sample_path_fetches_full_size_paintings_only_when_asked(cache, painting, monkeypatch):
     sample = dataclasses.replace(data.SAMPLES["starry_night"], url=painting[0].as_uri())
     monkeypatch.setitem(data.SAMPLES, "starry_night", sample)
-    assert data.sample_path("starry_night", progress=False).parent == cache
+    assert data.sample_path("starry_night", progress=False).parent.parent == data.DATA_DIR
+    assert _files(cache) == []
+    assert data.sample_path("starry_night", progress=False, full_size=True).parent == cache
+    with pytest.raises(ValueError, match="no full-size original"):
+        data.sample_path("chelsea", full_size=True)
+
+
+@pytest.mark.parametrize("name", ["starry_night", "the_scream", "shipwreck"])
+def test_paintings_load_offline_with_an_empty_data_dir(name, cache, monkeypatch):
+    """The contract: ``load_image(painting)`` needs no network and no cache."""
+    from nst_helpers import load_image
+
+    def offline(*args, **kwargs):
+        raise AssertionError("tried to download")
+
+    monkeypatch.setattr(data, "fetch_painting", offline)
+    img = load_image(name)
+    assert img.mode == "RGB" and max(img.size) == 512
+    arr = np.asarray(img, np.float32)
+    assert arr.std() > 30  # a painting, not a placeholder
+    assert _files(cache) == []
 
 
 def test_wrong_hash_is_refused_and_not_cached(cache, painting, monkeypatch):
@@ -182,6 +204,23 @@ def test_make_styles_is_deterministic(tmp_path):
             assert img.size == (96, 96) and img.mode == "RGB"
             # a texture, not a flat fill: every channel should vary a lot
             assert np.asarray(img, np.float32).reshape(-1, 3).std(axis=0).min() > 15
+
+
+def test_copy_paintings_writes_the_registered_files(tmp_path, painting, monkeypatch):
+    copy_paintings = _load_script("copy_paintings")
+    src, _ = painting  # an 8x6 stand-in for the full-size file, with its SHA256 registered
+    monkeypatch.setattr(copy_paintings, "PAINTINGS", ("starry_night",))
+    (path,) = copy_paintings.main(tmp_path, folder=src.parent)
+    assert (
+        path
+        == tmp_path / data.SAMPLES["starry_night"].filename
+        == tmp_path / "style" / ("starry_night.jpg")
+    )
+    with Image.open(path) as img:
+        assert img.size == (8, 6)  # never enlarged
+    src.write_bytes(src.read_bytes() + b"x")
+    with pytest.raises(SystemExit, match="SHA256"):
+        copy_paintings.main(tmp_path, folder=src.parent)
 
 
 def test_make_styles_outputs_are_registered():

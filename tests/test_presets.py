@@ -11,10 +11,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 from nst_helpers import StylizeResult, stylize
-from nst_helpers import presets as P
-from nst_helpers.cli import main
+from nst_helpers.apps.cli import main
 from nst_helpers.features import FeatureExtractor, load_vgg19
 from nst_helpers.optimize import _EMA, _carry_adam_moments
+from nst_helpers.optimize import presets as P
 
 FAST = dict(device="cpu", weights="random", seed=0)
 

@@ -25,8 +25,8 @@ from nst_helpers import (
     stylize,
 )
 from nst_helpers.checks import check_answer, quiz
+from nst_helpers.course.quizzes import QUESTIONS
 from nst_helpers.features import build_vgg19_features
-from nst_helpers.quizzes import QUESTIONS
 
 REPO = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))

@@ -8,11 +8,12 @@ import torch
 from torch import nn
 
 from nst_helpers import InsufficientMemoryError, estimate_memory, stylize
-from nst_helpers import memory as mem
+from nst_helpers.config import check_checkpointing
 from nst_helpers.devices import autocast, memory_format, resolve_precision
 from nst_helpers.features import FeatureExtractor
 from nst_helpers.losses import content_loss, gram_matrix, style_layer_loss
-from nst_helpers.recompute import block_ranges, check_checkpointing, checkpointed_terms
+from nst_helpers.optimize import memory as mem
+from nst_helpers.optimize.recompute import block_ranges, checkpointed_terms
 
 # fp32: the default precision is "auto" (bf16 on CPUs that have it), whose estimate differs.
 FAST = dict(image_size=32, device="cpu", weights="random", seed=0, precision="fp32")

@@ -15,11 +15,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst_helpers import data
-from nst_helpers import widgets as studio_module
-from nst_helpers.balance import weighted_ratio
+from nst_helpers.apps import studio as studio_module
+from nst_helpers.apps.studio import (
+    StyleStudio,
+    loss_plot_png,
+    png_bytes,
+    unique_path,
+    uploaded_files,
+)
 from nst_helpers.optimize import NonFiniteLossError, StylizeResult
-from nst_helpers.widgets import StyleStudio, loss_plot_png, png_bytes, unique_path, uploaded_files
+from nst_helpers.optimize.balance import weighted_ratio
+from nst_helpers.runtime import data
 
 RUN_TIMEOUT = 300  # generous: CI machines are slow and shared; a hang still fails the test
 
@@ -328,7 +334,7 @@ def test_loss_plot_png_draws_history():
 
 
 def test_fast_preset_choice_reaches_stylize(studio):
-    from nst_helpers.presets import fast_plan
+    from nst_helpers.optimize.presets import fast_plan
 
     studio.image_size.value = 64
     studio.preset.value = "fast"

@@ -1,9 +1,10 @@
-"""Sample images: bundled content photos and style textures, plus paintings fetched on demand.
+"""Sample images: content photos, style textures and three paintings, all bundled.
 
 The bundled files live in the repository's ``data/`` folder, so the course works offline.
-Three classic paintings are downloaded the first time they are asked for, checked against a
-known SHA256 and cached (``NST_DATA_DIR`` or the OS cache folder). ``data/README.md``
-lists where every image comes from and its licence.
+The three classic paintings are bundled at most 512 px on the long side; their full-size
+originals are downloaded when asked for (``sample_path(name, full_size=True)``), checked
+against a known SHA256 and cached (``NST_DATA_DIR`` or the OS cache folder).
+``data/README.md`` lists where every image comes from and its licence.
 
     >>> list_samples("content")
     ['chelsea', 'coffee', 'astronaut', 'rocket']
@@ -21,7 +22,7 @@ from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 # pooch is imported inside the functions that need it: ``import nst_helpers`` stays cheap
-DATA_DIR: Path = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR: Path = Path(__file__).resolve().parents[2] / "data"  # nst_helpers/runtime/ -> repo
 
 KINDS = ("content", "style")
 
@@ -33,31 +34,44 @@ _PAINTINGS_URL = (
 
 
 class SampleUnavailableError(RuntimeError):
-    """A fetchable painting could not be downloaded or failed its checksum."""
+    """A full-size painting could not be downloaded or failed its checksum."""
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One sample image: bundled under ``DATA_DIR`` (``url is None``) or fetched from ``url``."""
+    """One sample image, bundled under ``DATA_DIR``; a painting's full-size original can be
+    fetched from ``url`` (SHA256 ``sha256``)."""
 
     name: str
     kind: str  # "content" or "style"
-    filename: str  # relative to DATA_DIR when bundled, the cache file name when fetched
+    filename: str  # relative to DATA_DIR
     title: str
     source: str
     licence: str
-    url: str | None = None
+    url: str | None = None  # the full-size original, when there is one online
     sha256: str | None = None
 
     @property
     def bundled(self) -> bool:
-        """True when the image ships with the repository, False when it is downloaded."""
-        return self.url is None
+        """True: every sample ships with the repository (a painting at most 512 px)."""
+        return True
+
+    @property
+    def fetchable(self) -> bool:
+        """True when a full-size original can be downloaded (``sample_path(full_size=True)``)."""
+        return self.url is not None
+
+    @property
+    def cache_name(self) -> str:
+        """The full-size original's file name in ``cache_dir()``."""
+        return Path(self.url or self.filename).name
 
 
 _SKIMAGE = "scikit-image sample data, copied by scripts/copy_content.py"
 _GENERATED = "drawn by scripts/make_styles.py"
-_NEURAL_STYLE = "jcjohnson/neural-style example inputs"
+_NEURAL_STYLE = (
+    "jcjohnson/neural-style example inputs, shrunk to 512 px by scripts/copy_paintings.py"
+)
 
 # fmt: off
 SAMPLES: dict[str, Sample] = {
@@ -79,14 +93,14 @@ SAMPLES: dict[str, Sample] = {
                f"{_GENERATED}, seed 3", "CC0"),
         Sample("pointillism", "style", "style/pointillism.jpg", "Pointillist dots",
                f"{_GENERATED}, seed 4", "CC0"),
-        Sample("starry_night", "style", "starry_night.jpg",
+        Sample("starry_night", "style", "style/starry_night.jpg",
                "The Starry Night, Vincent van Gogh (1889)", _NEURAL_STYLE, "public domain",
                _PAINTINGS_URL + "starry_night.jpg",
                "0592ab0f7b51b3ce72608a95e53880bd93971e5b48f93a0ce8dfd3cbccf3d098"),
-        Sample("the_scream", "style", "the_scream.jpg", "The Scream, Edvard Munch (1893)",
+        Sample("the_scream", "style", "style/the_scream.jpg", "The Scream, Edvard Munch (1893)",
                _NEURAL_STYLE, "public domain", _PAINTINGS_URL + "the_scream.jpg",
                "f3075cddeb974a9ee1d6418f7f33fd05185a7ac7dcb4288bd2805d499a9dcaee"),
-        Sample("shipwreck", "style", "shipwreck.jpg", "The Shipwreck, J. M. W. Turner (1805)",
+        Sample("shipwreck", "style", "style/shipwreck.jpg", "The Shipwreck, J. M. W. Turner (1805)",
                _NEURAL_STYLE, "public domain", _PAINTINGS_URL + "shipwreck.jpg",
                "4f7cf34e3cd4a5daaf3f421f059ca9a01aaa2a3afd7243d6670c9c8bc001a213"),
     ]
@@ -95,7 +109,8 @@ SAMPLES: dict[str, Sample] = {
 
 
 def list_samples(kind: str | None = None, bundled_only: bool = False) -> list[str]:
-    """Sample names, optionally only one kind ("content"/"style") or only the bundled ones."""
+    """Sample names, optionally only one kind ("content"/"style") or only the bundled ones
+    (all of them, now that the paintings ship at 512 px)."""
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind={kind!r} is not one of {KINDS} (or None for all)")
     return [
@@ -116,10 +131,15 @@ def _get(name: str) -> Sample:
     return SAMPLES[name]
 
 
-def sample_path(name: str, progress: bool = True) -> Path:
-    """Local path of a sample: the bundled file, or the cached download of a painting."""
+def sample_path(name: str, progress: bool = True, full_size: bool = False) -> Path:
+    """Local path of a sample: the bundled file (offline, a painting at most 512 px).
+
+    ``full_size=True`` gives a painting's original instead, downloaded once (``progress``
+    shows a bar) and cached: ``fetch_painting``. Raises ``ValueError`` for a sample that has
+    no full-size original online.
+    """
     sample = _get(name)
-    if not sample.bundled:
+    if full_size:
         return fetch_painting(name, progress=progress)
     path = DATA_DIR / sample.filename
     if not path.is_file():
@@ -156,21 +176,25 @@ def _copy_file_url(
 def _unavailable(sample: Sample, url: str, reason: str) -> SampleUnavailableError:
     bundled = ", ".join(list_samples(bundled_only=True))
     return SampleUnavailableError(
-        f"Could not fetch the painting {sample.name!r} ({sample.title}) from {url}: {reason}. "
-        f"Use a bundled sample instead (they work offline): {bundled}. Or download the "
-        "image yourself and pass its file path."
+        f"Could not fetch the full-size painting {sample.name!r} ({sample.title}) from {url}: "
+        f"{reason}. The bundled copy (at most 512 px) works offline: load_image({sample.name!r})"
+        f"; so do the other bundled samples: {bundled}. Or download the image yourself and "
+        "pass its file path."
     )
 
 
 def fetch_painting(name: str, progress: bool = True, url: str | None = None) -> Path:
-    """Download a painting once (checking its SHA256), cache it and return the cached path.
+    """Download a painting's full-size original once (checking its SHA256), cache it and
+    return the cached path.
 
     ``url`` overrides the sample's URL, e.g. a ``file://`` mirror. Any failure raises
     ``SampleUnavailableError`` and leaves no partial or corrupt file in the cache.
     """
     sample = _get(name)
-    if sample.bundled:
-        raise ValueError(f"{name!r} is bundled, not fetched; use sample_path({name!r})")
+    if not sample.fetchable:
+        raise ValueError(
+            f"{name!r} is bundled and has no full-size original online; use sample_path({name!r})"
+        )
     import pooch
 
     url = url or sample.url
@@ -182,7 +206,7 @@ def fetch_painting(name: str, progress: bool = True, url: str | None = None) -> 
         path = pooch.retrieve(
             url,
             known_hash=f"sha256:{sample.sha256}",
-            fname=sample.filename,
+            fname=sample.cache_name,
             path=cache_dir(),
             downloader=downloader,
             progressbar=progress,

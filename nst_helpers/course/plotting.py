@@ -21,11 +21,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 from PIL import Image, ImageOps
 
-from .images import load_image, tensor_to_image
+from ..images import load_image, tensor_to_image
 
 ImageLike = Image.Image | torch.Tensor | np.ndarray | str | os.PathLike
 
-HISTORY_KEYS = ("total", "content", "style", "tv")
 X_AXES = ("step", "seconds")
 
 
@@ -353,7 +352,7 @@ def show_transformer_net(net: torch.nn.Module | None = None, size: int = 256) ->
     measured output shape. Bottom: the training loop, where the loss of ``stylize`` updates the
     network's weights instead of an image's pixels.
     """
-    from .feedforward import TransformerNet
+    from ..feedforward import TransformerNet
 
     net = net if net is not None else TransformerNet()
     stages = [("down1", "9x9 conv"), ("down2", "3x3 conv /2"), ("down3", "3x3 conv /2"),

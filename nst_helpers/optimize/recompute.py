@@ -32,21 +32,10 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from .features import VGG19_LAYERS, FeatureExtractor
-
-CHECKPOINTING = (False, True, "auto")
+from ..features import VGG19_LAYERS, FeatureExtractor
 
 Head = Callable[[str, torch.Tensor], dict[str, torch.Tensor]]
 """``head(layer_name, activation [B, C, H, W]) -> {term: scalar tensor}`` for one layer."""
-
-
-def check_checkpointing(value: object) -> bool | str:
-    """Validate a ``checkpointing`` option: ``False``, ``True`` or ``"auto"``."""
-    if value is None:
-        return False
-    if isinstance(value, bool) or value == "auto":
-        return value
-    raise ValueError(f"checkpointing={value!r} must be False, True or 'auto'")
 
 
 def block_ranges(net: nn.Sequential) -> list[tuple[int, int]]:

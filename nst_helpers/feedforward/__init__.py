@@ -42,9 +42,9 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from . import devices
-from .config import DEFAULT_STYLE_WEIGHT, check_number
-from .features import (
+from .. import devices
+from ..config import DEFAULT_STYLE_WEIGHT, check_number
+from ..features import (
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
     FeatureExtractor,
@@ -52,8 +52,7 @@ from .features import (
     min_input_size,
     validate_layers,
 )
-from .files import atomic_write
-from .images import (
+from ..images import (
     ImageSource,
     denormalize,
     image_to_tensor,
@@ -61,7 +60,8 @@ from .images import (
     normalize,
     tensor_to_image,
 )
-from .losses import NORMALIZATIONS, gram_matrix, layer_weights, objective
+from ..losses import NORMALIZATIONS, gram_matrix, layer_weights, objective
+from ..runtime.files import atomic_write
 
 MODEL_FORMAT = "nst_helpers.TransformerNet"
 CHECKPOINT_FORMAT = "nst_helpers.train_transformer"
@@ -526,7 +526,7 @@ def train_transformer(
     dev = devices.resolve_device(device)
     dtype = devices.resolve_precision(precision, dev)
 
-    from .optimize import _image_digest
+    from ..optimize import _image_digest
     from .photos import RandomCrops, photo_sources, sources_key
 
     style_img = load_image(style, max_size=image_size)
@@ -548,7 +548,7 @@ def train_transformer(
     }  # fmt: skip
     state = None
     if resume is not None:
-        from .checkpoint import check_compatible
+        from ..optimize.resume import check_compatible
 
         state = _load_training_checkpoint(resume)
         check_compatible(state.get("settings", {}), settings, resume)
@@ -587,7 +587,7 @@ def train_transformer(
     grams = _style_grams(extractor, style_t, style_layers, image_size, dtype)
 
     def save_checkpoint(step: int) -> None:
-        from .checkpoint import save_checkpoint as write
+        from ..optimize.resume import save_checkpoint as write
 
         write(checkpoint, {
             "format": CHECKPOINT_FORMAT, "version": FORMAT_VERSION, "settings": settings,

@@ -33,13 +33,11 @@ import ipywidgets as W
 import torch
 from PIL import Image
 
-from . import data
-from .balance import balance_advice, weighted_ratio
-from .config import DEFAULTS, NORMALIZATIONS, PRECISIONS, StyleConfig
-from .course import BANNER_LINES, quick_mode
-from .features import DEFAULT_STYLE_LAYERS, weights_are_random
-from .images import ImageError, load_image, save_image
-from .optimize import (
+from ..config import DEFAULTS, NORMALIZATIONS, PRECISIONS, StyleConfig
+from ..course.session import BANNER_LINES, quick_mode
+from ..features import DEFAULT_STYLE_LAYERS, weights_are_random
+from ..images import ImageError, load_image, save_image
+from ..optimize import (
     DEFAULT_LR,
     DEFAULT_STEPS,
     NonFiniteLossError,
@@ -48,6 +46,8 @@ from .optimize import (
     _detached,
     stylize,
 )
+from ..optimize.balance import balance_advice, weighted_ratio
+from ..runtime import data
 
 CONTENT_LAYER_CHOICES = ("relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2")
 STYLE_LAYER_CHOICES = DEFAULT_STYLE_LAYERS
@@ -401,7 +401,7 @@ class StyleStudio(W.VBox):
             options += ["mps"]
         device = str(device)
         if device not in options:
-            from .devices import resolve_device
+            from ..devices import resolve_device
 
             resolve_device(device)  # raises a clear ValueError for a device that is not here
             options.append(device)
@@ -623,7 +623,7 @@ class StyleStudio(W.VBox):
         """With a preset: its name and no optimiser, learning rate or steps of the controls'."""
         if self.preset.value is None:
             return {}
-        from .presets import fast_plan
+        from ..optimize.presets import fast_plan
 
         plan = fast_plan(int(self.image_size.value), None, None, None)
         return {"preset": self.preset.value, "optimizer": "adam", "lr": None,
@@ -896,7 +896,7 @@ def _short(err: BaseException) -> str:
 
 
 def _resolve_quietly(device: str) -> torch.device:
-    from .devices import resolve_device
+    from ..devices import resolve_device
 
     try:
         return resolve_device(device)

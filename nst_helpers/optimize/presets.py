@@ -49,7 +49,6 @@ from dataclasses import dataclass
 
 from torch import nn
 
-PRESETS = (None, "fast")
 FIRST_SCALE = 128
 EMA_DECAY = 0.9
 COARSE_STEPS = 60
@@ -72,13 +71,6 @@ class Plan:
     ema_decay: float | None
     carry_moments: bool
     first_conv_padding: str
-
-
-def check_preset(preset: object) -> str | None:
-    """Validate a ``preset`` name: ``None`` or ``"fast"``."""
-    if preset not in PRESETS:
-        raise ValueError(f"preset={preset!r} must be None or 'fast'")
-    return preset  # type: ignore[return-value]
 
 
 def sqrt2_scales(image_size: int, first: int = FIRST_SCALE) -> list[int]:

@@ -14,13 +14,17 @@ same thing everywhere:
 
   ``NST_MODE=quick|cpu-fast|full`` (or ``setup(mode=...)``) overrides the choice; ``setup()``
   prints the mode it picked and why.
-* ``NST_WEIGHTS``: ``imagenet`` (default), ``random`` (offline tests: a seeded random VGG19
-  whose pictures are *not* art) or a path to ``vgg19-dcbb9e9d.pth``.
+* ``NST_WEIGHTS``: ``imagenet``, ``hed`` (trained VGG16 features from HED edge detection, in
+  VGG19's shape: real pictures offline), ``random`` (offline tests: a seeded random VGG19
+  whose pictures are *not* art) or a path to ``vgg19-dcbb9e9d.pth``. Unset: ``imagenet`` where
+  its file is on this machine, else ``hed`` where its package is installed (see
+  ``features.default_weights``).
 * ``NST_DEVICE``: ``auto`` (default: CUDA, then Apple MPS, then CPU), ``cuda``, ``mps``, ``cpu``.
 
     >>> cfg = setup()  # doctest: +SKIP
-    nst-course | device: cpu | mode: quick | VGG19 weights: random | seed: 0
+    nst-course | device: cpu | mode: quick | VGG19 weights: hed | seed: 0
     mode quick: NST_QUICK=1: small images and few steps (about a minute a chapter), too small to judge a picture by
+    VGG19 weights: trained VGG16 features from HED edge detection (in VGG19's shape), not ImageNet VGG19
 """
 
 from __future__ import annotations
@@ -36,8 +40,13 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from .devices import resolve_device
-from .features import RandomWeightsWarning, default_weights, weights_are_random
+from ..devices import resolve_device
+from ..features import (
+    RandomWeightsWarning,
+    default_weights,
+    describe_weights,
+    weights_are_random,
+)
 
 T = TypeVar("T")
 
@@ -53,7 +62,7 @@ _FALSE = ("", "0", "false", "no", "off")
 BANNER_LINES = (
     "VGG19 HAS RANDOM WEIGHTS (NST_WEIGHTS=random)",
     "The code runs end to end, but the pictures are NOT stylised and NOT artistic.",
-    "For real results use the ImageNet weights: unset NST_WEIGHTS (see chapter 00).",
+    "For real pictures unset NST_WEIGHTS: ImageNet VGG19, else HED's VGG16 (chapter 00).",
 )
 
 
@@ -152,7 +161,7 @@ def find_repo(start: Path | None = None) -> Path:
     ``start`` itself so that a plain ``pip install`` still has somewhere to write outputs.
     """
     start = (start or Path.cwd()).resolve()
-    package_parent = Path(__file__).resolve().parent.parent
+    package_parent = Path(__file__).resolve().parents[2]  # nst_helpers/course/ -> repo
     for candidate in (package_parent, start, *start.parents):
         if (candidate / "nst_helpers").is_dir() and (candidate / "pyproject.toml").is_file():
             return candidate
@@ -249,7 +258,8 @@ def setup(
 
     Each argument overrides its environment variable (``NST_QUICK``, ``NST_WEIGHTS``,
     ``NST_DEVICE``, ``NST_MODE``). Prints a summary, the mode and why it was picked
-    (``choose_mode``) and, when the weights are random, a banner that cannot be missed; that
+    (``choose_mode``), a line saying which network and weights make the pictures when they
+    are not ImageNet VGG19's, and, when they are random, a banner that cannot be missed; that
     banner then replaces the ``RandomWeightsWarning`` which every network load would repeat.
     Raises ``ValueError`` for an unknown device, mode or ``NST_QUICK`` value.
     """
@@ -277,6 +287,8 @@ def setup(
         f"nst-course | device: {dev} | mode: {chosen} | VGG19 weights: {cfg.weights} | seed: {seed}"
     )
     print(f"mode {chosen}: {why}")
+    if not random_weights and cfg.weights.lower() != "imagenet":
+        print(f"VGG19 weights: {describe_weights(cfg.weights)}")  # the pictures are not ImageNet's
     if random_weights:
         # The banner says it loudly once; the same warning on every stylize call would bury the
         # output. ("once" does not help: any catch_warnings() resets its memory.)

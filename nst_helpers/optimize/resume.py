@@ -15,7 +15,8 @@ from typing import Any
 
 import torch
 
-from .files import atomic_write, local_path
+from ..config import added_later
+from ..runtime.files import atomic_write, local_path
 
 CHECKPOINT_VERSION = 1
 """The format ``stylize`` writes; files of a newer format are refused with a clear message."""
@@ -123,7 +124,12 @@ def restore_rng(state: dict[str, Any]) -> None:
 def check_compatible(
     saved: dict[str, Any], current: dict[str, Any], path: str | os.PathLike
 ) -> None:
-    """Raise ``ValueError`` naming ``path`` and each setting that differs from the saved run."""
+    """Raise ``ValueError`` naming ``path`` and each setting that differs from the saved run.
+
+    A setting added after the checkpoint was written counts as the value runs had before it
+    existed (``config.added_later``), so v0.1 checkpoints still resume.
+    """
+    saved = {**{k: v for k, v in added_later().items() if k in current}, **saved}
     diffs = [
         f"{key}: checkpoint has {saved.get(key)!r}, this call has {current.get(key)!r}"
         for key in sorted(set(saved) | set(current))

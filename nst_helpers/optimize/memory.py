@@ -39,7 +39,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .features import (
+from ..features import (
     _VGG19_CFG,
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
@@ -47,7 +47,7 @@ from .features import (
     min_input_size,
     validate_layers,
 )
-from .losses import NORMALIZATIONS
+from ..losses import NORMALIZATIONS
 
 PRECISION_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 SAFETY_FACTOR = 1.25

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .images import ImageSource, load_image
+from ..images import ImageSource, load_image
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 DATASETS = ("flowers102",)
@@ -52,7 +52,7 @@ def photo_sources(images: str | os.PathLike | Sequence[ImageSource]) -> list[Ima
     and ``ValueError`` when nothing usable is found.
     """
     if isinstance(images, str) and images.lower() == "samples":
-        from .data import list_samples, sample_path
+        from ..runtime.data import list_samples, sample_path
 
         return [sample_path(name) for name in list_samples("content", bundled_only=True)]
     if isinstance(images, str) and images.lower() in DATASETS:
@@ -106,7 +106,7 @@ def download_photos(
     """
     if name != "flowers102":
         raise ValueError(f"unknown photo set {name!r}; available: {', '.join(DATASETS)}")
-    from .data import cache_dir
+    from ..runtime.data import cache_dir
 
     root = Path(root) if root is not None else cache_dir() / "photos"
     folder = root / "flowers-102" / "jpg"

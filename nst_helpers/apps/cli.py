@@ -72,7 +72,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
 
     Flags not given are left out of the namespace, so ``StyleConfig`` (or ``CLI_DEFAULTS``)
     decides their value and the help text cannot drift from the API."""
-    from .config import fields
+    from ..config import fields
 
     for f in fields():
         meta = f.metadata
@@ -194,8 +194,8 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def _check_output(args: argparse.Namespace) -> Path:
     """Everything about the files a run will write, checked before it starts (ValueError)."""
-    from .files import check_writable, local_path
-    from .images import output_format
+    from ..images import output_format
+    from ..runtime.files import check_writable, local_path
 
     for what, value in (("--resume", args.resume), ("--checkpoint", args.checkpoint)):
         if value is not None:
@@ -222,7 +222,7 @@ def _check_output(args: argparse.Namespace) -> Path:
 
 def _save(img, path: Path) -> str | None:
     """Write ``img``; the reason in one line if the disk or folder refuses (full, removed)."""
-    from .images import save_image
+    from ..images import save_image
 
     try:
         save_image(img, path, overwrite=True)
@@ -232,13 +232,13 @@ def _save(img, path: Path) -> str | None:
 
 
 def _stylize(args: argparse.Namespace) -> int:
-    from . import optimize
-    from .balance import balance_advice, weighted_ratio
-    from .data import SampleUnavailableError
-    from .devices import DeviceUnavailableError
-    from .features import RandomWeightsWarning, WeightsError, weights_are_random
-    from .images import ImageError
-    from .memory import InsufficientMemoryError
+    from .. import optimize
+    from ..devices import DeviceUnavailableError
+    from ..features import RandomWeightsWarning, WeightsError, weights_are_random
+    from ..images import ImageError
+    from ..optimize.balance import balance_advice, weighted_ratio
+    from ..optimize.memory import InsufficientMemoryError
+    from ..runtime.data import SampleUnavailableError
 
     try:
         out = _check_output(args)
@@ -265,7 +265,7 @@ def _stylize(args: argparse.Namespace) -> int:
         _RUNNING.set()  # from now on SIGTERM stops between steps (see _request_stop)
         return not _STOP.is_set()
 
-    from .config import FIELD_NAMES
+    from ..config import FIELD_NAMES
 
     given = {k: v for k, v in vars(args).items() if k in FIELD_NAMES}
     # A preset picks its own schedule: the CLI's shorter default applies to plain runs only.
@@ -321,7 +321,7 @@ def _stylize(args: argparse.Namespace) -> int:
 
 
 def _samples(args: argparse.Namespace) -> int:
-    from .data import SAMPLES, list_samples
+    from ..runtime.data import SAMPLES, list_samples
 
     for name in list_samples(args.kind):
         sample = SAMPLES[name]
@@ -332,12 +332,12 @@ def _samples(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     """``train``: fit a TransformerNet, save it; Ctrl-C keeps the network trained so far."""
-    from .devices import DeviceUnavailableError
-    from .features import RandomWeightsWarning, WeightsError, weights_are_random
-    from .feedforward import TrainingDivergedError, train_transformer
-    from .images import ImageError
-    from .memory import InsufficientMemoryError
-    from .photos import PhotoUnavailableError
+    from ..devices import DeviceUnavailableError
+    from ..features import RandomWeightsWarning, WeightsError, weights_are_random
+    from ..feedforward import TrainingDivergedError, train_transformer
+    from ..feedforward.photos import PhotoUnavailableError
+    from ..images import ImageError
+    from ..optimize.memory import InsufficientMemoryError
 
     out = Path(args.output)
     if out.is_dir():
@@ -403,7 +403,7 @@ def _apply_plan(args: argparse.Namespace) -> list[tuple[Path, Path]]:
     """(input, output) pairs, checked before any work: no overwrite, no clobbered input."""
     from PIL import Image
 
-    from .photos import photo_sources
+    from ..feedforward.photos import photo_sources
 
     inputs: list[Path] = []
     for item in args.inputs:
@@ -447,9 +447,9 @@ def _apply(args: argparse.Namespace) -> int:
 
     from tqdm.auto import tqdm
 
-    from .devices import DeviceUnavailableError
-    from .feedforward import TransformerNet
-    from .images import ImageError, save_image
+    from ..devices import DeviceUnavailableError
+    from ..feedforward import TransformerNet
+    from ..images import ImageError, save_image
 
     try:
         if args.size is not None and args.size < 1:

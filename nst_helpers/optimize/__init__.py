@@ -30,8 +30,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from . import devices
-from .config import (  # noqa: F401 - re-exported: the names have always been importable here
+from .. import devices
+from ..config import (  # noqa: F401 - re-exported: the names have always been importable here
     DEFAULT_LR,
     DEFAULT_STYLE_WEIGHT,
     INITS,
@@ -41,14 +41,14 @@ from .config import (  # noqa: F401 - re-exported: the names have always been im
     check_names,
     check_number,
 )
-from .features import (  # noqa: F401 - re-exported
+from ..features import (  # noqa: F401 - re-exported
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
     FeatureExtractor,
     _weights_key,
     min_input_size,
 )
-from .images import (
+from ..images import (
     ImageSource,
     image_to_tensor,
     load_image,
@@ -57,8 +57,8 @@ from .images import (
     save_image,
     tensor_to_image,
 )
-from .losses import gram_matrix, objective, tv_loss
-from .parameterization import make_parameterization
+from ..losses import gram_matrix, objective, tv_loss
+from ..parameterization import make_parameterization
 
 DEFAULT_STEPS = 4000
 """``steps`` when neither the caller nor a preset chose them: the original report's recipe."""
@@ -223,7 +223,7 @@ def stylize(
         raise ValueError("style must be an image or a non-empty list of images")
     blend = _blend_weights(cfg.style_blend, len(styles))
     sizes = list(cfg.sizes)
-    min_side = min_input_size(content_layers + style_layers)
+    min_side = min_input_size(content_layers + style_layers, cfg.network)
     dev = devices.resolve_device(cfg.device)
     dtype = devices.resolve_precision(cfg.precision, dev)
     style_scale, preserve_color, steps = cfg.style_scale, cfg.preserve_color, cfg.steps
@@ -239,7 +239,7 @@ def stylize(
     content_img = load_image(content, max_size=max(sizes))
     style_imgs = [load_image(s, max_size=max(1, round(max(sizes) * style_scale))) for s in styles]
     if preserve_color == "histogram":
-        from .color import match_histogram
+        from ..color import match_histogram
 
         style_imgs = [match_histogram(s, content_img) for s in style_imgs]
     for s in sizes:
@@ -262,7 +262,7 @@ def stylize(
         "style": [_image_digest(s) for s in style_imgs],
         **cfg.key(), "preset": preset,
         "lr": cfg.learning_rate, "content_layers": content_layers, "style_layers": style_layers,
-        "style_layer_weights": weights_l, "weights": _weights_key(cfg.weights),
+        "style_layer_weights": weights_l, "weights": _weights_key(cfg.weights, cfg.network),
         "precision": devices.precision_name(dtype), "style_blend": blend, "scales": sizes,
         "steps_per_scale": steps_per_scale if len(sizes) > 1 else None,
     }  # fmt: skip
@@ -274,7 +274,7 @@ def stylize(
         )  # fmt: skip
     state = None
     if resume is not None:
-        from .checkpoint import check_compatible, load_checkpoint
+        from .resume import check_compatible, load_checkpoint
 
         state = load_checkpoint(resume)
         check_compatible(state.get("settings", {}), settings, resume)
@@ -355,7 +355,7 @@ def _detached(err: BaseException) -> BaseException:
 
 def _local_files(*paths: str | Path | None) -> tuple[Path | None, ...]:
     """Checkpoint paths as local Paths (``file://`` URLs too); other URLs are a ValueError."""
-    from .files import local_path
+    from ..runtime.files import local_path
 
     return tuple(None if p is None else local_path(p, "checkpoint") for p in paths)
 
@@ -363,7 +363,7 @@ def _local_files(*paths: str | Path | None) -> tuple[Path | None, ...]:
 def _with_config_fields(fn: Callable) -> inspect.Signature:
     """``fn``'s signature with each ``StyleConfig`` field as a keyword (in place of
     ``**options``), so ``help(stylize)``, IDEs and ``inspect`` show every option and default."""
-    from . import config
+    from .. import config
 
     sig = inspect.signature(fn)
     params = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
@@ -382,12 +382,12 @@ stylize.__signature__ = _with_config_fields(stylize)
 def _check_checkpoint_path(path: Path, resume: str | Path | None) -> None:
     """Refuse a checkpoint path where saving would destroy something that is not a checkpoint,
     or where it cannot be written at all (found now, not at the first save mid-run)."""
-    from .files import check_writable
+    from ..runtime.files import check_writable
 
     check_writable(path, "checkpoint")
     if not path.exists() or (resume is not None and Path(resume).resolve() == path.resolve()):
         return  # nothing there, or the file being resumed (load_checkpoint will vet it)
-    from .checkpoint import load_checkpoint
+    from .resume import load_checkpoint
 
     try:
         load_checkpoint(path)
@@ -453,7 +453,7 @@ class _Run:
         s = settings
         self.extractor = FeatureExtractor(
             list(dict.fromkeys(s["content_layers"] + s["style_layers"])), weights=weights,
-            pooling=s["pooling"], device=dev,
+            pooling=s["pooling"], device=dev, network=s["network"],
         )  # fmt: skip
         if s.get("first_conv_padding") == "replicate":
             from .presets import replicate_first_conv
@@ -563,8 +563,8 @@ class _Run:
     ) -> StylizeResult:
         from tqdm.auto import tqdm
 
-        from .checkpoint import restore_rng
-        from .interrupts import StepBoundary
+        from ..runtime.interrupts import StepBoundary
+        from .resume import restore_rng
 
         s = self.settings
         start_scale, start_step, param_state, opt_state = 0, 0, None, None
@@ -793,7 +793,7 @@ class _Run:
     def output_image(self, x: torch.Tensor) -> Image.Image:
         img = tensor_to_image(x)
         if self.settings["preserve_color"] == "luminance":
-            from .color import transfer_luminance
+            from ..color import transfer_luminance
 
             img = transfer_luminance(img, resize_to(self.content_img, img.size[::-1]))
         return img
@@ -815,7 +815,7 @@ class _Run:
         )  # fmt: skip
 
     def save_checkpoint(self, param, opt, step: int) -> None:
-        from .checkpoint import CHECKPOINT_VERSION, rng_state, save_checkpoint
+        from .resume import CHECKPOINT_VERSION, rng_state, save_checkpoint
 
         save_checkpoint(self.checkpoint, {
             "version": CHECKPOINT_VERSION, "settings": self.settings, "step": step,
