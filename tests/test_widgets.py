@@ -17,7 +17,13 @@ import pytest
 from PIL import Image
 
 from nst_helpers.apps import studio as studio_module
-from nst_helpers.apps.studio import StyleStudio, loss_plot_png, png_bytes, unique_path
+from nst_helpers.apps.studio import (
+    StyleStudio,
+    loss_plot_png,
+    png_bytes,
+    unique_path,
+    uploaded_files,
+)
 from nst_helpers.optimize import NonFiniteLossError, StylizeResult
 from nst_helpers.optimize.balance import weighted_ratio
 from nst_helpers.runtime import data
@@ -58,6 +64,23 @@ def upload_entry(name: str, content: bytes) -> dict:
         "content": memoryview(content),
         "last_modified": dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
     }
+
+
+def upload(widget: W.FileUpload, name: str, content: bytes) -> None:
+    """What the browser does when a learner picks a file, in this ipywidgets' version."""
+    if int(W.__version__.split(".")[0]) >= 8:
+        widget.value = (upload_entry(name, content),)
+    else:  # ipywidgets 7 (Colab's): the front end sends metadata and data, then a count
+        widget.metadata, widget.data = [{"name": name, "size": len(content)}], [content]
+        widget._counter += 1
+
+
+def test_uploaded_files_reads_both_ipywidgets_formats():
+    png = png_bytes(Image.new("RGB", (4, 4)))
+    v8 = (upload_entry("a.png", png),)
+    v7 = {"a.png": {"metadata": {"name": "a.png", "size": len(png)}, "content": png}}
+    assert uploaded_files(v8) == uploaded_files(v7) == [("a.png", png)]
+    assert uploaded_files(()) == uploaded_files({}) == []
 
 
 def status_text(s: StyleStudio) -> str:
@@ -200,23 +223,23 @@ def test_no_style_layer_is_refused_with_a_message(studio):
 @pytest.mark.parametrize("payload", [b"definitely not an image", b"", b"\x89PNG\r\n\x1a\n0000"])
 def test_bad_upload_gives_a_message_not_a_traceback(studio, payload):
     before = (studio.content_picker.value, studio.content_picker.options)
-    studio.upload_content.value = (upload_entry("notes.txt", payload),)
+    upload(studio.upload_content, "notes.txt", payload)
     assert "notes.txt cannot be used" in status_text(studio)
     assert "nst-error" in status_text(studio)
     assert (studio.content_picker.value, studio.content_picker.options) == before
-    assert studio.upload_content.value == ()  # reset, so another file can be picked
+    assert not studio.upload_content.value  # reset, so another file can be picked
 
 
 def test_uploaded_image_is_used_for_the_run(studio):
     red = Image.new("RGB", (80, 60), (250, 10, 10))
-    studio.upload_content.value = (upload_entry("my cat.png", png_bytes(red)),)
+    upload(studio.upload_content, "my cat.png", png_bytes(red))
     assert studio.content_picker.value == "upload:my cat.png"
     assert "Uploaded: my cat.png" in dict(studio.content_picker.options)
     assert decode(studio.content_thumb.value).getpixel((5, 5)) == (250, 10, 10)
     assert studio.image_source("content").size == (80, 60)
 
     # the same name again gets its own entry rather than replacing the first
-    studio.upload_content.value = (upload_entry("my cat.png", png_bytes(red)),)
+    upload(studio.upload_content, "my cat.png", png_bytes(red))
     assert studio.content_picker.value == "upload:my cat.png (2)"
 
     studio.steps.value = 1

@@ -344,7 +344,7 @@ class StyleStudio(W.VBox):
             description="Network",
             style=_LABEL_STYLE,
             layout=W.Layout(width="300px"),
-            tooltip="the network whose features define content and style",
+            **_tooltip("the network whose features define content and style"),
         )
         self.weights_note = W.HTML()
         self.network.observe(lambda _: self._show_weights_note(), "value")
@@ -353,7 +353,9 @@ class StyleStudio(W.VBox):
             options=NORMALIZATIONS,
             value=DEFAULTS.normalization,
             description="Normalisation",
-            tooltip="relative: weights mean the same at every size; paper: eq. 1-5 (beta ~1e6+)",
+            **_tooltip(
+                "relative: weights mean the same at every size; paper: eq. 1-5 (beta ~1e6+)"
+            ),
             style=_LABEL_STYLE,
             layout=W.Layout(width="300px"),
         )
@@ -393,7 +395,7 @@ class StyleStudio(W.VBox):
             description="Preset",
             style=_LABEL_STYLE,
             layout=W.Layout(width="300px"),
-            tooltip="fast chooses scales, optimiser, learning rate and steps itself",
+            **_tooltip("fast chooses scales, optimiser, learning rate and steps itself"),
         )
         self.image_size = W.IntSlider(
             value=size,
@@ -648,16 +650,16 @@ class StyleStudio(W.VBox):
         )
 
     def _on_upload(self, kind: str, files: Any) -> None:
-        if not files:
+        uploaded = uploaded_files(files)
+        if not uploaded:
             return  # our own reset below
         upload = self.upload_content if kind == "content" else self.upload_style
-        entry = files[0]
-        name = str(entry.get("name") or "upload")
+        name, content = uploaded[0]
         try:
-            self.add_upload(kind, name, bytes(entry["content"]))
+            self.add_upload(kind, name, content)
         except Exception as err:  # noqa: BLE001 - an upload must never end in a traceback
             self._say(f"{html.escape(name)} cannot be used: {_short(err)}", "error")
-        upload.value = ()  # lets the learner pick the same file again
+        clear_upload(upload)  # lets the learner pick the same file again
 
     def add_upload(self, kind: str, name: str, content: bytes) -> bool:
         """Use ``content`` (an image file's bytes) as the photo or painting; False if unusable.
@@ -1002,6 +1004,37 @@ def _label(text: str) -> W.HTML:
         f'<div style="text-align:right;padding-right:8px">{html.escape(text)}</div>',
         layout=W.Layout(width=_LABEL_STYLE["description_width"], flex="0 0 auto"),
     )
+
+
+def uploaded_files(value: Any) -> list[tuple[str, bytes]]:
+    """``[(name, content)]`` from a ``FileUpload`` value, in either ipywidgets' format.
+
+    ipywidgets 8 gives a tuple of dicts with ``name`` and ``content`` (a memoryview);
+    ipywidgets 7 (what Colab ships) a dict ``{name: {"metadata": {...}, "content": bytes}}``.
+    """
+    if not value:
+        return []
+    if isinstance(value, dict):
+        return [
+            (str(entry.get("metadata", {}).get("name") or name or "upload"),
+             bytes(entry["content"]))
+            for name, entry in value.items()
+        ]  # fmt: skip
+    return [(str(entry.get("name") or "upload"), bytes(entry["content"])) for entry in value]
+
+
+def clear_upload(upload: W.FileUpload) -> None:
+    """Empty ``upload`` (so the same file can be picked again), in ipywidgets 7 or 8."""
+    if isinstance(upload.value, dict):  # ipywidgets 7: value is read-only, made from these
+        upload.metadata, upload.data = [], []
+        upload.set_trait("value", {})
+    else:
+        upload.value = ()
+
+
+def _tooltip(text: str) -> dict[str, str]:
+    """The keyword a description tooltip has: ``tooltip`` (ipywidgets 8) or 7's older name."""
+    return {"tooltip" if int(W.__version__.split(".")[0]) >= 8 else "description_tooltip": text}
 
 
 def _short(err: BaseException) -> str:
