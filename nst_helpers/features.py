@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from .devices import device_key, memory_format, resolve_device
+from .runtime.files import load_torch_file
 
 # torchvision's configurations "E" (VGG19) and "D" (VGG16): channels per conv, "M" a 2x2 max-pool.
 _CFGS: dict[str, tuple] = {
@@ -217,19 +218,17 @@ def _how_to_get_weights(spec: _ImageNetFile) -> str:
 
 def _read_state_dict(path: Path, spec: _ImageNetFile) -> dict[str, torch.Tensor]:
     name = spec.network.upper()
-    if not path.exists():
-        raise WeightsError(
-            f"{name} weights file not found: {str(path)!r}\n" + _how_to_get_weights(spec)
-        )
-    if path.is_dir():
-        raise WeightsError(f"{str(path)!r} is a directory, not a {name} weights file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - torch raises many types for a bad file
-        raise WeightsError(
-            f"{str(path)!r} could not be read as a PyTorch state dict (corrupt or truncated "
+    state = load_torch_file(
+        path,
+        WeightsError,
+        missing_error=WeightsError,
+        missing=lambda p: f"{name} weights file not found: {p!r}\n" + _how_to_get_weights(spec),
+        directory=lambda p: f"{p!r} is a directory, not a {name} weights file",
+        unreadable=lambda p, err: (
+            f"{p!r} could not be read as a PyTorch state dict (corrupt or truncated "
             f"download?): {err}\n" + _how_to_get_weights(spec)
-        ) from err
+        ),
+    )
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):

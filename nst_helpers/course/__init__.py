@@ -1,13 +1,18 @@
 """The course layer: what a chapter calls around the engine.
 
-``setup()`` starts a learner's session (quick mode, seeds, device, weights banner),
+``setup()`` starts a learner's session (mode, seeds, device, weights banner),
 ``plotting`` draws the figures, ``quizzes`` holds the self-check questions and ``checks`` the
 exercise checkers. Nothing in the engine imports from here.
 """
 
 from .session import (
     BANNER_LINES,
+    COLAB_DIR,
+    COURSE_URL,
+    CPU_FAST_SIZE,
+    MODES,
     CourseConfig,
+    choose_mode,
     find_repo,
     quick_mode,
     random_weights_banner,
@@ -18,7 +23,12 @@ from .session import (
 
 __all__ = [
     "BANNER_LINES",
+    "COLAB_DIR",
+    "COURSE_URL",
+    "CPU_FAST_SIZE",
+    "MODES",
     "CourseConfig",
+    "choose_mode",
     "find_repo",
     "quick_mode",
     "random_weights_banner",

@@ -3,8 +3,17 @@
 Every notebook starts with ``cfg = setup()`` so that the same environment variables mean the
 same thing everywhere:
 
-* ``NST_QUICK=1``: small images and few steps, so a chapter runs in about a minute on a laptop
-  CPU (and in CI). Notebooks choose sizes with ``cfg.pick(quick_value, full_value)``.
+* The **mode**, which sizes every chapter's work (``cfg.pick(quick, full, cpu=...)``):
+
+  - ``quick`` (``NST_QUICK=1``): small images and few steps, about a minute a chapter on a
+    laptop CPU, and what CI runs; too small to judge a picture by;
+  - ``cpu-fast`` (no GPU, and ``NST_QUICK`` not set): 256 px pictures made with
+    ``preset="fast"`` (``cfg.preset``; 16 s a picture on a quiet 2-core CPU, README *Speed*)
+    and smaller versions of each chapter's runs;
+  - ``full`` (a CUDA or Apple GPU): the chapters' full sizes and step counts.
+
+  ``NST_MODE=quick|cpu-fast|full`` (or ``setup(mode=...)``) overrides the choice; ``setup()``
+  prints the mode it picked and why.
 * ``NST_WEIGHTS``: ``imagenet``, ``hed`` (trained VGG16 features from HED edge detection, in
   VGG19's shape: real pictures offline), ``random`` (offline tests: a seeded random VGG19
   whose pictures are *not* art) or a path to ``vgg19-dcbb9e9d.pth``. Unset: ``imagenet`` where
@@ -13,7 +22,8 @@ same thing everywhere:
 * ``NST_DEVICE``: ``auto`` (default: CUDA, then Apple MPS, then CPU), ``cuda``, ``mps``, ``cpu``.
 
     >>> cfg = setup()  # doctest: +SKIP
-    nst-course | device: cpu | quick mode: on | VGG19 weights: hed | seed: 0
+    nst-course | device: cpu | mode: quick | VGG19 weights: hed | seed: 0
+    mode quick: NST_QUICK=1: small images and few steps (about a minute a chapter), too small to judge a picture by
     VGG19 weights: trained VGG16 features from HED edge detection (in VGG19's shape), not ImageNet VGG19
 """
 
@@ -25,7 +35,7 @@ import random
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -40,6 +50,12 @@ from ..features import (
 
 T = TypeVar("T")
 
+COURSE_URL = "https://github.com/nst-course/nst-course"
+"""Where the course is cloned from: the one definition (every chapter's setup cell copies it,
+and ``tests/test_colab_setup.py`` fails if a copy differs)."""
+COLAB_DIR = "/content/nst-course"
+"""Where a chapter's setup cell clones the course on Colab, and puts it on ``sys.path``."""
+
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
@@ -48,6 +64,12 @@ BANNER_LINES = (
     "The code runs end to end, but the pictures are NOT stylised and NOT artistic.",
     "For real pictures unset NST_WEIGHTS: ImageNet VGG19, else HED's VGG16 (chapter 00).",
 )
+
+
+MODES = ("quick", "cpu-fast", "full")
+CPU_FAST_SIZE = 256
+"""The longest side, in pixels, of a picture in ``cpu-fast`` mode (with ``preset="fast"``)."""
+_UNSET: Any = object()
 
 
 @dataclass(frozen=True)
@@ -61,14 +83,32 @@ class CourseConfig:
     repo: Path
     outputs: Path
     seed: int = 0
+    mode: str = ""  # "quick", "cpu-fast" or "full"; "" = derived from ``quick``
+    mode_reason: str = ""
 
-    def pick(self, quick_value: T, full_value: T) -> T:
-        """``quick_value`` in quick mode (``NST_QUICK=1``), else ``full_value``.
+    def __post_init__(self) -> None:
+        if not self.mode:
+            object.__setattr__(self, "mode", "quick" if self.quick else "full")
+        if self.mode not in MODES:
+            raise ValueError(f"mode={self.mode!r} must be one of {', '.join(MODES)}")
 
-        >>> cfg.pick(96, 512)  # doctest: +SKIP
-        96
+    @property
+    def preset(self) -> str | None:
+        """``"fast"`` in ``cpu-fast`` mode (pass it to ``stylize(preset=...)``), else None."""
+        return "fast" if self.mode == "cpu-fast" else None
+
+    def pick(self, quick_value: T, full_value: T, cpu: T = _UNSET) -> T:
+        """The value for this mode: ``quick_value`` in quick mode, ``cpu`` (when given) in
+        ``cpu-fast`` mode, else ``full_value``.
+
+        >>> cfg.pick(96, 512, cpu=256)  # doctest: +SKIP
+        256
         """
-        return quick_value if self.quick else full_value
+        if self.mode == "quick":
+            return quick_value
+        if self.mode == "cpu-fast" and cpu is not _UNSET:
+            return cpu
+        return full_value
 
 
 def quick_mode() -> bool:
@@ -84,12 +124,41 @@ def quick_mode() -> bool:
     )
 
 
+def choose_mode(quick: bool, device: torch.device, requested: str | None = None) -> tuple[str, str]:
+    """``(mode, why)``: which of ``MODES`` a chapter runs in, and the reason in words.
+
+    ``requested`` (``setup(mode=...)`` or ``NST_MODE``) wins; then ``quick`` (``NST_QUICK=1``);
+    then the device: a GPU runs the full sizes, a CPU the ``cpu-fast`` ones.
+    """
+    if requested:
+        mode = requested.strip().lower()
+        if mode not in MODES:
+            raise ValueError(f"NST_MODE={requested!r} is not a mode; use one of {', '.join(MODES)}")
+        return mode, f"asked for (NST_MODE or setup(mode=...)): {_MODE_EFFECT[mode]}"
+    if quick:
+        return "quick", f"NST_QUICK=1: {_MODE_EFFECT['quick']}"
+    if device.type in ("cuda", "mps"):
+        return "full", f"a GPU ({device.type}) is there: {_MODE_EFFECT['full']}"
+    return "cpu-fast", (
+        f"no GPU, and NST_QUICK is not set: {_MODE_EFFECT['cpu-fast']}. NST_MODE=full runs the "
+        "full sizes (hours on a CPU); NST_QUICK=1 a one-minute check"
+    )
+
+
+_MODE_EFFECT = {
+    "quick": "small images and few steps (about a minute a chapter), too small to judge a picture by",
+    "cpu-fast": f"{CPU_FAST_SIZE} px pictures made with preset='fast' (16 s each on a quiet "
+    "2-core CPU) and smaller versions of each chapter's runs",
+    "full": "the chapters' full sizes and step counts",
+}
+
+
 def find_repo(start: Path | None = None) -> Path:
     """The course checkout: the folder holding ``nst_helpers/`` and ``pyproject.toml``.
 
-    Looks next to the installed package first (an editable install on Colab or locally), then
-    upwards from ``start`` (default: the working directory); falls back to ``start`` itself so
-    that a plain ``pip install`` still has somewhere to write outputs.
+    Looks next to the package first (a clone on ``sys.path``, as on Colab, or an editable
+    install), then upwards from ``start`` (default: the working directory); falls back to
+    ``start`` itself so that a plain ``pip install`` still has somewhere to write outputs.
     """
     start = (start or Path.cwd()).resolve()
     package_parent = Path(__file__).resolve().parents[2]  # nst_helpers/course/ -> repo
@@ -182,38 +251,42 @@ def setup(
     quick: bool | None = None,
     weights: str | os.PathLike | None = None,
     device: str | torch.device | None = None,
+    mode: str | None = None,
     banner: bool = True,
 ) -> CourseConfig:
-    """Prepare a chapter: seed everything, resolve device/quick mode/weights, create outputs/.
+    """Prepare a chapter: seed everything, resolve device/mode/weights, create outputs/.
 
     Each argument overrides its environment variable (``NST_QUICK``, ``NST_WEIGHTS``,
-    ``NST_DEVICE``). Prints a one-line summary, a second line saying which network and weights
-    make the pictures when they are not ImageNet VGG19's, and, when they are random, a banner
-    that cannot be missed; that banner then replaces the ``RandomWeightsWarning`` which every
-    network load would repeat. Raises ``ValueError`` for an unknown device or ``NST_QUICK`` value.
+    ``NST_DEVICE``, ``NST_MODE``). Prints a summary, the mode and why it was picked
+    (``choose_mode``), a line saying which network and weights make the pictures when they
+    are not ImageNet VGG19's, and, when they are random, a banner that cannot be missed; that
+    banner then replaces the ``RandomWeightsWarning`` which every network load would repeat.
+    Raises ``ValueError`` for an unknown device, mode or ``NST_QUICK`` value.
     """
     seed_everything(seed)
     quick = quick_mode() if quick is None else bool(quick)
     weights = str(weights) if weights is not None else default_weights()
     random_weights = weights_are_random(weights)
     dev = resolve_device(device if device is not None else os.environ.get("NST_DEVICE") or "auto")
+    chosen, why = choose_mode(quick, dev, mode if mode is not None else os.environ.get("NST_MODE"))
     repo = find_repo()
     outputs = repo / "outputs"
     outputs.mkdir(parents=True, exist_ok=True)
     cfg = CourseConfig(
         device=dev,
-        quick=quick,
+        quick=chosen == "quick",
         weights="random" if random_weights else weights,
         random_weights=random_weights,
         repo=repo,
         outputs=outputs,
         seed=seed,
+        mode=chosen,
+        mode_reason=why,
     )
     print(
-        f"nst-course | device: {dev} | quick mode: {'on' if quick else 'off'} "
-        f"| VGG19 weights: {cfg.weights} "
-        f"| seed: {seed}"
+        f"nst-course | device: {dev} | mode: {chosen} | VGG19 weights: {cfg.weights} | seed: {seed}"
     )
+    print(f"mode {chosen}: {why}")
     if not random_weights and cfg.weights.lower() != "imagenet":
         print(f"VGG19 weights: {describe_weights(cfg.weights)}")  # the pictures are not ImageNet's
     if random_weights:

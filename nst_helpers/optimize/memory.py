@@ -45,11 +45,11 @@ import torch
 from .. import config as _config
 from ..config import StyleConfig
 from ..features import (
-    _VGG19_CFG,
+    _CFGS,
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
-    VGG19_LAYERS,
     min_input_size,
+    network_layers,
 )
 from .steps import LBFGS_HISTORY
 
@@ -85,6 +85,7 @@ class MemoryOptions:
     pooling: str = "max"
     parameterization: str = "pixel"
     normalization: str = "relative"
+    network: str = "vgg19"
     n_styles: int = 1
     checkpointing: bool = False
 
@@ -156,10 +157,10 @@ def _hw(image_size: Size) -> tuple[int, int]:
     return h, w
 
 
-def _conv_channels() -> list[tuple[int, int]]:
-    """``(in, out)`` channels of every VGG19 convolution, in order."""
+def _conv_channels(network: str = "vgg19") -> list[tuple[int, int]]:
+    """``(in, out)`` channels of every convolution of ``network``, in order."""
     pairs, channels = [], 3
-    for item in _VGG19_CFG:
+    for item in _CFGS[network]:
         if item != "M":
             pairs.append((channels, item))
             channels = item
@@ -184,7 +185,7 @@ def memory_breakdown(
 
     ``options`` (or the same names as keywords: ``content_layers``, ``style_layers``,
     ``precision``, ``optimizer``, ``pooling``, ``parameterization``, ``normalization``,
-    ``n_styles``, ``checkpointing``) describe the run, see ``MemoryOptions``.
+    ``network``, ``n_styles``, ``checkpointing``) describe the run, see ``MemoryOptions``.
     ``checkpointing=True`` (see ``nst_helpers.recompute``): the forward pass keeps only each
     block's input; the peak is then in the backward pass of one block ``k``, holding the inputs
     of blocks ``1..k``, block ``k``'s recomputed activations and its gradients, whichever ``k``
@@ -197,8 +198,9 @@ def memory_breakdown(
     half = precision != "fp32"
     act = PRECISION_BYTES[precision]
     captured = set(content_layers) | set(style_layers)
-    deepest = max(VGG19_LAYERS[n] for n in captured)
-    names = {i: n for n, i in VGG19_LAYERS.items()}
+    indices = network_layers(o.network)
+    deepest = max(indices[n] for n in captured)
+    names = {i: n for n, i in indices.items()}
     pixels = 3 * h * w
 
     def loss_terms(name: str, channels: int, out: int, saved_by_network: bool) -> int:
@@ -218,7 +220,7 @@ def memory_breakdown(
         return kept
 
     # load_vgg19 keeps the whole feature stack on the device, however little of it is used.
-    weights = sum(FP32 * (c_in * c_out * 9 + c_out) for c_in, c_out in _conv_channels())
+    weights = sum(FP32 * (c_in * c_out * 9 + c_out) for c_in, c_out in _conv_channels(o.network))
     activations = largest = targets = 0
     activations += pixels * act  # the network's input: channels_last copy, or its half cast
     # Per block (ending after its pool): the input it is recomputed from, what its recompute
@@ -231,7 +233,7 @@ def memory_breakdown(
         blocks[-1]["saved"] += nbytes
 
     channels, index = 3, 0
-    for item in _VGG19_CFG:
+    for item in _CFGS[o.network]:
         if index > deepest:
             break
         if item == "M":
@@ -317,7 +319,7 @@ def largest_fitting_size(
     elif not (isinstance(aspect, int | float) and math.isfinite(aspect) and aspect > 0):
         raise ValueError(f"aspect must be (H, W) or a positive ratio H / W, got {aspect!r}")
     options = memory_options(options, **keywords)
-    min_side = min_input_size([*options.content_layers, *options.style_layers])
+    min_side = min_input_size([*options.content_layers, *options.style_layers], options.network)
 
     def fits(side: int) -> bool:
         h, w = _shape_for(side, aspect)

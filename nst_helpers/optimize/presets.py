@@ -56,7 +56,9 @@ MIDDLE_STEPS = 30
 FINAL_STEPS = 20
 FINAL_OPTIMIZER = "lbfgs"
 ADAM_LR = 0.05
-"""Adam's learning rate in the preset (normalised-pixel units; the EMA absorbs the jitter)."""
+"""Adam's learning rate at the first scale (normalised-pixel units; the EMA absorbs the jitter)."""
+ADAM_LR_DECAY = 1.0
+"""Each finer Adam scale's learning rate is the one before times this (1: the same lr at all)."""
 
 
 def sqrt2_scales(image_size: int, first: int = FIRST_SCALE) -> list[int]:
@@ -79,10 +81,10 @@ def fast_plan(image_size: int, steps: int | None, precision: str | None, lr: flo
 
     ``steps`` (``None``: the preset's own schedule) is split in the schedule's proportions;
     ``precision`` (``None``: ``"auto"``) is kept for the Adam stages, the L-BFGS stage runs
-    fp32; ``lr`` (``None``: ``ADAM_LR``) applies to the Adam stages. See the module docstring
-    for every choice.
+    fp32; ``lr`` (``None``: ``ADAM_LR``) is the first Adam scale's learning rate, each finer
+    one's ``ADAM_LR_DECAY`` times the last. See the module docstring for every choice.
     """
-    scales = sqrt2_scales(image_size)
+    scales = sqrt2_scales(image_size, FIRST_SCALE)  # read now: a sweep may change it
     n = len(scales)
     if n == 1:
         schedule, optimizers = [COARSE_STEPS], ["adam"]
@@ -94,10 +96,10 @@ def fast_plan(image_size: int, steps: int | None, precision: str | None, lr: flo
     adam_lr = ADAM_LR if lr is None else lr
     adam_precision = "auto" if precision is None else precision
     # L-BFGS's line search wants exact gradients: its stage runs in fp32.
-    settings = {"adam": (adam_lr, adam_precision), FINAL_OPTIMIZER: (1.0, "fp32")}
+    lrs = [adam_lr * ADAM_LR_DECAY**k if o == "adam" else 1.0 for k, o in enumerate(optimizers)]
     stages = tuple(
-        Stage(size, n_steps, opt, *settings[opt])
-        for size, n_steps, opt in zip(scales, schedule, optimizers, strict=True)
+        Stage(size, n_steps, opt, lr_k, adam_precision if opt == "adam" else "fp32")
+        for size, n_steps, opt, lr_k in zip(scales, schedule, optimizers, lrs, strict=True)
     )
     return Plan(
         stages,

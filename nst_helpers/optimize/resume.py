@@ -19,7 +19,8 @@ import torch
 from PIL import Image
 
 from ..config import added_later
-from ..runtime.files import atomic_write, check_writable, local_path
+from ..runtime import files
+from ..runtime.files import atomic_write, local_path, read_checkpoint
 from .hooks import check_every
 from .scaler import LossScaler
 from .state import Best, RunState
@@ -65,17 +66,7 @@ def check_checkpoint_path(
     An existing file is kept only if ``load`` (default ``load_checkpoint``) accepts it as a
     ``kind`` of this library, or it is the file being resumed. Returns the path as a ``Path``.
     """
-    path = check_writable(path, "checkpoint")
-    if not path.exists() or (resume is not None and Path(resume).resolve() == path.resolve()):
-        return path  # nothing there, or the file being resumed (its loader vets it)
-    try:
-        (load or load_checkpoint)(path)
-    except ValueError:
-        raise ValueError(
-            f"checkpoint {str(path)!r} exists and is not a {kind}; refusing to overwrite it: "
-            "choose another file name"
-        ) from None
-    return path
+    return files.check_checkpoint_path(path, resume, load or load_checkpoint, f"a {kind}")
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -85,16 +76,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     corrupt, truncated or not a checkpoint of this library.
     """
     path = local_path(path, "checkpoint")
-    if not path.exists():
-        raise FileNotFoundError(f"checkpoint not found: {str(path)!r}")
-    if path.is_dir():
-        raise ValueError(f"checkpoint {str(path)!r} is a directory, not a checkpoint file")
-    try:
-        # Tensors, numbers, strings and containers only: a checkpoint from elsewhere cannot
-        # run code when it is loaded (stylize stores its snapshots as uint8 tensors).
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - pickle and zip errors come in many types
-        raise ValueError(f"checkpoint {str(path)!r} is corrupt or truncated: {err}") from err
+    # Read weights-only: stylize stores its snapshots as uint8 tensors for that reason.
+    state = read_checkpoint(path)
     if not isinstance(state, dict) or any(k not in state for k in REQUIRED_KEYS):
         raise ValueError(f"{str(path)!r} is not an nst_helpers checkpoint")
     version = state["version"]
