@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # Tests and CI run offline: seeded random VGG19 weights and small, quick settings.
 TEST_ENV := NST_WEIGHTS=random NST_QUICK=1 MPLBACKEND=Agg PYTHONHASHSEED=0 NST_TESTING=1
 
-.PHONY: help venv lab test test-browser demo lint format benchmark notebooks slides site clean
+.PHONY: help venv lab test test-browser demo lint format benchmark gallery notebooks slides site clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -47,7 +47,10 @@ format: $(STAMP)  ## apply ruff fixes and formatting
 
 benchmark: $(STAMP)  ## time stylize against a naive loop; time to quality of the recipes (see README)
 	NST_WEIGHTS=random $(PY) benchmarks/bench_step.py
-	NST_WEIGHTS=random $(PY) benchmarks/bench_quality.py --plot outputs/bench_quality.png
+	$(PY) benchmarks/bench_quality.py --threads 1 --plot outputs/bench_quality.png
+
+gallery: $(STAMP)  ## photos x styles on trained features (offline: hed) -> docs/images/ (SIZE=256)
+	nice $(PY) scripts/gallery.py --threads 1 --size $${SIZE:-256}
 
 notebooks: $(STAMP)  ## sync each notebook with its .py text file, strip outputs, re-record checked ones (ONLY=03,05)
 	$(TEST_ENV) $(PY) scripts/notebooks.py $(if $(ONLY),--only $(ONLY))

@@ -1,38 +1,52 @@
 """Time to quality: how soon does each recipe reach a finished picture? Timed in one process.
 
-Four recipes on the same images at the same output size, each scored by the same independent
-measures, computed at the output size by a plain fp32 VGG19 (zero padding, max pooling) that
-none of the runs shares state with:
+Every recipe runs on the same photo and painting at the same output size and is scored by the
+same ruler, the benchmark's own, computed from the features by a plain fp32 network (zero
+padding, max pooling; the measured network and weights, see ``benchmarks/common.py``) that
+none of the runs shares state with, never from an optimiser's own loss:
 
 * **content distance** at ``relu4_2``: ``||F - P||^2 / ||P||^2`` (output vs photo);
 * **style distance**: the normalised Gram distance ``||G - A||^2 / ||A||^2`` averaged over
   ``relu1_1 ... relu5_1`` (Grams divided by their number of positions, so the style image's
   size does not matter).
 
-Recipes: the report's (``stylize`` defaults: Adam from the photo, one scale, fp32) for
-``--steps`` steps; ``preset="fast"`` with its own schedule; L-BFGS and plain two-scale Adam
-with a fifth of the steps. Snapshots along each run give the measures against seconds.
+Recipes, at the sizes in ``--curves`` (all five) and the other ``--sizes`` (the reference and
+``fast`` only):
 
-    NST_WEIGHTS=random python benchmarks/bench_quality.py [--size 256] [--steps 500]
-        [--plot outputs/bench_quality.png]
+* **the report's recipe**: ``stylize``'s defaults (Adam from the photo, lr 0.02, one scale),
+  fp32, ``--report-steps`` (4000) steps, stopped early at ``--report-cap`` of wall time
+  if given (then its 4000-step time is extrapolated from the measured median step and said so);
+* **500 Adam steps** (``--steps``), the reference of the target: the report's run after its
+  500th step. Adam's learning rate is constant, so a 500-step run *is* the first 500 steps of
+  the 4000-step one (same seed: identical pixels, checked when this was written); its time is
+  the wall and CPU time from the call's start to the end of step 500, set-up included;
+* ``preset="fast"``, its own precision (``auto``) and fp32;
+* plain L-BFGS from the photo and plain two-scale Adam (half size, then full), fp32, with a
+  fifth of the reference's steps.
 
-Prints a Markdown table (wall and CPU seconds, their ratios to the reference, both measures
-and their ratios to the reference's final values; on a machine shared with other work the
-CPU time of this process is the steadier clock) and writes the plot of both measures against seconds.
-With random weights (``NST_WEIGHTS=random``) the measures are still well defined, but the
-pictures are not paintings: the numbers say how fast each recipe optimises, not how good it
-looks.
+Wall and CPU time are taken in a callback after every step (snapshots are scored after the run,
+untimed), so each curve is distance against the seconds a user would have waited.
+
+    python benchmarks/bench_quality.py --sizes 384,512 --curves 384 --threads 1 \\
+        --report-cap 1.6x --plot docs/images/time_to_quality.png
+
+Prints one Markdown table per size (ratios against the 500-step reference) and the target's
+verdict: ``fast`` at most 1.05x the reference's content and style distances in at most 1/10 of
+its wall time. ``--json`` keeps every number and curve; ``--save-images`` the final pictures.
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
-import time
+import json
+import math
+import statistics
+import textwrap
 import warnings
 from pathlib import Path
 
 import torch
+from common import Clock, Measured, add_arguments, machine, resolve
 from PIL import Image
 
 from nst_helpers import image_to_tensor, load_image, stylize
@@ -41,18 +55,18 @@ from nst_helpers.losses import gram_matrix
 
 CONTENT_LAYER = "relu4_2"
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+TARGET_RATIO, TARGET_TIME = 1.05, 0.10
 
 
 class Scorer:
-    """The independent measures, against one photo and one painting at one output size."""
+    """The benchmark's ruler, against one photo and one painting at one output size."""
 
-    def __init__(self, content: Image.Image, style: Image.Image, size: int) -> None:
-        self.net = FeatureExtractor([CONTENT_LAYER, *STYLE_LAYERS])
-        self.size = size
+    def __init__(self, content: Image.Image, style: Image.Image, size: int, measured: Measured):
+        self.net = FeatureExtractor([CONTENT_LAYER, *STYLE_LAYERS], **measured.options)
+        photo_x = image_to_tensor(content, size)
+        self.shape = tuple(photo_x.shape[-2:])
         with torch.no_grad():
-            photo = self.net(image_to_tensor(content, size))
-            art = self.net(image_to_tensor(style, size))
-        self.shape = image_to_tensor(content, size).shape[-2:]
+            photo, art = self.net(photo_x), self.net(image_to_tensor(style, size))
         self.p = photo[CONTENT_LAYER]
         self.grams = {n: self._gram(art[n]) for n in STYLE_LAYERS}
 
@@ -63,8 +77,7 @@ class Scorer:
     @torch.no_grad()
     def __call__(self, image: Image.Image) -> tuple[float, float]:
         """``(content distance, style distance)`` of ``image``, resized to the output size."""
-        x = image_to_tensor(image, tuple(self.shape))
-        f = self.net(x)
+        f = self.net(image_to_tensor(image, self.shape))
         content = ((f[CONTENT_LAYER] - self.p).pow(2).sum() / self.p.pow(2).sum()).item()
         style = sum(
             ((self._gram(f[n]) - a).pow(2).sum() / a.pow(2).sum()).item()
@@ -73,88 +86,217 @@ class Scorer:
         return content, style
 
 
-def run(name: str, scorer: Scorer, content, style, every: int, **options) -> dict:
-    """One recipe: wall time of the whole call, then its snapshots scored against seconds."""
-    start, cpu = time.perf_counter(), time.process_time()
-    result = stylize(content, style, seed=0, device="cpu", snapshot_every=every, **options)
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    seconds = {r["step"]: r["seconds"] for r in result.history}
-    curve = [(seconds[s], *scorer(img)) for s, img in sorted(result.snapshots.items())]
+def run(name: str, scorer: Scorer, content, style, every: int, *, measured: Measured,
+        cap: str | None = None, min_steps: int = 0, **options) -> dict:  # fmt: skip
+    """One recipe, timed per step; then its snapshots scored. ``cap`` stops it once ``min_steps``
+    are done and that much wall time has passed: seconds (``"900"``), or a multiple of the wall
+    time at ``min_steps`` (``"1.6x"``)."""
+    clock, marks, deadline = Clock(), {}, None
+    if cap is not None and not cap.endswith("x"):
+        deadline = float(cap)
+
+    def tick(record: dict) -> bool:
+        nonlocal deadline
+        marks[record["step"]] = (clock.wall, clock.cpu)
+        if cap is not None and cap.endswith("x") and record["step"] == min_steps:
+            deadline = clock.wall * float(cap[:-1])
+        return not (deadline is not None and record["step"] >= min_steps and clock.wall > deadline)
+
+    result = stylize(content, style, seed=0, device="cpu", snapshot_every=every, callback=tick,
+                     **measured.options, **options)  # fmt: skip
+    wall, cpu = clock.wall, clock.cpu
+    curve = [(s, *marks[s], *scorer(img)) for s, img in sorted(result.snapshots.items())]
     final = scorer(result.image)
-    return {"name": name, "wall": wall, "cpu": cpu, "steps": len(result.history), "curve": curve,
-            "content": final[0], "style": final[1],
-            "precision": "+".join(dict.fromkeys(result.settings.get("precisions",
-                                                                    [result.precision])))}  # fmt: skip
+    steps = sorted(marks)
+    per_step = [(marks[b][0] - marks[a][0], marks[b][1] - marks[a][1])
+                for a, b in zip(steps[5:], steps[6:], strict=False)]  # fmt: skip
+    precisions = result.settings.get("precisions", [result.precision])
+    return {
+        "name": name, "wall": wall, "cpu": cpu, "steps": len(result.history),
+        "interrupted": result.interrupted, "curve": curve, "marks": marks,
+        "content": final[0], "style": final[1], "image": result.image,
+        "snapshots": result.snapshots, "precision": "+".join(dict.fromkeys(precisions)),
+        "step_wall": statistics.median(p[0] for p in per_step) if per_step else math.nan,
+        "step_cpu": statistics.median(p[1] for p in per_step) if per_step else math.nan,
+    }  # fmt: skip
 
 
-def plot(rows: list[dict], path: Path) -> None:
+def prefix(row: dict, steps: int, name: str) -> dict:
+    """The row of the same run stopped after ``steps`` steps (its snapshot and clock there)."""
+    s, wall, cpu, content, style = next(c for c in row["curve"] if c[0] == steps)
+    return {**row, "name": name, "steps": s, "wall": wall, "cpu": cpu, "content": content,
+            "style": style, "image": row["snapshots"][s], "interrupted": False,
+            "curve": [c for c in row["curve"] if c[0] <= steps]}  # fmt: skip
+
+
+def extrapolated(row: dict, steps: int) -> tuple[float, float]:
+    """Wall and CPU seconds of ``steps`` steps of ``row``'s recipe: set-up (the time before its
+    first step) plus ``steps`` of its median measured step."""
+    first = row["marks"][min(row["marks"])]
+    setup = (first[0] - row["step_wall"], first[1] - row["step_cpu"])
+    return setup[0] + steps * row["step_wall"], setup[1] + steps * row["step_cpu"]
+
+
+def recipes(size: int, n: int, report_steps: int, curves: bool) -> dict[str, dict]:
+    """``{name: stylize options}`` for one size (``curves``: all five recipes)."""
+    out = {f"report recipe: Adam, {report_steps} steps": dict(steps=report_steps, precision="fp32")}
+    if not curves:
+        out = {f"Adam, {n} steps": dict(steps=n, precision="fp32")}
+    out["preset='fast'"] = dict(preset="fast")
+    out["preset='fast', fp32"] = dict(preset="fast", precision="fp32")
+    if curves:
+        out[f"L-BFGS, {n // 5} steps"] = dict(steps=n // 5, optimizer="lbfgs", precision="fp32")
+        out[f"Adam 2 scales ({size // 2}, {size}), {n // 5} steps"] = dict(
+            steps=n // 5, scales=[size // 2, size], precision="fp32"
+        )
+    return out
+
+
+def bench_size(size: int, args: argparse.Namespace, content, style) -> list[dict]:
+    """Every recipe at one size; the first row is the 500-step reference."""
+    scorer = Scorer(content, style, size, args.measured)
+    curves = size in args.curves
+    rows: list[dict] = []
+    for name, options in recipes(size, args.steps, args.report_steps, curves).items():
+        every = 5 if "preset" in name else max(1, args.steps // 20)
+        cap = args.report_cap if name.startswith("report") else None
+        row = run(name, scorer, content, style, every, measured=args.measured, cap=cap,
+                  min_steps=args.steps, image_size=size, **options)  # fmt: skip
+        if name.startswith("report"):
+            rows.append(prefix(row, args.steps, f"Adam, {args.steps} steps (the report's run "
+                                                f"after step {args.steps})"))  # fmt: skip
+            if row["interrupted"]:
+                row["name"] = (
+                    f"report recipe: Adam, stopped at {row['steps']} of {args.report_steps}"
+                )
+                row["wall_full"], row["cpu_full"] = extrapolated(row, args.report_steps)
+        rows.append(row)
+        print(f"# {size} px, {row['name']}: {row['wall']:.1f} s wall, {row['cpu']:.1f} s CPU, "
+              f"content {row['content']:.4g}, style {row['style']:.4g}", flush=True)  # fmt: skip
+    if not curves:
+        rows[0]["name"] = f"Adam, {args.steps} steps (reference)"
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    """One size's rows as the README's Markdown table (ratios against ``rows[0]``)."""
+    ref = rows[0]
+    lines = ["| recipe | precision | steps | wall s | wall vs ref | CPU s | CPU vs ref | content "
+             "| vs ref | style | vs ref |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for r in rows:
+        lines.append(
+            f"| {r['name']} | {r['precision']} | {r['steps']} | {r['wall']:.1f} | "
+            f"{r['wall'] / ref['wall']:.3f} | {r['cpu']:.1f} | {r['cpu'] / ref['cpu']:.3f} | "
+            f"{r['content']:.4g} | {r['content'] / ref['content']:.3f} | {r['style']:.4g} | "
+            f"{r['style'] / ref['style']:.3f} |"
+        )
+    for r in rows:
+        if "wall_full" in r:
+            lines.append(f"\n{r['name']}: {r['steps']} steps in {r['wall']:.0f} s wall; "
+                         f"{r['step_wall']:.2f} s wall ({r['step_cpu']:.2f} s CPU) per step, so "
+                         f"all 4000 steps would take about {r['wall_full'] / 60:.0f} min wall "
+                         f"({r['cpu_full'] / 60:.0f} min CPU): extrapolated, not run.")  # fmt: skip
+    return "\n".join(lines)
+
+
+def verdict(rows: list[dict], size: int) -> str:
+    """The target, for each ``fast`` row: met, or by how much it is missed."""
+    ref, out = rows[0], []
+    for r in rows:
+        if "fast" not in r["name"]:
+            continue
+        c, s = r["content"] / ref["content"], r["style"] / ref["style"]
+        t_wall, t_cpu = r["wall"] / ref["wall"], r["cpu"] / ref["cpu"]
+        ok = c <= TARGET_RATIO and s <= TARGET_RATIO and t_wall <= TARGET_TIME
+        out.append(f"{size} px, {r['name']}: content {c:.3f}x, style {s:.3f}x in {t_wall:.3f}x "
+                   f"the wall time ({t_cpu:.3f}x the CPU time): target "
+                   f"{'MET' if ok else 'not met'} (<= {TARGET_RATIO}x both, <= {TARGET_TIME}x "
+                   "wall time)")  # fmt: skip
+    return "\n".join(out)
+
+
+def plot(rows: list[dict], path: Path, caption: str) -> None:
+    """Both distances against wall seconds, one line per recipe (log-log)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for row in rows:
-        t = [c[0] for c in row["curve"]]
-        for ax, i in zip(axes, (1, 2), strict=True):
-            ax.plot(t, [c[i] for c in row["curve"]], marker=".", label=row["name"])
-    for ax, title in zip(axes, ("content distance (relu4_2)", "style distance (Gram)"),
+    for row in rows[1:]:  # rows[0] (500 steps) is the first part of the report's curve
+        t = [c[1] for c in row["curve"]]
+        for ax, i in zip(axes, (3, 4), strict=True):
+            ax.plot(t, [c[i] for c in row["curve"]], marker=".", ms=3, label=row["name"])
+    ref = rows[0]
+    for ax, value in zip(axes, (ref["content"], ref["style"]), strict=True):
+        ax.axhline(TARGET_RATIO * value, color="grey", ls=":", lw=1)
+        ax.axvline(TARGET_TIME * ref["wall"], color="grey", ls=":", lw=1)
+        ax.plot([ref["wall"]], [value], "k*", ms=10, label=f"after {ref['steps']} Adam steps")
+    for ax, title in zip(axes, ("content distance (relu4_2)", "style distance (Gram, relu1_1..5_1)"),
                          strict=True):  # fmt: skip
-        ax.set(xlabel="seconds", title=title, yscale="log")
-        ax.grid(alpha=0.3)
-    axes[1].legend()
+        ax.set(xlabel="wall seconds (this 2-core CPU, shared)", title=title, xscale="log",
+               yscale="log")  # fmt: skip
+        ax.grid(alpha=0.3, which="both")
+    axes[1].legend(fontsize=7)
+    fig.suptitle(textwrap.fill(caption, 140), fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=80)
+
+
+def to_json(rows: dict[int, list[dict]]) -> dict:
+    """The numbers and curves (no images) by size."""
+    skip = {"image", "snapshots", "marks"}
+    return {str(size): [{k: v for k, v in r.items() if k not in skip} for r in rs]
+            for size, rs in rows.items()}  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--sizes", default="256", help="output sizes, e.g. 384,512")
+    parser.add_argument("--curves", default=None,
+                        help="sizes that run all five recipes (default: the first size)")  # fmt: skip
     parser.add_argument("--steps", type=int, default=500, help="the reference's Adam steps")
+    parser.add_argument("--report-steps", type=int, default=4000)
+    parser.add_argument("--report-cap", default=None,
+                        help="stop the report's recipe (after --steps) at this wall time: seconds, "
+                             "or e.g. 1.6x its time at --steps")  # fmt: skip
     parser.add_argument("--content", default="chelsea")
-    parser.add_argument("--style", default="brush_strokes")
+    parser.add_argument("--style", default="starry_night")
     parser.add_argument("--plot", default="outputs/bench_quality.png")
-    parser.add_argument("--only", nargs="*", default=None, help="recipes to run (names)")
+    parser.add_argument("--json", default=None, help="write every number and curve here")
+    parser.add_argument("--save-images", default=None, help="folder for the final pictures")
+    add_arguments(parser)
     args = parser.parse_args()
+    args.measured = resolve(args)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    args.curves = [int(s) for s in (args.curves or str(sizes[0])).split(",")]
     warnings.simplefilter("ignore")
     content, style = load_image(args.content), load_image(args.style)
-    scorer = Scorer(content, style, args.size)
-    n = args.steps
-    # The report's recipe and the other plain recipes run fp32, as the report did (the library's
-    # default precision is "auto", bf16 on some CPUs); the preset is measured both ways.
-    recipes = {
-        f"report recipe: Adam, {n} steps": dict(steps=n, precision="fp32"),
-        "preset='fast'": dict(preset="fast"),
-        "preset='fast', fp32": dict(preset="fast", precision="fp32"),
-        f"L-BFGS, {n // 5} steps": dict(steps=n // 5, optimizer="lbfgs", precision="fp32"),
-        f"Adam 2 scales, {n // 5} steps": dict(
-            steps=n // 5, scales=[args.size // 2, args.size], precision="fp32"
-        ),
-    }
-    rows = []
-    for name, options in recipes.items():
-        if args.only and not any(o in name for o in args.only) and rows:
-            continue
-        every_here = 5 if "preset" in name else max(1, options["steps"] // 20)
-        rows.append(run(name, scorer, content, style, every_here, image_size=args.size, **options))
-        r = rows[-1]
-        print(f"# {r['name']}: {r['wall']:.1f} s, content {r['content']:.4g}, "
-              f"style {r['style']:.4g}", flush=True)  # fmt: skip
-    ref = rows[0]
-    print(f"\n{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-          f"{args.size} px, {args.content} + {args.style}, weights from NST_WEIGHTS\n")  # fmt: skip
-    print("| recipe | precision | steps | wall s | wall vs ref | CPU s | CPU vs ref | content "
-          "| vs ref | style | vs ref |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['name']} | {r['precision']} | {r['steps']} | {r['wall']:.1f} | "
-              f"{r['wall'] / ref['wall']:.3f} | {r['cpu']:.1f} | {r['cpu'] / ref['cpu']:.3f} | "
-              f"{r['content']:.4g} | {r['content'] / ref['content']:.3f} | {r['style']:.4g} | "
-              f"{r['style'] / ref['style']:.3f} |")  # fmt: skip
+    caption = f"{args.content} + {args.style}, {args.measured.words}; {machine()}"
+    print(f"# {caption}", flush=True)
+    results = {size: bench_size(size, args, content, style) for size in sizes}
+    for size, rows in results.items():
+        print(f"\n### {size} px\n\n{table(rows)}\n\n{verdict(rows, size)}")
     if args.plot:
-        plot(rows, Path(args.plot))
+        size = args.curves[0]
+        plot(results[size], Path(args.plot), f"{size} px, {caption}")
         print(f"\nplot: {args.plot}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(
+            json.dumps({"caption": caption, "rows": to_json(results)}, indent=1)
+        )
+    if args.save_images:
+        folder = Path(args.save_images)
+        folder.mkdir(parents=True, exist_ok=True)
+        for size, rows in results.items():
+            for r in rows:
+                key = (
+                    "fast" if r["name"] == "preset='fast'" else "adam500" if r is rows[0] else None
+                )
+                if key:
+                    r["image"].save(folder / f"{args.content}-{args.style}-{size}-{key}.png")
 
 
 if __name__ == "__main__":

@@ -5,17 +5,21 @@ For each size, ``stylize`` runs ``--opt-steps`` Adam steps (timed after a warm-u
 same photo (median of ``--repeats`` runs after a warm-up). Also times one training step. The
 network's weights do not change its speed, so an untrained one is timed. Prints a Markdown table.
 
-    NST_WEIGHTS=random python benchmarks/bench_realtime.py [--sizes 256,512,1024] [--opt-steps 5]
+    python benchmarks/bench_realtime.py [--sizes 256,512,1024] [--opt-steps 5] [--threads 1]
+
+The loss network is the library's default (offline: ``weights="hed"``, VGG16 for ``stylize``;
+``train_transformer`` has no ``network`` option, so its loss uses HED's VGG16 in VGG19's shape,
+the same features with two identity convolutions more), see ``benchmarks/common.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 
 import torch
+from common import add_arguments, machine, resolve
 
 from nst_helpers import TransformerNet, load_image, stylize, train_transformer
 from nst_helpers.devices import resolve_device, synchronize
@@ -37,21 +41,28 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--train-size", type=int, default=256)
+    add_arguments(parser)
     args = parser.parse_args()
+    measured = resolve(args)
     device = resolve_device(args.device)
     sizes = [int(s) for s in args.sizes.split(",")]
     photo = load_image("chelsea")
     net = TransformerNet().to(device).eval()
-    stylize(photo, "brush_strokes", image_size=64, steps=1, device=device)  # load VGG19, warm up
-    print(f"device: {device} ({platform.processor() or platform.machine()}), torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads\n")  # fmt: skip
+    # load the network, warm up
+    stylize(photo, "brush_strokes", image_size=64, steps=1, device=device, **measured.options)
+    print(f"device: {device}; {machine()}; {measured.words}\n")
     print("| size (px) | optimisation, s per image | feed-forward, s per image | speed-up |")
     print("|---|---|---|---|")
     for size in sizes:
         img = photo.resize((size, round(size * photo.height / photo.width)))
         opt = timed(
             lambda img=img, size=size: stylize(
-                img, "brush_strokes", image_size=size, steps=args.opt_steps, device=device
+                img,
+                "brush_strokes",
+                image_size=size,
+                steps=args.opt_steps,
+                device=device,
+                **measured.options,
             ),
             device,
         )
@@ -65,7 +76,7 @@ def main() -> None:
     t = timed(
         lambda: train_transformer(
             "brush_strokes", "samples", steps=steps, image_size=args.train_size, batch_size=4,
-            device=device, seed=0,
+            device=device, seed=0, weights=measured.weights,
         ),
         device,
     )  # fmt: skip

@@ -16,10 +16,15 @@ whose final ``d_style`` is within ``--tolerance`` (2x) of the best in the sweep 
 (past the knee: enough style), the one whose end ratio is nearest the tutorial's 0.11. That is
 the procedure behind the README's calibration table.
 
-    # here, niced and small (random weights, CPU):
-    NST_WEIGHTS=random nice python benchmarks/calibrate.py --sizes 64,128 --steps 300
-    # on Colab with a GPU and the real weights, one command (10 runs; not timed: no GPU here):
+    # here, offline: trained VGG16 features (weights=hed, network vgg16), one thread, niced:
+    nice python benchmarks/calibrate.py --sizes 128,256 --threads 1
+    # the history (random weights; the README keeps that table labelled as such):
+    NST_WEIGHTS=random nice python benchmarks/calibrate.py --sizes 64,128 --style brush_strokes
+    # on Colab with a GPU and the ImageNet VGG19 weights, one command (10 runs):
     NST_WEIGHTS=imagenet python benchmarks/calibrate.py
+
+Weights default to the library's default (offline: ``hed``), the network to ``vgg16`` with
+``hed`` (see ``benchmarks/common.py``).
 """
 
 from __future__ import annotations
@@ -29,10 +34,11 @@ import math
 import time
 import warnings
 
+from common import add_arguments, machine, resolve
+
 from nst_helpers import stylize
 from nst_helpers.balance import TUTORIAL_RATIO, choose_style_weight, layer_shares, weighted_ratio
 from nst_helpers.config import DEFAULTS
-from nst_helpers.features import weights_are_random
 
 
 def _floats(text: str) -> list[float]:
@@ -51,13 +57,14 @@ def sweep(args: argparse.Namespace) -> dict[int, list[dict]]:
                 result = stylize(
                     args.content, args.style, steps=args.steps, image_size=size,
                     style_weight=beta, seed=0, device=args.device, precision=args.precision,
+                    **args.measured.options,
                 )  # fmt: skip
             first, last = result.history[0], result.history[-1]
             rows[size].append({
                 "beta": beta, "ratio": weighted_ratio(last, result.settings),
                 "d_content": math.sqrt(last["content"]), "d_style": math.sqrt(last["style"]),
                 "d_style_start": math.sqrt(first["style"]), "shares": layer_shares(last),
-                "seconds": time.perf_counter() - t0,
+                "seconds": time.perf_counter() - t0, "precision": result.precision,
             })  # fmt: skip
             row = rows[size][-1]
             print(f"  {size} px, beta {beta:g}: ratio {row['ratio']:.3g}, "
@@ -86,15 +93,17 @@ def main() -> None:
     parser.add_argument("--betas", type=_floats, default=[0.1, 1, 10, 100, 1000])
     parser.add_argument("--steps", type=int, default=300, help="Adam steps per run")
     parser.add_argument("--content", default="chelsea")
-    parser.add_argument("--style", default="brush_strokes")
+    parser.add_argument("--style", default="starry_night")
     parser.add_argument("--device", default=DEFAULTS.device)
     parser.add_argument("--precision", default=DEFAULTS.precision)
     parser.add_argument("--tolerance", type=float, default=2.0)
+    add_arguments(parser)
     args = parser.parse_args()
-    weights = "RANDOM (not the ImageNet network)" if weights_are_random() else "ImageNet"
-    print(f"# calibrate: {args.content} + {args.style}, {args.steps} Adam steps, VGG19 weights "
-          f"{weights}, defaults except style_weight", flush=True)  # fmt: skip
+    args.measured = resolve(args)
+    print(f"# calibrate: {args.content} + {args.style}, {args.steps} Adam steps, "
+          f"{args.measured.words}; defaults except style_weight\n# {machine()}", flush=True)  # fmt: skip
     rows = sweep(args)
+    print(f"\nprecision: {next(iter(rows.values()))[0]['precision']}")
     print()
     print(table(rows))
     print()

@@ -11,14 +11,17 @@ from . import _aliases
 from .config import StyleConfig
 from .devices import DeviceUnavailableError, resolve_device, resolve_precision
 from .features import (
+    VGG16_LAYERS,
     VGG19_LAYERS,
     FeatureExtractor,
     RandomWeightsWarning,
     WeightsError,
+    describe_weights,
+    load_vgg,
     load_vgg19,
     weights_are_random,
 )
-from .feedforward import TransformerNet, train_transformer
+from .feedforward import TrainConfig, TransformerNet, train_transformer
 from .images import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -43,6 +46,7 @@ __version__ = "0.1.0"
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "VGG16_LAYERS",
     "VGG19_LAYERS",
     "DeviceUnavailableError",
     "FeatureExtractor",
@@ -53,16 +57,19 @@ __all__ = [
     "SampleUnavailableError",
     "StyleConfig",
     "StylizeResult",
+    "TrainConfig",
     "TransformerNet",
     "WeightsError",
     "content_loss",
     "denormalize",
+    "describe_weights",
     "estimate_memory",
     "gram_matrix",
     "image_to_tensor",
     "list_samples",
     "load_checkpoint",
     "load_image",
+    "load_vgg",
     "load_vgg19",
     "normalize",
     "objective",

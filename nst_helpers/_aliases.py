@@ -18,6 +18,7 @@ from types import ModuleType
 MOVED: dict[str, str] = {
     "balance": "optimize.balance",
     "checkpoint": "optimize.resume",
+    "checks": "course.checks",
     "cli": "apps.cli",
     "data": "runtime.data",
     "files": "runtime.files",

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import inspect
 import itertools
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,7 +73,8 @@ def check_number(name: str, value: Any, *, positive: bool = False) -> float:
     return float(value)
 
 
-def _count(name: str, value: Any, low: int) -> int:
+def check_count(name: str, value: Any, low: int = 1) -> int:
+    """``value`` if it is an int >= ``low`` (not a bool), else a ``ValueError`` naming ``name``."""
     if not isinstance(value, int) or isinstance(value, bool) or value < low:
         raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
     return value
@@ -146,7 +148,8 @@ class StyleConfig:
                         "image", choices=INITS)  # fmt: skip
     network: str = _option(
         "vgg19", "vgg19 (the paper's) or vgg16 (Johnson et al.'s, and HED's); layer names "
-        "are the same scheme, the defaults exist in both", choices=NETWORKS, before="vgg19",
+        "are the same scheme, the defaults exist in both", choices=NETWORKS, memory=True,
+        before="vgg19",
     )  # fmt: skip
     weights: str | os.PathLike | None = _option(
         None, "imagenet, hed (offline: trained VGG16 features from HED edge detection), random "
@@ -189,7 +192,7 @@ class StyleConfig:
             object.__setattr__(self, name, value)
 
         if self.steps is not None:
-            _count("steps", self.steps, 0)
+            check_count("steps", self.steps, 0)
         _choice("preset", self.preset, PRESETS)
         if self.preset is not None and self.scales is not None:
             raise ValueError(
@@ -319,13 +322,34 @@ def added_later() -> dict[str, Any]:
     return {f.name: f.metadata["before"] for f in fields() if "before" in f.metadata}
 
 
-def check_names(options: Mapping[str, Any], where: str = "stylize()") -> None:
-    """``TypeError`` for an option that is not a ``StyleConfig`` field, with the nearest name."""
+def check_names(
+    options: Mapping[str, Any], where: str = "stylize()", names: Sequence[str] = FIELD_NAMES
+) -> None:
+    """``TypeError`` for an option that is not one of ``names`` (``StyleConfig``'s fields), with
+    the nearest name."""
     for name in options:
-        if name not in FIELD_NAMES:
-            near = difflib.get_close_matches(name, FIELD_NAMES, n=1)
+        if name not in names:
+            near = difflib.get_close_matches(name, names, n=1)
             hint = f"; did you mean {near[0]!r}?" if near else ""
             raise TypeError(f"{where} got an unexpected keyword argument {name!r}{hint}")
+
+
+def with_fields_as_keywords(fn: Callable, options: Sequence[dataclasses.Field]) -> Callable:
+    """Give ``fn`` (which takes ``**keywords``) a signature that lists each of ``options`` as a
+    keyword with its default, before ``fn``'s own keyword-only parameters, so ``help()``, IDEs
+    and ``inspect`` show every option. Returns ``fn``."""
+    sig = inspect.signature(fn)
+    params = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    first = next((i for i, p in enumerate(params) if p.kind is p.KEYWORD_ONLY), len(params))
+    keywords = [
+        inspect.Parameter(
+            f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type
+        )
+        for f in options
+        if f.name not in sig.parameters  # already a parameter of its own
+    ]
+    fn.__signature__ = sig.replace(parameters=params[:first] + keywords + params[first:])
+    return fn
 
 
 DEFAULTS = StyleConfig()

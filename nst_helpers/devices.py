@@ -82,6 +82,12 @@ def release_memory(device: torch.device) -> None:
             torch.mps.empty_cache()
 
 
+def available_devices() -> list[str]:
+    """The device types present here: ``"cpu"``, then ``"cuda"`` and ``"mps"`` where available
+    (the one probe of each: ``resolve_device`` asks the same questions)."""
+    return ["cpu"] + ["cuda"] * torch.cuda.is_available() + ["mps"] * _mps_available()
+
+
 def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
@@ -143,8 +149,10 @@ def mps_supports(dtype: torch.dtype) -> bool:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # "...not supported. Disabling autocast." is a no
             torch.autocast(device_type="mps", dtype=dtype)
-            (torch.ones(2, 2, device="mps", dtype=dtype) @ torch.ones(2, 2, device="mps",
-                                                                      dtype=dtype)).cpu()  # fmt: skip
+            (
+                torch.ones(2, 2, device="mps", dtype=dtype)
+                @ torch.ones(2, 2, device="mps", dtype=dtype)
+            ).cpu()
         return True
     except (RuntimeError, ValueError, TypeError, UserWarning):
         return False

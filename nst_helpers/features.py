@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from .devices import device_key, memory_format, resolve_device
+from .runtime.files import load_torch_file
 
 # torchvision's configurations "E" (VGG19) and "D" (VGG16): channels per conv, "M" a 2x2 max-pool.
 _CFGS: dict[str, tuple] = {
@@ -217,19 +218,17 @@ def _how_to_get_weights(spec: _ImageNetFile) -> str:
 
 def _read_state_dict(path: Path, spec: _ImageNetFile) -> dict[str, torch.Tensor]:
     name = spec.network.upper()
-    if not path.exists():
-        raise WeightsError(
-            f"{name} weights file not found: {str(path)!r}\n" + _how_to_get_weights(spec)
-        )
-    if path.is_dir():
-        raise WeightsError(f"{str(path)!r} is a directory, not a {name} weights file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - torch raises many types for a bad file
-        raise WeightsError(
-            f"{str(path)!r} could not be read as a PyTorch state dict (corrupt or truncated "
+    state = load_torch_file(
+        path,
+        WeightsError,
+        missing_error=WeightsError,
+        missing=lambda p: f"{name} weights file not found: {p!r}\n" + _how_to_get_weights(spec),
+        directory=lambda p: f"{p!r} is a directory, not a {name} weights file",
+        unreadable=lambda p, err: (
+            f"{p!r} could not be read as a PyTorch state dict (corrupt or truncated "
             f"download?): {err}\n" + _how_to_get_weights(spec)
-        ) from err
+        ),
+    )
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -291,7 +290,11 @@ _CACHE: dict[tuple[str, str, str], nn.Sequential] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def _weights_key(weights: str | os.PathLike | None, network: str = "vgg19") -> str:
+def weights_key(weights: str | os.PathLike | None, network: str = "vgg19") -> str:
+    """The one name of ``network``'s ``weights`` for caches and checkpoint keys: a named set
+    (``"imagenet"``, ``"hed"``, ``"random"``) or a resolved file path (``None``: the default,
+    see ``default_weights``; the network's ImageNet variable names the file behind
+    ``"imagenet"``)."""
     if weights is None:
         weights = default_weights(network)
     key = str(weights)
@@ -334,7 +337,7 @@ def load_vgg(
     modify the returned network in place (it is shared), build on it instead.
     """
     network = check_network(network)
-    key = _weights_key(weights, network)
+    key = weights_key(weights, network)
     dev = resolve_device(device) if device is not None else torch.device("cpu")
     if key == "random":
         warnings.warn(
@@ -459,3 +462,27 @@ class FeatureExtractor(nn.Module):
             if name is not None:
                 out[name] = x
         return {name: out[name] for name in self.layers}
+
+
+def replicate_first_conv(extractor: FeatureExtractor) -> None:
+    """Give ``extractor.net[0]`` (VGG19's first convolution) replicate padding, in place.
+
+    Zero padding makes the image's border look like a dark frame to the network; replicating
+    the border pixels (only in the first layer, whose input is the image itself) removes that
+    cause of edge artefacts (``preset="fast"`` uses it). The new module shares the frozen
+    weight and bias tensors of the cached network, which is left as it was; only this
+    extractor sees the change.
+    """
+    conv = extractor.net[0]
+    if not isinstance(conv, nn.Conv2d):
+        raise TypeError(f"the network's first layer is {type(conv).__name__}, not a Conv2d")
+    padded = nn.Conv2d(
+        conv.in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        padding=conv.padding,
+        padding_mode="replicate",
+        device="meta",
+    )
+    padded.weight, padded.bias = conv.weight, conv.bias
+    extractor.net[0] = padded

@@ -8,6 +8,7 @@ normalised the same way. ``tensor_to_image`` undoes it for display.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import warnings
@@ -31,6 +32,12 @@ ImageSource = str | os.PathLike | bytes | Image.Image
 
 class ImageError(ValueError):
     """An input that is not a usable image; the message names the file and the reason."""
+
+
+def image_digest(img: Image.Image) -> str:
+    """A short fingerprint of a PIL image's pixels and size (16 hex digits): the same picture
+    gives the same digest, so a checkpoint can tell whether it is resumed on the same images."""
+    return hashlib.sha256(img.tobytes() + repr(img.size).encode()).hexdigest()[:16]
 
 
 def load_image(source: ImageSource, max_size: int | None = None) -> Image.Image:

@@ -46,6 +46,20 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
         return torch.bmm(flat, flat.transpose(1, 2))
 
 
+def target_gram(style_features: torch.Tensor, output_hw: Sequence[int]) -> torch.Tensor:
+    """The style target ``A`` for an output layer of ``output_hw = (H_out, W_out)`` positions:
+    the Gram of ``[B, C, H, W]`` style features times ``M_out / M_style`` -> ``[B, C, C]`` fp32.
+
+    A Gram sums over positions and the loss assumes the output's count, so a style image of
+    another size must be rescaled to mean the same texture (a no-op at equal sizes, as in the
+    paper).
+    """
+    m_out = output_hw[-2] * output_hw[-1]
+    return gram_matrix(style_features) * (
+        m_out / (style_features.shape[-2] * style_features.shape[-1])
+    )
+
+
 def _reduce(per_image: torch.Tensor, reduction: str) -> torch.Tensor:
     if reduction == "sum":
         return per_image.sum()
@@ -117,13 +131,7 @@ def style_loss(
     total = None
     for name, feats in features.items():
         target = targets[name]
-        if target.dim() == 3:
-            gram = target
-        else:
-            # A style image of another size: its Gram sums over M_style positions, the loss
-            # assumes M_out, so rescale (a no-op at equal sizes, as in the paper).
-            m_out, m_style = feats.shape[-2] * feats.shape[-1], target.shape[-2] * target.shape[-1]
-            gram = gram_matrix(target) * (m_out / m_style)
+        gram = target if target.dim() == 3 else target_gram(target, feats.shape[-2:])
         term = layer_weights.get(name, 0.0) * style_layer_loss(feats, gram, reduction)
         total = term if total is None else total + term
     return total
@@ -242,31 +250,79 @@ def objective(
     missing = sorted((set(content_targets) | set(style_grams)) - set(features))
     if missing:
         raise ValueError(f"features lack the layers {missing} that the targets name")
-    relative = normalization == "relative"
     weights = layer_weights(list(style_grams), style_layer_weights) if style_grams else {}
     some = features[next(iter({**content_targets, **style_grams}))]
-    zero = some.new_zeros(some.shape[0] if reduction == "none" else (), dtype=torch.float32)
-
-    content = zero
+    content = some.new_zeros(some.shape[0] if reduction == "none" else (), dtype=torch.float32)
     for name, target in content_targets.items():
-        if relative:
-            term = relative_content_loss(features[name], target, reduction)
-        else:
-            term = content_loss(features[name], target, reduction)
-        content = content + term
-    if relative and content_targets:
-        content = content / len(content_targets)
-
-    out: dict[str, torch.Tensor] = {}
-    style = zero
+        terms = layer_terms(features[name], target, None, normalization, reduction)
+        content = content + terms["content"]
+    style_terms = {}
     for name, gram in style_grams.items():
-        if relative:
-            term = relative_style_layer_loss(features[name], gram, reduction)
-        else:
-            term = style_layer_loss(features[name], gram, reduction)
-        out[f"style/{name}"] = weights[name] * term
-        style = style + out[f"style/{name}"]
+        terms = layer_terms(features[name], None, gram, normalization, reduction)
+        style_terms[f"style/{name}"] = weights[name] * terms["style"]
+    return combine_terms(
+        content,
+        style_terms,
+        content_layers=len(content_targets),
+        content_weight=content_weight,
+        style_weight=style_weight,
+        tv_weight=tv_weight,
+        image=image,
+        normalization=normalization,
+        reduction=reduction,
+    )
 
+
+def layer_terms(
+    features: torch.Tensor,
+    content_target: torch.Tensor | None = None,
+    style_gram: torch.Tensor | None = None,
+    normalization: str = "relative",
+    reduction: str = "sum",
+) -> dict[str, torch.Tensor]:
+    """One layer's unweighted terms: ``"content"`` against ``content_target`` and ``"style"``
+    against ``style_gram``, each only when given, in ``normalization``'s form.
+
+    ``objective`` sums these over the layers and hands them to ``combine_terms``; activation
+    checkpointing (``optimize.recompute``) computes them inside each VGG block instead, with
+    the same two functions, so both follow one set of rules.
+    """
+    relative = normalization == "relative"
+    terms: dict[str, torch.Tensor] = {}
+    if content_target is not None:
+        loss = relative_content_loss if relative else content_loss
+        terms["content"] = loss(features, content_target, reduction)
+    if style_gram is not None:
+        loss = relative_style_layer_loss if relative else style_layer_loss
+        terms["style"] = loss(features, style_gram, reduction)
+    return terms
+
+
+def combine_terms(
+    content: torch.Tensor,
+    style_terms: Mapping[str, torch.Tensor],
+    *,
+    content_layers: int,
+    content_weight: float,
+    style_weight: float,
+    tv_weight: float = 0.0,
+    image: torch.Tensor | None = None,
+    normalization: str = "relative",
+    reduction: str = "sum",
+) -> dict[str, torch.Tensor]:
+    """``objective``'s result from its layers' terms: ``content`` summed over the
+    ``content_layers`` content layers, ``style_terms`` ``{"style/<layer>": w_l * term}``.
+
+    The normalisation's rules live here: ``"relative"`` averages the content layers and
+    measures TV per pixel position, so every term is size-free; ``"paper"`` sums as eq. 1-5.
+    """
+    relative = normalization == "relative"
+    if relative and content_layers:
+        content = content / content_layers
+    zero = content.new_zeros(content.shape)
+    style = zero
+    for term in style_terms.values():
+        style = style + term
     if tv_weight > 0:
         if image is None:
             raise ValueError("tv_weight > 0 needs the image: pass image=[B, 3, H, W]")
@@ -276,4 +332,4 @@ def objective(
     else:
         tv = zero
     total = content_weight * content + style_weight * style + tv_weight * tv
-    return {"total": total, "content": content, "style": style, "tv": tv, **out}
+    return {"total": total, "content": content, "style": style, "tv": tv, **style_terms}

@@ -35,9 +35,17 @@ def images() -> tuple[Image.Image, Image.Image]:
 def run(images, **options):
     """``stylize`` with the settings every test here shares; ``options`` override them."""
     content, style = images
-    settings = dict(steps=STEPS, image_size=32, weights="random", device="cpu", seed=0,
-                    init="noise", style_weight=1e4, content_layers=CONTENT,
-                    style_layers=STYLE)  # fmt: skip
+    settings = dict(
+        steps=STEPS,
+        image_size=32,
+        weights="random",
+        device="cpu",
+        seed=0,
+        init="noise",
+        style_weight=1e4,
+        content_layers=CONTENT,
+        style_layers=STYLE,
+    )
     settings.update(options)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -291,9 +299,19 @@ def _crashing_save(real_save):
 
 def test_crash_mid_write_keeps_previous_checkpoint(tmp_path, monkeypatch):
     ck = tmp_path / "state.ckpt"
-    old = {"version": 1, "settings": {"a": 1}, "step": 3, "scale_index": 0,
-           "param": {"x": torch.arange(6.0)}, "optimizer": {}, "history": [{"step": 3}],
-           "snapshots": {}, "best_loss": 1.0, "best_step": 2, "best_x": None}  # fmt: skip
+    old = {
+        "version": 1,
+        "settings": {"a": 1},
+        "step": 3,
+        "scale_index": 0,
+        "param": {"x": torch.arange(6.0)},
+        "optimizer": {},
+        "history": [{"step": 3}],
+        "snapshots": {},
+        "best_loss": 1.0,
+        "best_step": 2,
+        "best_x": None,
+    }
     save_checkpoint(ck, old)
     before = ck.read_bytes()
     monkeypatch.setattr(ckpt.torch, "save", _crashing_save(torch.save))

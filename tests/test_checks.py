@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from checker_corpus import flat, gram, nm  # tests/ is on sys.path (pytest's rootdir-less modules)
+from checker_corpus.ch02_features import hooks as with_hooks
+from checker_corpus.ch02_features import walk as walk_layers
+from checker_corpus.ch05_loop import loop
 
-from nst_helpers import VGG19_LAYERS, checks, images, losses
+from nst_helpers import VGG19_LAYERS, images, losses
+from nst_helpers.course import checks
+from nst_helpers.course.checks import ch01_images, ch03_gram, ch04_losses
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -18,20 +24,6 @@ def verdict(check, fn, capsys) -> tuple[bool, str]:
     return ok, capsys.readouterr().out
 
 
-def flat(f: torch.Tensor) -> torch.Tensor:
-    b, c, h, w = f.shape
-    return f.reshape(b, c, h * w)
-
-
-def gram(f: torch.Tensor) -> torch.Tensor:
-    x = flat(f)
-    return x @ x.transpose(1, 2)
-
-
-def nm(f: torch.Tensor) -> tuple[int, int]:
-    return f.shape[1], f.shape[2] * f.shape[3]
-
-
 def not_implemented(*args):
     raise NotImplementedError("your code here")
 
@@ -40,20 +32,20 @@ def not_implemented(*args):
 
 
 def test_reference_constants_match_the_library():
-    assert checks._MEAN == images.IMAGENET_MEAN
-    assert checks._STD == images.IMAGENET_STD
+    assert ch01_images.MEAN == images.IMAGENET_MEAN
+    assert ch01_images.STD == images.IMAGENET_STD
 
 
 def test_reference_gram_by_hand():
     # one image, 2 channels, 2 positions: F = [[1, 2], [3, 4]] -> F F^T = [[5, 11], [11, 25]]
     f = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).view(1, 2, 1, 2)
-    assert checks._ref_gram(f).tolist() == [[[5.0, 11.0], [11.0, 25.0]]]
+    assert ch03_gram.ref_gram(f).tolist() == [[[5.0, 11.0], [11.0, 25.0]]]
 
 
 def test_reference_style_by_hand():
     # N = 1, M = 2: G = 1^2 + 1^2 = 2, A = 0 -> E = (2 - 0)^2 / (4 * 1 * 4) = 0.25
     f = torch.ones(1, 1, 1, 2)
-    assert checks._ref_style(f, torch.zeros(1, 1, 1, 2)).item() == pytest.approx(0.25)
+    assert ch04_losses.ref_style(f, torch.zeros(1, 1, 1, 2)).item() == pytest.approx(0.25)
 
 
 # ---- correct implementations pass --------------------------------------------------------
@@ -211,31 +203,6 @@ def style_gradient(f, a):
     return (f @ f.T - a) @ f / (n**2 * m**2) * (f > 0)
 
 
-def walk_layers(vgg, x, names):
-    wanted = {VGG19_LAYERS[n]: n for n in names}
-    out, h = {}, x
-    for i, module in enumerate(vgg[: max(wanted) + 1]):
-        h = module(h)
-        if i in wanted:
-            out[wanted[i]] = h.clone()  # the next ReLU is in place
-    return out
-
-
-def with_hooks(vgg, x, names):
-    out, handles = {}, []
-    for n in names:
-        module = vgg[VGG19_LAYERS[n]]
-        handles.append(
-            module.register_forward_hook(lambda m, i, o, n=n: out.__setitem__(n, o.clone()))
-        )
-    try:
-        vgg(x)
-    finally:
-        for h in handles:
-            h.remove()
-    return out
-
-
 def walk_without_clone(vgg, x, names):
     wanted = {VGG19_LAYERS[n]: n for n in names}
     out, h = {}, x
@@ -266,58 +233,6 @@ def hooks_left_behind(vgg, x, names):
     return out
 
 
-def make_loop(*, targets_inside=False, no_grad_targets=True, zero_grad=True, log_after=False,
-              clamp_in_closure=False, optimise_network=False, tensors_in_history=False):  # fmt: skip
-    """A learner's loop for check_loop, right by default, with one switchable mistake each."""
-
-    def loop(extractor, loss_fn, content, style, steps, optimizer):
-        def targets():
-            if no_grad_targets:
-                with torch.no_grad():
-                    return extractor(content), extractor(style)
-            return extractor(content), extractor(style)
-
-        pc, ps = targets()
-        x = content.clone().requires_grad_(True)
-        params = list(extractor.parameters()) if optimise_network else [x]
-        history = []
-        if optimizer == "adam":
-            opt = torch.optim.Adam(params, lr=0.05)
-            for _ in range(steps):
-                if targets_inside:
-                    pc, ps = targets()
-                if zero_grad:
-                    opt.zero_grad()
-                loss = loss_fn(extractor(x), pc, ps)
-                loss.backward()
-                if not log_after:
-                    history.append(loss if tensors_in_history else loss.item())
-                opt.step()
-                with torch.no_grad():
-                    x.clamp_(0, 1)
-                if log_after:
-                    with torch.no_grad():
-                        history.append(loss_fn(extractor(x), pc, ps).item())
-            return x.detach(), history
-        opt = torch.optim.LBFGS(params, max_iter=4)
-
-        def closure():
-            if clamp_in_closure:
-                with torch.no_grad():
-                    x.clamp_(0, 1)
-            if zero_grad:
-                opt.zero_grad()
-            loss = loss_fn(extractor(x), pc, ps)
-            loss.backward()
-            return loss
-
-        for _ in range(steps):
-            history.append(opt.step(closure).item())
-        return x.detach().clamp(0, 1), history
-
-    return loop
-
-
 @pytest.mark.parametrize(
     "check, fn",
     [
@@ -325,7 +240,9 @@ def make_loop(*, targets_inside=False, no_grad_targets=True, zero_grad=True, log
         (checks.check_tv_loss, losses.tv_loss),
         (checks.check_feature_extractor, walk_layers),
         (checks.check_feature_extractor, with_hooks),
-        (checks.check_loop, make_loop()),
+        (checks.check_loop, loop()),
+        # A frozen network gives targets without a graph, no_grad or not: nothing to fault.
+        (checks.check_loop, loop(no_grad_targets=False)),
     ],
 )
 def test_correct_exercise_solutions_pass(check, fn, capsys):
@@ -366,13 +283,12 @@ EXERCISE_MISTAKES = [
     (checks.check_feature_extractor, hooks_left_behind, "left forward hooks"),
     (checks.check_feature_extractor, lambda vgg, x, names: [vgg(x)], "not a dict"),
     (checks.check_feature_extractor, lambda vgg, x, names: {"conv1_1": vgg[0](x)}, "missing"),
-    (checks.check_loop, make_loop(targets_inside=True), "recomputed inside the loop"),
-    (checks.check_loop, make_loop(no_grad_targets=False), "with gradients enabled"),
-    (checks.check_loop, make_loop(zero_grad=False), "zero_grad() is missing"),
-    (checks.check_loop, make_loop(log_after=True), "after each update"),
-    (checks.check_loop, make_loop(clamp_in_closure=True), "inside the L-BFGS closure"),
-    (checks.check_loop, make_loop(optimise_network=True), "unchanged"),
-    (checks.check_loop, make_loop(tensors_in_history=True), "holds tensors"),
+    (checks.check_loop, loop(targets_inside=True), "recomputed inside the loop"),
+    (checks.check_loop, loop(zero_grad=False), "zero_grad() is missing"),
+    (checks.check_loop, loop(log="after"), "after each update"),
+    (checks.check_loop, loop(lbfgs_clamp="closure"), "inside the L-BFGS closure"),
+    (checks.check_loop, loop(optimise="network"), "network's parameters"),
+    (checks.check_loop, loop(history_as="tensors"), "holds tensors"),
 ]  # fmt: skip
 
 
@@ -382,6 +298,14 @@ def test_typical_exercise_mistakes_fail_with_a_hint(check, fn, words, capsys):
     assert ok is False
     assert out.startswith("❌") and "✅" not in out
     assert words in out, out
+
+
+def test_the_loop_checker_leaves_no_optimiser_hook_behind(capsys):
+    from torch.optim.optimizer import _global_optimizer_pre_hooks
+
+    before = len(_global_optimizer_pre_hooks)
+    assert checks.check_loop(loop()) and checks.check_loop(lambda *a: 1 / 0) is False
+    assert len(_global_optimizer_pre_hooks) == before
 
 
 def test_a_network_that_is_trained_instead_of_the_image_is_named(capsys):

@@ -30,6 +30,20 @@ def test_stylize_writes_the_output_and_creates_its_folder(tmp_path, capsys):
     assert "saved" in captured.out
 
 
+def test_network_flag_and_the_weights_said_in_words(tmp_path, capsys):
+    out = tmp_path / "hed.png"
+    args = ["--steps", "1", "--size", "32", "--seed", "0", "--quiet"]
+    code = main(["stylize", "chelsea", "starry_night", "-o", str(out), "--network", "vgg16",
+                 "--weights", "hed", *args])  # fmt: skip
+    assert code == 0 and out.is_file()
+    err = capsys.readouterr().err
+    assert "network: trained VGG16 features from HED edge detection, not ImageNet VGG19" in err
+    assert "RANDOM" not in err
+    with pytest.raises(SystemExit) as info:  # argparse: a usage error, one line
+        main(["stylize", "chelsea", "mosaic", "-o", str(out), "--network", "vgg11", *args])
+    assert info.value.code == 2 and "vgg16" in capsys.readouterr().err
+
+
 def test_save_every_writes_snapshots(tmp_path):
     out = tmp_path / "r.png"
     assert main(["stylize", "chelsea", "mosaic", "-o", str(out), *FAST, "--save-every", "1"]) == 0

@@ -184,7 +184,8 @@ def test_memory_options_are_the_memory_fields():
     # checkpointing is a field too, but stylize resolves its "auto" (choose_checkpointing)
     # before it asks for the estimate, so it is passed on its own, not with the memory fields.
     assert "checkpointing" in FIELD_NAMES
-    assert set(params) - {"image_size"} == memory_fields | {"n_styles", "checkpointing"}
+    # ``options``: the same, as one MemoryOptions
+    assert set(params) - {"image_size", "options"} == memory_fields | {"n_styles", "checkpointing"}
     assert set(inspect.signature(memory.memory_breakdown).parameters) == set(params)
     for name in memory_fields - {"precision"}:  # memory takes the resolved precision
         assert params[name].default == getattr(DEFAULTS, name), name

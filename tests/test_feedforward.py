@@ -6,7 +6,9 @@ Everything runs on tiny images (<= 64 px) with the seeded random VGG19, a few st
 from __future__ import annotations
 
 import pickle
+import signal
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -236,6 +238,21 @@ def test_checkpoint_never_replaces_a_foreign_file(photos, tmp_path):
     assert precious.read_text() == "mine"
 
 
+def test_checkpoint_that_cannot_be_written_is_refused_before_any_step(photos, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    steps = []
+    with pytest.raises(ValueError, match="not a folder"):
+        train_transformer(
+            "mosaic",
+            photos,
+            steps=2,
+            checkpoint=tmp_path / "notes.txt" / "train.ckpt",
+            callback=steps.append,
+            **TINY,
+        )
+    assert steps == [] and (tmp_path / "notes.txt").read_text() == "mine"
+
+
 # ---- files ---------------------------------------------------------------------------------
 
 
@@ -457,25 +474,74 @@ def test_cli_train_bad_input_exits_2(tmp_path, capsys, argv, fragment):
     assert not out.exists()
 
 
+def _ctrl_c_in_forward(monkeypatch, at_call: int, times: int = 1) -> None:
+    """Send SIGINT ``times`` times from inside the network's forward pass number ``at_call``
+    (one per training step): a Ctrl-C in the middle of a step."""
+    import signal
+
+    real = TransformerNet.forward
+    calls = {"n": 0}
+
+    def forward(self, x):
+        calls["n"] += 1
+        if calls["n"] == at_call:
+            for _ in range(times):
+                signal.raise_signal(signal.SIGINT)
+        return real(self, x)
+
+    monkeypatch.setattr(TransformerNet, "forward", forward)
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals")
+def test_ctrl_c_inside_a_training_step_stops_after_that_step(photos, tmp_path, monkeypatch):
+    ck, handler = tmp_path / "train.ckpt", signal.getsignal(signal.SIGINT)
+    straight = train_transformer("mosaic", photos, steps=4, **TINY, **LAYERS)
+    _ctrl_c_in_forward(monkeypatch, at_call=2)
+    stopped = train_transformer("mosaic", photos, steps=4, checkpoint=ck, **TINY, **LAYERS)
+    monkeypatch.undo()
+    assert stopped.interrupted and [r["step"] for r in stopped.history] == [1, 2]
+    assert signal.getsignal(signal.SIGINT) is handler  # the caller's handler is back
+    resumed = train_transformer("mosaic", photos, steps=4, resume=ck, **TINY, **LAYERS)
+    assert [r["total"] for r in resumed.history] == [r["total"] for r in straight.history]
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals")
+def test_second_ctrl_c_stops_training_at_once_and_keeps_the_last_whole_checkpoint(
+    photos, tmp_path, monkeypatch
+):
+    ck = tmp_path / "train.ckpt"
+    _ctrl_c_in_forward(monkeypatch, at_call=3, times=2)
+    stopped = train_transformer(
+        "mosaic", photos, steps=5, checkpoint=ck, checkpoint_every=1, **TINY, **LAYERS
+    )
+    monkeypatch.undo()
+    assert stopped.interrupted and len(stopped.history) == 2
+    assert stopped.stylize("chelsea", max_size=24).size == (24, 16)  # still a usable network
+    assert torch.load(ck, weights_only=True)["step"] == 2  # the torn step 3 was not saved
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals")
 def test_cli_train_stopped_by_ctrl_c_saves_the_network_so_far(photos, tmp_path, monkeypatch):
-    import nst_helpers.apps.cli as cli
-    import nst_helpers.feedforward as ff
-
-    real = ff.train_transformer
-
-    def first_ctrl_c_after_step_1(*args, callback, **kwargs):
-        def stop_then_ask(record):
-            cli._STOP.set()  # what the first Ctrl-C does once steps run (cli._request_stop)
-            return callback(record)
-
-        return real(*args, callback=stop_then_ask, **kwargs)
-
-    monkeypatch.setattr(ff, "train_transformer", first_ctrl_c_after_step_1)
+    _ctrl_c_in_forward(monkeypatch, at_call=2)  # the first Ctrl-C lets step 2 finish
     model = tmp_path / "m.pt"
     argv = ["train", "mosaic", "--images", str(photos), "-o", str(model), *TRAIN, "--steps", "5"]
     assert main(argv) == 130
+    monkeypatch.undo()
     saved = TransformerNet.load(model)
-    assert len(saved.history) == 1
+    assert len(saved.history) == 2
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals")
+def test_cli_apply_stopped_by_ctrl_c_writes_the_image_in_hand(
+    photos, tmp_path, monkeypatch, trained
+):
+    model = tmp_path / "m.pt"
+    trained.save(model)
+    _ctrl_c_in_forward(monkeypatch, at_call=2)  # while the second of three photos is painted
+    out = tmp_path / "out"
+    assert main(["apply", str(model), str(photos), "-o", str(out), "--quiet"]) == 130
+    monkeypatch.undo()
+    assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p1.png"]
 
 
 def test_cli_train_missing_device_is_the_machine_exit_3(photos, tmp_path, capsys, monkeypatch):

@@ -2,7 +2,7 @@
 checked before any optimisation, and no file the user had is changed.
 
 Runs are tiny (random weights, 32 px, one or two steps). "Before any optimisation" is checked by
-making the optimisation loop itself fail if it is ever reached.
+making the network's loading and the loss fail if either is ever reached.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import pytest
 import torch
 from PIL import Image, features
 
-from nst_helpers import optimize, stylize
+from nst_helpers import features as vgg
+from nst_helpers import losses, stylize
 from nst_helpers.apps.cli import main
 from nst_helpers.images import ImageError, load_image
 
@@ -55,7 +56,9 @@ def no_optimisation(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("the optimisation started before the input was checked")
 
-    monkeypatch.setattr(optimize._Run, "execute", forbidden)
+    # every optimisation builds the network first, then evaluates the loss
+    monkeypatch.setattr(vgg, "load_vgg19", forbidden)
+    monkeypatch.setattr(losses, "objective", forbidden)
 
 
 @pytest.fixture

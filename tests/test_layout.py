@@ -52,8 +52,7 @@ def _imports(path: Path) -> set[str]:
 
 
 def _sources() -> list[Path]:
-    # checks.py moves into course/checks/ with the checker rework (issue 21)
-    return sorted(p for p in PACKAGE.rglob("*.py") if p.name not in {"__main__.py", "checks.py"})
+    return sorted(p for p in PACKAGE.rglob("*.py") if p.name != "__main__.py")
 
 
 @pytest.mark.parametrize("path", _sources(), ids=lambda p: str(p.relative_to(PACKAGE)))

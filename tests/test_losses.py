@@ -6,12 +6,15 @@ import pytest
 import torch
 
 from nst_helpers.losses import (
+    combine_terms,
     content_loss,
     gram_matrix,
+    layer_terms,
     layer_weights,
     objective,
     style_layer_loss,
     style_loss,
+    target_gram,
     tv_loss,
 )
 
@@ -312,8 +315,15 @@ def test_objective_per_layer_terms_are_weighted_and_sum_to_style() -> None:
     feats = {"a": x, "b": x[:, :2], "c": x[:, :1, :2]}
     grams = {n: gram_matrix(_integer_tensor(*f.shape, seed=2)) for n, f in feats.items()}
     for norm in ("relative", "paper"):
-        out = objective(feats, {}, grams, content_weight=1.0, style_weight=3.0,
-                        style_layer_weights={"a": 0.5, "c": 2.0}, normalization=norm)  # fmt: skip
+        out = objective(
+            feats,
+            {},
+            grams,
+            content_weight=1.0,
+            style_weight=3.0,
+            style_layer_weights={"a": 0.5, "c": 2.0},
+            normalization=norm,
+        )
         per_layer = [out[f"style/{n}"].item() for n in "abc"]
         assert per_layer[1] == 0.0  # not named in the mapping: weight 0
         assert sum(per_layer) == pytest.approx(out["style"].item())
@@ -330,18 +340,36 @@ def test_objective_relative_terms_ignore_activation_scale_and_size() -> None:
 
     def terms(scale: float, tile: int = 1) -> torch.Tensor:
         big = [t.repeat(1, 1, tile, tile) * scale for t in (f, p, s)]
-        out = objective({"l": big[0]}, {"l": big[1]}, {"l": gram_matrix(big[2])},
-                        content_weight=1.0, style_weight=1.0, reduction="none")  # fmt: skip
+        out = objective(
+            {"l": big[0]},
+            {"l": big[1]},
+            {"l": gram_matrix(big[2])},
+            content_weight=1.0,
+            style_weight=1.0,
+            reduction="none",
+        )
         return torch.stack([out["content"], out["style"]])
 
     base = terms(1.0)
     assert base.shape == (2, 2)  # [term, image]
     torch.testing.assert_close(terms(37.5), base)  # any positive scale
     torch.testing.assert_close(terms(1.0, tile=3), base)  # 9x the positions, same texture
-    paper = objective({"l": f * 2}, {"l": p * 2}, {"l": gram_matrix(s * 2)}, content_weight=1.0,
-                      style_weight=1.0, normalization="paper")  # fmt: skip
-    base_paper = objective({"l": f}, {"l": p}, {"l": gram_matrix(s)}, content_weight=1.0,
-                           style_weight=1.0, normalization="paper")  # fmt: skip
+    paper = objective(
+        {"l": f * 2},
+        {"l": p * 2},
+        {"l": gram_matrix(s * 2)},
+        content_weight=1.0,
+        style_weight=1.0,
+        normalization="paper",
+    )
+    base_paper = objective(
+        {"l": f},
+        {"l": p},
+        {"l": gram_matrix(s)},
+        content_weight=1.0,
+        style_weight=1.0,
+        normalization="paper",
+    )
     assert paper["content"].item() == pytest.approx(4 * base_paper["content"].item())
     assert paper["style"].item() == pytest.approx(16 * base_paper["style"].item())
 
@@ -351,8 +379,9 @@ def test_objective_tv_needs_the_image_and_is_per_pixel_when_relative() -> None:
     with pytest.raises(ValueError, match="image"):
         _small_objective(content_weight=1.0, style_weight=1.0, tv_weight=0.1)
     rel = _small_objective(content_weight=1.0, style_weight=1.0, tv_weight=0.1, image=img)
-    paper = _small_objective(content_weight=1.0, style_weight=1.0, tv_weight=0.1, image=img,
-                             normalization="paper")  # fmt: skip
+    paper = _small_objective(
+        content_weight=1.0, style_weight=1.0, tv_weight=0.1, image=img, normalization="paper"
+    )
     assert paper["tv"].item() == pytest.approx(tv_loss(img).item())
     assert rel["tv"].item() == pytest.approx(tv_loss(img).item() / 24)
 
@@ -386,8 +415,9 @@ def test_objective_input_errors(kwargs, match) -> None:
     with pytest.raises(ValueError, match=match):
         _small_objective(content_weight=1.0, style_weight=1.0, **kwargs)
     with pytest.raises(ValueError, match="lack"):
-        objective({"c": F_SMALL}, {"c": S_SMALL}, {"s": A_SMALL}, content_weight=1.0,
-                  style_weight=1.0)  # fmt: skip
+        objective(
+            {"c": F_SMALL}, {"c": S_SMALL}, {"s": A_SMALL}, content_weight=1.0, style_weight=1.0
+        )
 
 
 def test_layer_weights_defaults_and_forms() -> None:
@@ -396,3 +426,56 @@ def test_layer_weights_defaults_and_forms() -> None:
     assert layer_weights(["a", "b"], {"b": 2}) == {"a": 0.0, "b": 2.0}
     with pytest.raises(ValueError, match="-1"):
         layer_weights(["a"], [-1.0])
+
+
+def test_target_gram_rescales_to_the_output_positions() -> None:
+    style = torch.randn(1, 4, 6, 10)
+    gram = target_gram(style, (3, 5))  # the output layer has a quarter of the positions
+    torch.testing.assert_close(gram, gram_matrix(style) * (15 / 60))
+    torch.testing.assert_close(target_gram(style, torch.Size([6, 10])), gram_matrix(style))
+    # style_loss with style activations of another size rescales the same way
+    out = torch.randn(1, 4, 3, 5)
+    torch.testing.assert_close(style_loss(out, style), style_loss(out, gram))
+
+
+def test_objective_is_its_layer_terms_combined() -> None:
+    gen = torch.Generator().manual_seed(0)
+    feats = {n: torch.randn(2, 3, 4, 4, generator=gen) for n in ("a", "b")}
+    content, grams = (
+        {"a": torch.randn(1, 3, 4, 4, generator=gen)},
+        {n: gram_matrix(torch.randn(1, 3, 4, 4, generator=gen)) for n in ("a", "b")},
+    )
+    image = torch.rand(2, 3, 8, 8, generator=gen)
+    for normalization in ("relative", "paper"):
+        got = objective(
+            feats,
+            content,
+            grams,
+            content_weight=2.0,
+            style_weight=3.0,
+            style_layer_weights={"a": 1.0, "b": 0.5},
+            tv_weight=0.1,
+            image=image,
+            normalization=normalization,
+            reduction="none",
+        )
+        terms = {
+            n: layer_terms(feats[n], content.get(n), grams[n], normalization, "none") for n in feats
+        }
+        style = {"style/a": 1.0 * terms["a"]["style"], "style/b": 0.5 * terms["b"]["style"]}
+        want = combine_terms(
+            terms["a"]["content"],
+            style,
+            content_layers=1,
+            content_weight=2.0,
+            style_weight=3.0,
+            tv_weight=0.1,
+            image=image,
+            normalization=normalization,
+            reduction="none",
+        )
+        assert list(got) == list(want)
+        for key in got:
+            torch.testing.assert_close(got[key], want[key])
+        tv = tv_loss(image, "none") / (64 if normalization == "relative" else 1)
+        torch.testing.assert_close(got["tv"], tv)

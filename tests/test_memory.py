@@ -19,7 +19,8 @@ from nst_helpers.optimize import memory as mem
 
 pytestmark = pytest.mark.filterwarnings("ignore::nst_helpers.RandomWeightsWarning")
 
-# VGG19's 16 convolutions, (in, out) channels, written out from the paper's configuration E.
+# VGG19's 16 convolutions, (in, out) channels, written out from the paper's configuration E
+# (kept as a table: one pair per line would hide it).
 VGG19_CONVS = [(3, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 256),
                (256, 256), (256, 512), (512, 512), (512, 512), (512, 512), (512, 512),
                (512, 512), (512, 512), (512, 512)]  # fmt: skip
@@ -81,9 +82,13 @@ def test_conv2_1_at_20x30_bf16_lbfgs_by_hand():
         "image": (4 + 2 * 50 + 4) * 4 * 3 * hw,
     }
     got = mem.memory_breakdown(
-        (20, 30), content_layers=["conv2_1"], style_layers=["conv1_1"], precision="bf16",
-        optimizer="lbfgs", normalization="paper",
-    )  # fmt: skip
+        (20, 30),
+        content_layers=["conv2_1"],
+        style_layers=["conv1_1"],
+        precision="bf16",
+        optimizer="lbfgs",
+        normalization="paper",
+    )
     assert got == expected
 
 
@@ -100,8 +105,10 @@ def test_estimate_grows_with_pixels_and_shrinks_with_precision():
     estimates = [estimate_memory(s) for s in sizes]
     assert estimates == sorted(estimates)
     # Past the fixed parts (weights, Grams), memory grows in proportion to the pixel count.
-    per_pixel = [(b - a) / (sb**2 - sa**2) for a, b, sa, sb in
-                 zip(estimates, estimates[1:], sizes, sizes[1:], strict=False)]  # fmt: skip
+    per_pixel = [
+        (b - a) / (sb**2 - sa**2)
+        for a, b, sa, sb in zip(estimates, estimates[1:], sizes, sizes[1:], strict=False)
+    ]
     assert per_pixel[-1] == pytest.approx(per_pixel[-2], rel=0.02)
     assert estimate_memory(512, precision="bf16") < estimate_memory(512)
     assert estimate_memory(512, optimizer="lbfgs") > estimate_memory(512)
@@ -137,10 +144,13 @@ def saved_bytes(
         with autocast(dev, dtype):
             feats = net(x.contiguous(memory_format=memory_format(dev)))
         loss = objective(
-            feats, {n: target[n] for n in content_layers},
-            {n: gram_matrix(target[n]) for n in style_layers}, content_weight=1.0,
-            style_weight=1e3, normalization=normalization,
-        )["total"]  # fmt: skip
+            feats,
+            {n: target[n] for n in content_layers},
+            {n: gram_matrix(target[n]) for n in style_layers},
+            content_weight=1.0,
+            style_weight=1e3,
+            normalization=normalization,
+        )["total"]
     assert loss.requires_grad
     return sum(storages.values())
 
@@ -170,9 +180,13 @@ def test_activation_term_equals_what_autograd_saves(
         warnings.simplefilter("ignore")
         measured = saved_bytes(size, content, style, precision, pooling, normalization)
     estimated = mem.memory_breakdown(
-        size, content_layers=content, style_layers=style, precision=precision, pooling=pooling,
+        size,
+        content_layers=content,
+        style_layers=style,
+        precision=precision,
+        pooling=pooling,
         normalization=normalization,
-    )["activations"]  # fmt: skip
+    )["activations"]
     assert estimated == measured
 
 
@@ -292,8 +306,15 @@ def test_nothing_fits_says_so(monkeypatch):
 def run(**options):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return stylize("chelsea", "brush_strokes", weights="random", device="cpu", seed=0,
-                       precision="fp32", **options)  # fmt: skip
+        return stylize(
+            "chelsea",
+            "brush_strokes",
+            weights="random",
+            device="cpu",
+            seed=0,
+            precision="fp32",
+            **options,
+        )
 
 
 def test_stylize_refuses_before_any_work_when_it_will_not_fit(monkeypatch):
@@ -322,12 +343,12 @@ def test_stylize_refuses_before_any_work_when_it_will_not_fit(monkeypatch):
     ],
 )
 def test_real_out_of_memory_is_reraised_with_advice(monkeypatch, error):
-    from nst_helpers import optimize
+    from nst_helpers import losses
 
-    def explode(self, *args, **kwargs):
+    def explode(*args, **kwargs):  # the device gives up in the first step's loss
         raise error
 
-    monkeypatch.setattr(optimize._Run, "losses", explode)
+    monkeypatch.setattr(losses, "objective", explode)
     with pytest.raises(InsufficientMemoryError, match="out of memory") as info:
         run(steps=2, image_size=32, content_layers=["conv2_2"], style_layers=["conv1_1"])
     # the device's words as text, not as a chained exception: its frames hold the failed run
@@ -336,12 +357,12 @@ def test_real_out_of_memory_is_reraised_with_advice(monkeypatch, error):
 
 
 def test_other_runtime_errors_pass_through(monkeypatch):
-    from nst_helpers import optimize
+    from nst_helpers import losses
 
-    def explode(self, *args, **kwargs):
+    def explode(*args, **kwargs):
         raise RuntimeError("shape mismatch")
 
-    monkeypatch.setattr(optimize._Run, "losses", explode)
+    monkeypatch.setattr(losses, "objective", explode)
     with pytest.raises(RuntimeError, match="shape mismatch"):
         run(steps=2, image_size=32, content_layers=["conv2_2"], style_layers=["conv1_1"])
 

@@ -10,11 +10,14 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from nst_helpers import StylizeResult, stylize
+from nst_helpers import StyleConfig, StylizeResult, stylize
 from nst_helpers.apps.cli import main
 from nst_helpers.features import FeatureExtractor, load_vgg19
-from nst_helpers.optimize import _EMA, _carry_adam_moments
+from nst_helpers.optimize import Plan, Stage
 from nst_helpers.optimize import presets as P
+from nst_helpers.optimize.averaging import EMA
+from nst_helpers.optimize.plan import make_plan
+from nst_helpers.optimize.steps import carry_adam_moments
 
 FAST = dict(device="cpu", weights="random", seed=0)
 
@@ -36,8 +39,9 @@ def test_fast_plan_schedule_and_choices():
     expected = [P.COARSE_STEPS] + [P.MIDDLE_STEPS] * 3 + [P.FINAL_STEPS]
     assert plan.steps_per_scale == expected
     assert plan.lrs == [P.ADAM_LR] * 4 + [1.0]
-    assert plan.precision == "auto" and plan.ema_decay == P.EMA_DECAY
-    assert P.fast_plan(512, None, "fp32", 0.1).precision == "fp32"
+    assert plan.precisions == ["auto"] * 4 + ["fp32"]  # L-BFGS's line search: exact gradients
+    assert plan.ema_decay == P.EMA_DECAY and plan.preset == "fast"
+    assert P.fast_plan(512, None, "bf16", 0.1).precisions == ["bf16"] * 4 + ["fp32"]
     assert P.fast_plan(512, None, "fp32", 0.1).lrs[:4] == [0.1] * 4
     single = P.fast_plan(96, None, None, None)
     assert (single.scales, single.optimizers) == ([96], ["adam"])
@@ -45,6 +49,26 @@ def test_fast_plan_schedule_and_choices():
         split = P.fast_plan(512, steps, None, None).steps_per_scale
         assert sum(split) == steps and len(split) == 5
     assert P.fast_plan(512, 1700, None, None).steps_per_scale == [x * 10 for x in expected]
+
+
+def test_plain_and_preset_runs_make_the_same_kind_of_plan():
+    plain = make_plan(StyleConfig(scales=(64, 96, 128), steps=10, optimizer="lbfgs", lr=0.5))
+    assert plain == Plan(
+        (
+            Stage(64, 3, "lbfgs", 0.5, "auto"),
+            Stage(96, 3, "lbfgs", 0.5, "auto"),
+            Stage(128, 4, "lbfgs", 0.5, "auto"),
+        )
+    )
+    assert make_plan(StyleConfig()).steps_per_scale == [4000]  # DEFAULT_STEPS, one stage
+    fast = make_plan(StyleConfig(image_size=256, preset="fast", precision="fp32"))
+    assert fast == P.fast_plan(256, None, "fp32", None) and isinstance(fast, Plan)
+    resolved = fast.resolved(torch.device("cpu"))
+    assert resolved.precisions == ["fp32"] * 3
+    cpu_auto = make_plan(StyleConfig()).resolved(torch.device("cpu")).final.precision
+    assert cpu_auto in ("fp32", "bf16")  # "auto" is made concrete for the device
+    with pytest.raises(AttributeError):
+        fast.final.steps = 1  # frozen
 
 
 def test_fast_preset_without_steps_returns_a_result_at_image_size(tiny_images):
@@ -62,8 +86,9 @@ def test_fast_preset_without_steps_returns_a_result_at_image_size(tiny_images):
 def test_fast_preset_across_scales(checkpointing):
     content = Image.new("RGB", (200, 150), (120, 80, 40))
     style = Image.effect_noise((64, 64), 60).convert("RGB")
-    result = stylize(content, style, image_size=200, steps=6, preset="fast",
-                     checkpointing=checkpointing, **FAST)  # fmt: skip
+    result = stylize(
+        content, style, image_size=200, steps=6, preset="fast", checkpointing=checkpointing, **FAST
+    )
     assert result.image.size == (200, 150)
     assert result.settings["scales"] == [128, 200]
     assert result.settings["optimizers"] == ["adam", "lbfgs"]
@@ -99,7 +124,7 @@ def test_adam_moments_are_resized_and_the_step_kept():
     small.grad = torch.full_like(small, 2.0)
     for _ in range(3):
         old.step()
-    _carry_adam_moments(old, new)
+    carry_adam_moments(old, new)
     state = new.state[big]
     assert state["step"].item() == 3
     assert state["exp_avg"].shape == state["exp_avg_sq"].shape == big.shape
@@ -115,7 +140,7 @@ def test_adam_moments_are_resized_and_the_step_kept():
 
 
 def test_ema_is_bias_corrected():
-    ema = _EMA(0.9)
+    ema = EMA(0.9)
     a, b = torch.full((1, 3, 2, 2), 1.0), torch.full((1, 3, 2, 2), 3.0)
     ema.update(a)
     torch.testing.assert_close(ema.value(), a)  # no pull towards zero at the start

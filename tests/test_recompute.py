@@ -11,9 +11,9 @@ from nst_helpers import InsufficientMemoryError, estimate_memory, stylize
 from nst_helpers.config import check_checkpointing
 from nst_helpers.devices import autocast, memory_format, resolve_precision
 from nst_helpers.features import FeatureExtractor
-from nst_helpers.losses import content_loss, gram_matrix, style_layer_loss
+from nst_helpers.losses import content_loss, gram_matrix, objective, style_layer_loss
 from nst_helpers.optimize import memory as mem
-from nst_helpers.optimize.recompute import block_ranges, checkpointed_terms
+from nst_helpers.optimize.recompute import block_ranges, checkpointed_objective, checkpointed_terms
 
 # fp32: the default precision is "auto" (bf16 on CPUs that have it), whose estimate differs.
 FAST = dict(image_size=32, device="cpu", weights="random", seed=0, precision="fp32")
@@ -31,12 +31,17 @@ def test_checkpointing_gives_the_same_pixels(tiny_images, optimizer, parameteriz
     "options",
     [
         dict(normalization="paper", style_weight=1e5, tv_weight=1e-3),
-        dict(content_layers=["relu3_2", "relu4_2"], tv_weight=2.0,
-             style_layer_weights=[1, 0, 2, 1, 3]),
+        dict(
+            content_layers=["relu3_2", "relu4_2"],
+            tv_weight=2.0,
+            style_layer_weights=[1, 0, 2, 1, 3],
+        ),
         dict(content_layers=["conv2_2"], style_layers=["conv1_1", "pool2", "relu3_1"]),
         dict(scales=[24, 32], pooling="avg"),
+        # VGG16's indices differ from VGG19's past block 2: the blocks must know which is which
+        dict(network="vgg16", content_layers=["relu4_2"], style_layers=["relu3_3", "relu5_3"]),
     ],
-)  # fmt: skip
+)
 def test_checkpointing_keeps_every_loss_term(tiny_images, options):
     _same_run_with_and_without(*tiny_images, dict(steps=3, **options, **FAST))
 
@@ -100,6 +105,37 @@ def test_checkpointed_terms_and_gradients_equal_the_plain_pass(precision, poolin
     torch.testing.assert_close(
         x_ck.grad, x_plain.grad, rtol=1e-4, atol=1e-6 * x_plain.grad.abs().max().item()
     )
+
+
+@pytest.mark.parametrize("normalization", ["relative", "paper"])
+def test_checkpointed_objective_is_objective(normalization):
+    """The same terms and totals, by the same rules (content averaged, TV per pixel, ...)."""
+    net = FeatureExtractor(LAYERS, weights="random")
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        ref = net(torch.randn(1, 3, 40, 36, generator=gen))
+    targets = {n: ref[n].float() for n in ("conv4_2", "conv3_1")}  # conv3_1: content and style
+    grams = {
+        n: gram_matrix(ref[n]) for n in ("conv5_1", "conv1_1", "conv3_1")
+    }  # not in depth order
+    weights = {"conv5_1": 0.5, "conv1_1": 2.0, "conv3_1": 1.0}
+    options = dict(
+        content_weight=1.5,
+        style_weight=3.0,
+        tv_weight=0.25,
+        normalization=normalization,
+        style_layer_weights=weights,
+    )
+    x0 = torch.randn(1, 3, 40, 36, generator=gen)
+    x_plain, x_ck = x0.clone().requires_grad_(True), x0.clone().requires_grad_(True)
+    plain = objective(net(x_plain), targets, grams, image=x_plain, **options)
+    ck = checkpointed_objective(net, x_ck, targets, grams, image=x_ck, **options)
+    assert list(ck) == list(plain)  # the same terms, in the same order
+    for key, value in plain.items():
+        assert ck[key].item() == pytest.approx(value.item(), rel=1e-5), key
+    plain["total"].backward()
+    ck["total"].backward()
+    torch.testing.assert_close(x_ck.grad, x_plain.grad, rtol=1e-4, atol=1e-7)
 
 
 def test_blocks_end_after_each_pool_and_the_last_with_the_network():
@@ -231,8 +267,14 @@ def test_stylize_auto_checkpoints_a_run_that_would_not_fit(monkeypatch, tiny_ima
 )
 def test_previews_are_throttled_by_steps_and_time(tiny_images, every, seconds, shown):
     seen = []
-    stylize(*tiny_images, steps=5, preview=lambda step, img: seen.append((step, img.size)),
-            preview_every=every, preview_seconds=seconds, **FAST)  # fmt: skip
+    stylize(
+        *tiny_images,
+        steps=5,
+        preview=lambda step, img: seen.append((step, img.size)),
+        preview_every=every,
+        preview_seconds=seconds,
+        **FAST,
+    )
     assert [s for s, _ in seen] == shown
     assert all(size == (32, 21) for _, size in seen)
 

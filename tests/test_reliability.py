@@ -8,6 +8,7 @@ seeded random VGG19, 32 px, shallow layers); GPUs are simulated where the logic 
 from __future__ import annotations
 
 import gc
+import math
 import os
 import signal
 import threading
@@ -19,7 +20,7 @@ import pytest
 import torch
 from PIL import Image
 
-from nst_helpers import devices, load_checkpoint, load_image, optimize, stylize
+from nst_helpers import devices, load_checkpoint, load_image, losses, optimize, stylize
 from nst_helpers.apps.cli import main
 from nst_helpers.features import RandomWeightsWarning, load_vgg19
 from nst_helpers.images import save_image
@@ -94,21 +95,27 @@ def test_cli_silences_only_the_random_weights_warning(tmp_path, monkeypatch):
 # ---- failed runs free what they hold ---------------------------------------------------------
 
 
+def _held_by_the_loss(held: dict, content_targets: dict, image: torch.Tensor | None) -> None:
+    """Weak references to what a run holds: its targets and the image it optimises."""
+    held["targets"] = weakref.ref(next(iter(content_targets.values())))
+    held["image"] = weakref.ref(image)  # pixel parameterisation: the leaf itself
+
+
 def test_out_of_memory_frees_the_failed_run_and_calls_empty_cache(images, monkeypatch):
     held: dict[str, weakref.ref] = {}
     released: list[torch.device] = []
 
-    def out_of_memory(self, param, opt, *args, **kwargs):
-        held["run"], held["image"] = weakref.ref(self), weakref.ref(param.image())  # the leaf
+    def out_of_memory(features, content_targets, style_grams, *, image=None, **kwargs):
+        _held_by_the_loss(held, content_targets, image)
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(optimize._Run, "step", out_of_memory)
+    monkeypatch.setattr(losses, "objective", out_of_memory)  # stylize's loss, in its first step
     monkeypatch.setattr(devices, "release_memory", released.append)
     with pytest.raises(InsufficientMemoryError) as info:
         run(images)
     err = info.value  # a notebook keeps the last exception (sys.last_value): so do we
     gc.collect()
-    assert held["run"]() is None, "the failed run is still reachable from its exception"
+    assert held["targets"]() is None, "the failed run is still reachable from its exception"
     assert held["image"]() is None
     assert released == [torch.device("cpu")]
     assert "Tried to allocate 2.00 GiB" in str(err)  # the device's words are kept, as text
@@ -126,22 +133,24 @@ def test_release_memory_empties_the_cuda_cache_only_on_cuda(monkeypatch):
 
 
 def test_non_finite_loss_error_does_not_keep_the_run_alive(images, monkeypatch):
-    held = {}
-    real_losses = optimize._Run.losses
+    held: dict[str, weakref.ref] = {}
+    real_objective = losses.objective
+    calls = {"n": 0}
 
-    def diverge(self, x, *args, **kwargs):
-        held["run"] = weakref.ref(self)
-        out = real_losses(self, x, *args, **kwargs)
-        if len(self.history) == 2:
+    def diverge(features, content_targets, style_grams, **kwargs):
+        calls["n"] += 1
+        _held_by_the_loss(held, content_targets, kwargs["image"])
+        out = real_objective(features, content_targets, style_grams, **kwargs)
+        if calls["n"] == 3:  # Adam evaluates once per step: the start of step 3
             out = {**out, "total": out["total"] * float("nan")}
         return out
 
-    monkeypatch.setattr(optimize._Run, "losses", diverge)
+    monkeypatch.setattr(losses, "objective", diverge)
     with pytest.raises(NonFiniteLossError) as info:
         run(images)
     err = info.value
     gc.collect()
-    assert held["run"]() is None
+    assert held["targets"]() is None and held["image"]() is None
     assert len(err.result.history) == 2 and err.result.image.size == (32, 21)
 
 
@@ -252,28 +261,39 @@ def test_resume_restores_the_rng_state(images, tmp_path, first_part):
     assert first + rest == reference
 
 
-def _sigint_during_line_search(monkeypatch, at_step: int, times: int) -> None:
-    """Send SIGINT ``times`` times while L-BFGS evaluates a trial point of step ``at_step``."""
-    real_evaluate = optimize._Run.evaluate
-    calls = {"n": 0}
+def _signal_during_line_search(monkeypatch, steps_done: dict, at_step: int, sig, times: int):
+    """Raise ``sig`` ``times`` times while L-BFGS evaluates a trial point of step ``at_step``.
 
-    def evaluate(self, *args, **kwargs):
-        if len(self.history) == at_step - 1:
-            calls["n"] += 1
-            if calls["n"] == 1:  # step 3's start point comes from the cache: this is a trial point
-                for _ in range(times):
-                    signal.raise_signal(signal.SIGINT)
-        return real_evaluate(self, *args, **kwargs)
+    ``steps_done["n"]`` must follow the finished steps (a callback's records say so). The first
+    loss evaluated in a step is a trial point: the start point comes from L-BFGS's cache.
+    """
+    real_objective = losses.objective
+    fired = {"done": False}
 
-    monkeypatch.setattr(optimize._Run, "evaluate", evaluate)
+    def objective(*args, **kwargs):
+        if steps_done["n"] == at_step - 1 and not fired["done"]:
+            fired["done"] = True
+            for _ in range(times):
+                signal.raise_signal(sig)
+        return real_objective(*args, **kwargs)
+
+    monkeypatch.setattr(losses, "objective", objective)
+
+
+def _counting(steps_done: dict):
+    def callback(record):
+        steps_done["n"] = record["step"]
+
+    return callback
 
 
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals")
 def test_ctrl_c_inside_an_lbfgs_line_search_stops_after_that_step(images, tmp_path, monkeypatch):
     reference = run(images, optimizer="lbfgs", steps=6)
     ck, handler = tmp_path / "run.ckpt", signal.getsignal(signal.SIGINT)
-    _sigint_during_line_search(monkeypatch, at_step=3, times=1)
-    stopped = run(images, optimizer="lbfgs", steps=6, checkpoint=ck)
+    done = {"n": 0}
+    _signal_during_line_search(monkeypatch, done, at_step=3, sig=signal.SIGINT, times=1)
+    stopped = run(images, optimizer="lbfgs", steps=6, checkpoint=ck, callback=_counting(done))
     monkeypatch.undo()
     assert stopped.interrupted
     assert [r["step"] for r in stopped.history] == [1, 2, 3]  # step 3 was finished, not torn
@@ -289,9 +309,10 @@ def test_second_ctrl_c_stops_at_once_and_keeps_the_last_whole_checkpoint(
     images, tmp_path, monkeypatch
 ):
     reference = run(images, optimizer="lbfgs", steps=6)
-    ck = tmp_path / "run.ckpt"
-    _sigint_during_line_search(monkeypatch, at_step=3, times=2)
-    stopped = run(images, optimizer="lbfgs", steps=6, checkpoint=ck, checkpoint_every=1)
+    ck, done = tmp_path / "run.ckpt", {"n": 0}
+    _signal_during_line_search(monkeypatch, done, at_step=3, sig=signal.SIGINT, times=2)
+    stopped = run(images, optimizer="lbfgs", steps=6, checkpoint=ck, checkpoint_every=1,
+                  callback=_counting(done))  # fmt: skip
     monkeypatch.undo()
     assert stopped.interrupted
     assert [r["step"] for r in stopped.history] == [1, 2]
@@ -380,60 +401,57 @@ def test_half_precision_on_mps_is_checked_before_use(monkeypatch, precision):
 # ---- fp16 dynamic loss scaling --------------------------------------------------------------
 
 
-class _Fp16Run:
-    """The parts of ``_Run`` the fp16 loss scaling uses, around a one-parameter toy loss.
+def _fp16_toy(factor: float, scale: float):
+    """A one-parameter toy loss around the step stylize takes, with an fp16 loss scaler.
 
     ``loss = sum(fp16(x) * factor)``: its gradient is ``factor`` per pixel, which the fp16
     backward pass holds as ``factor * scale``: it overflows (> 65504) while the scale is large.
     """
+    from nst_helpers.optimize.scaler import LossScaler
+    from nst_helpers.optimize.state import Best
+    from nst_helpers.optimize.steps import AdamStep
+    from nst_helpers.parameterization import make_parameterization
 
-    def __init__(self, factor: float, scale: float) -> None:
-        from nst_helpers.parameterization import make_parameterization
+    param = make_parameterization("pixel", torch.zeros(1, 3, 2, 2))
+    opt = torch.optim.SGD(param.parameters(), lr=0.01)
+    scaler = LossScaler(scale)
 
-        self.dtype, self.loss_scale, self.good_steps = torch.float16, scale, 0
-        self.factor = factor
-        self.param = make_parameterization("pixel", torch.zeros(1, 3, 2, 2))
-        self.opt = torch.optim.SGD(self.param.parameters(), lr=0.01)
-        self.best_loss, self.best_step, self.best_x = float("inf"), 0, None
-        self.history, self.t0, self._cache = [], 0.0, None
-
-    def losses(self, x, content_targets, grams):
-        total = (x.half() * torch.tensor(self.factor, dtype=torch.float16)).float().sum()
+    def loss(x):
+        total = (x.half() * torch.tensor(factor, dtype=torch.float16)).float().sum()
         return {"total": total, "content": total.detach(), "style": total.detach() * 0,
                 "tv": total.detach() * 0}  # fmt: skip
 
-    evaluate = optimize._Run.evaluate
-    step = optimize._Run.step
-    _cached_evaluation = optimize._Run._cached_evaluation
-    _keep_best = optimize._Run._keep_best
+    step = AdamStep(param, opt, loss, scaler, Best())
+    return step, scaler, param
 
 
 def test_fp16_overflow_halves_the_scale_and_never_applies_inf_gradients():
-    toy = _Fp16Run(factor=1000.0, scale=2.0**16)  # 1000 * 2**16 overflows; 1000 * 64 does not
-    toy.good_steps = 7
-    toy.step(toy.param, toy.opt, None, None, step=1, size=2)
-    assert toy.loss_scale == 64.0  # halved until the backward pass stayed finite
-    assert toy.good_steps == 1  # the overflow reset the count of good steps, this one counts
-    x = next(iter(toy.param.parameters()))
+    step, scaler, param = _fp16_toy(factor=1000.0, scale=2.0**16)  # 1000 * 64 does not overflow
+    scaler.good_steps = 7
+    values, extra = step(1)
+    assert scaler.scale == 64.0  # halved until the backward pass stayed finite
+    assert scaler.good_steps == 1  # the overflow reset the count of good steps, this one counts
+    assert extra == {} and values["total"] == 0.0
+    x = next(iter(param.parameters()))
     assert torch.equal(x.grad, torch.full_like(x, 1000.0))  # the true gradient, unscaled
     assert torch.isfinite(x).all() and (x < 0).all()  # and SGD took it
 
 
 def test_fp16_gradient_that_always_overflows_skips_the_step():
-    toy = _Fp16Run(factor=60000.0, scale=2.0**16)
-    before = next(iter(toy.param.parameters())).detach().clone()
+    step, scaler, param = _fp16_toy(factor=60000.0, scale=2.0**16)
+    before = next(iter(param.parameters())).detach().clone()
 
-    def always_inf(x, content_targets, grams):  # finite loss, infinite gradient at any scale
+    def always_inf(x):  # finite loss, infinite gradient at any scale
         total = torch.sqrt((x - x.detach()).abs().half()).float().sum()
         return {"total": total, "content": total.detach(), "style": total.detach(),
                 "tv": total.detach()}  # fmt: skip
 
-    toy.losses = always_inf
-    record = toy.step(toy.param, toy.opt, None, None, step=1, size=2)
-    after = next(iter(toy.param.parameters())).detach()
+    step.loss_fn = always_inf
+    values, extra = step(1)
+    after = next(iter(param.parameters())).detach()
     assert torch.equal(after, before)  # skipped: no update from a non-finite gradient
-    assert toy.loss_scale < 1.0 and toy.good_steps == 0
-    assert record["skipped"] is True and len(toy.history) == 1
+    assert scaler.scale < 1.0 and scaler.good_steps == 0
+    assert extra == {"skipped": True} and math.isfinite(values["total"])
 
 
 @pytest.mark.skipif(os.name != "posix", reason="SIGTERM")
@@ -445,15 +463,17 @@ def test_cli_signal_inside_a_line_search_stops_after_that_step(
     images[0].save(content)
     images[1].save(style)
     out, ck = tmp_path / "o.png", tmp_path / "run.ckpt"
-    real_evaluate = optimize._Run.evaluate
+    done, real_stylize = {"n": 0}, optimize.stylize
 
-    def evaluate(self, *args, **kwargs):
-        if len(self.history) == 2 and not getattr(self, "signalled", False):
-            self.signalled = True
-            signal.raise_signal(getattr(signal, sig))
-        return real_evaluate(self, *args, **kwargs)
+    def stylize_counting_steps(*args, callback, **kwargs):  # what the CLI runs, watched
+        def counted(record):
+            done["n"] = record["step"]
+            return callback(record)
 
-    monkeypatch.setattr(optimize._Run, "evaluate", evaluate)
+        return real_stylize(*args, callback=counted, **kwargs)
+
+    monkeypatch.setattr(optimize, "stylize", stylize_counting_steps)
+    _signal_during_line_search(monkeypatch, done, at_step=3, sig=getattr(signal, sig), times=1)
     code = main([
         "stylize", str(content), str(style), "-o", str(out), "--optimizer", "lbfgs",
         "--steps", "6", "--size", "32", "--weights", "random", "--seed", "0", "--quiet",

@@ -10,7 +10,15 @@ import pytest
 import torch
 from PIL import Image
 
-from nst_helpers import NonFiniteLossError, StylizeResult, WeightsError, features, optimize, stylize
+from nst_helpers import (
+    NonFiniteLossError,
+    StylizeResult,
+    WeightsError,
+    features,
+    losses,
+    optimize,
+    stylize,
+)
 from nst_helpers.features import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, load_vgg19
 from nst_helpers.images import load_image, resize_to
 
@@ -158,8 +166,9 @@ def test_device_auto_and_default_weights(tiny_images, monkeypatch) -> None:
 def test_missing_weights_file(tiny_images, tmp_path) -> None:
     content, style = tiny_images
     with pytest.raises(WeightsError, match="nothing.pth"):
-        stylize(content, style, steps=1, image_size=SIZE, device="cpu",
-                weights=tmp_path / "nothing.pth")  # fmt: skip
+        stylize(
+            content, style, steps=1, image_size=SIZE, device="cpu", weights=tmp_path / "nothing.pth"
+        )
 
 
 def test_save_refuses_to_overwrite(tiny_images, tmp_path: Path) -> None:
@@ -176,14 +185,26 @@ def test_save_refuses_to_overwrite(tiny_images, tmp_path: Path) -> None:
 
 @pytest.fixture
 def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail the test if stylize loads the network or starts optimising."""
+    """Fail the test if stylize builds the network (which every optimisation needs first)."""
 
     def forbidden(*args, **kwargs):
         raise AssertionError("stylize did work before rejecting its arguments")
 
-    monkeypatch.setattr(optimize, "FeatureExtractor", forbidden)
-    monkeypatch.setattr(optimize, "_Run", forbidden)
     monkeypatch.setattr(features, "load_vgg19", forbidden)
+    monkeypatch.setattr(losses, "objective", forbidden)
+
+
+class _Untouchable(Image.Image):
+    """A PIL image that fails the test as soon as it is loaded (``load_image`` copies it)."""
+
+    def copy(self):
+        raise AssertionError("stylize loaded images before checking its arguments")
+
+
+def _untouchable(img: Image.Image) -> Image.Image:
+    spy = img.copy()
+    spy.__class__ = _Untouchable
+    return spy
 
 
 @pytest.mark.parametrize(
@@ -216,12 +237,10 @@ def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"normalization": "gatys"}, "normalization"),
     ],
 )
-def test_invalid_arguments_fail_before_any_work(kwargs, match, tiny_images, no_work, monkeypatch):
-    def no_loading(*args, **kw):
-        raise AssertionError("stylize loaded images before checking its arguments")
-
-    monkeypatch.setattr(optimize, "load_image", no_loading)
-    content, style = tiny_images
+def test_invalid_arguments_fail_before_any_work(kwargs, match, tiny_images, no_work):
+    content, style = (_untouchable(img) for img in tiny_images)
+    with pytest.raises(AssertionError, match="loaded images"):
+        _untouchable(content).copy()  # the spy works
     run = {"steps": 3, **FAST, **kwargs}
     with pytest.raises(ValueError, match=match):
         stylize(content, style, **run)
@@ -244,8 +263,9 @@ def test_image_too_small_for_the_deepest_layer(tiny_images, no_work) -> None:
 def test_shallow_layers_work_on_small_images(tiny_images) -> None:
     _, style = tiny_images
     sliver = Image.new("RGB", (200, 10), (90, 90, 90))
-    result = stylize(sliver, style, steps=1, content_layers=("conv1_1",),
-                     style_layers=("conv2_1",), **FAST)  # fmt: skip
+    result = stylize(
+        sliver, style, steps=1, content_layers=("conv1_1",), style_layers=("conv2_1",), **FAST
+    )
     assert result.image.size == (32, 2)
 
 
@@ -291,8 +311,17 @@ def test_ctrl_c_returns_best_image_so_far(optimizer, tiny_images) -> None:
         if record["step"] == 2:
             raise KeyboardInterrupt
 
-    result = stylize(content, style, steps=20, init="noise", seed=0, optimizer=optimizer,
-                     callback=callback, snapshot_every=1, **FAST)  # fmt: skip
+    result = stylize(
+        content,
+        style,
+        steps=20,
+        init="noise",
+        seed=0,
+        optimizer=optimizer,
+        callback=callback,
+        snapshot_every=1,
+        **FAST,
+    )
     assert result.interrupted
     assert len(result.history) == 2
     totals = [r["total"] for r in result.history]
@@ -307,7 +336,7 @@ def test_ctrl_c_returns_best_image_so_far(optimizer, tiny_images) -> None:
 def test_non_finite_loss_stops_with_last_finite_image(tiny_images, monkeypatch) -> None:
     content, style = tiny_images
     calls = {"n": 0}
-    real_objective = optimize.objective
+    real_objective = losses.objective
 
     def style_nan_from_step_3(*args, **kwargs):
         calls["n"] += 1
@@ -317,7 +346,7 @@ def test_non_finite_loss_stops_with_last_finite_image(tiny_images, monkeypatch) 
             out["total"] = out["total"] + out["style"]
         return out
 
-    monkeypatch.setattr(optimize, "objective", style_nan_from_step_3)
+    monkeypatch.setattr(losses, "objective", style_nan_from_step_3)  # stylize's loss
     with pytest.raises(NonFiniteLossError) as info:
         stylize(content, style, steps=10, seed=0, snapshot_every=1, **FAST)
     message = str(info.value)
@@ -336,7 +365,7 @@ def test_non_finite_loss_stops_with_last_finite_image(tiny_images, monkeypatch) 
 
 def test_non_finite_loss_with_lbfgs(tiny_images, monkeypatch) -> None:
     content, style = tiny_images
-    real_objective = optimize.objective
+    real_objective = losses.objective
     calls = {"n": 0}
 
     def content_inf(*args, **kwargs):
@@ -347,7 +376,7 @@ def test_non_finite_loss_with_lbfgs(tiny_images, monkeypatch) -> None:
             out["total"] = out["total"] + out["content"]
         return out
 
-    monkeypatch.setattr(optimize, "objective", content_inf)
+    monkeypatch.setattr(losses, "objective", content_inf)
     with pytest.raises(NonFiniteLossError) as info:
         stylize(content, style, steps=10, optimizer="lbfgs", seed=0, **FAST)
     result = info.value.result
@@ -426,8 +455,14 @@ def test_rescaled_network_gives_the_same_pixels_only_when_relative(
     normalization, tiny_images, tmp_path, fresh_vgg_cache
 ):
     content, style = tiny_images
-    run = dict(steps=8, image_size=SIZE, device="cpu", seed=0, normalization=normalization,
-               precision="fp32")  # fmt: skip
+    run = dict(
+        steps=8,
+        image_size=SIZE,
+        device="cpu",
+        seed=0,
+        normalization=normalization,
+        precision="fp32",
+    )
     if normalization == "paper":
         run["style_weight"] = 1e6  # the old default: a sensible balance for eq. 1-5 here
     plain = stylize(content, style, weights=_biased_vgg19_file(tmp_path / "plain.pth"), **run)
@@ -444,9 +479,19 @@ def test_rescaled_network_gives_the_same_pixels_only_when_relative(
 
 def _noise_start_balance(size: int, normalization: str) -> float:
     beta = optimize.DEFAULT_STYLE_WEIGHT if normalization == "relative" else 1e6
-    result = stylize("chelsea", "brush_strokes", steps=1, image_size=size, init="noise", seed=0,
-                     style_weight=beta, normalization=normalization, device="cpu",
-                     precision="fp32", weights="random")  # fmt: skip
+    result = stylize(
+        "chelsea",
+        "brush_strokes",
+        steps=1,
+        image_size=size,
+        init="noise",
+        seed=0,
+        style_weight=beta,
+        normalization=normalization,
+        device="cpu",
+        precision="fp32",
+        weights="random",
+    )
     first = result.history[0]  # scores the noise image itself
     return beta * first["style"] / (1.0 * first["content"])
 

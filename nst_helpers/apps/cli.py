@@ -7,14 +7,37 @@ it (weights missing, not enough memory), 130 interrupted (the best image so far 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import signal
 import sys
-import threading
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+
+from PIL import Image
+from tqdm.auto import tqdm
+
+from .. import config, feedforward, optimize
+from ..devices import DeviceUnavailableError
+from ..features import (
+    NAMED_WEIGHTS,
+    RandomWeightsWarning,
+    WeightsError,
+    describe_weights,
+    weights_are_random,
+)
+from ..feedforward import TrainingDivergedError, TransformerNet
+from ..feedforward import config as train_config
+from ..feedforward.photos import PhotoUnavailableError, photo_sources
+from ..images import ImageError, output_format, save_image
+from ..optimize.balance import balance_advice, weighted_ratio
+from ..optimize.memory import InsufficientMemoryError
+from ..runtime.data import SAMPLES, SampleUnavailableError, list_samples
+from ..runtime.files import check_writable, local_path
+from ..runtime.interrupts import StepBoundary
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_ENVIRONMENT, EXIT_INTERRUPTED = 0, 2, 3, 130
 
@@ -67,21 +90,27 @@ _PARSERS = {"names": _names, "floats": _floats, "ints": _ints, "switch": _switch
 _METAVARS = {"names": "A,B,...", "floats": "A,B,...", "ints": "A,B,...", "switch": "{auto,on,off}"}
 
 
-def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per ``StyleConfig`` field: name, type, choices, help and default all from it.
+def _add_config_flags(
+    parser: argparse.ArgumentParser,
+    config_fields: Sequence[dataclasses.Field],
+    departures: dict[str, object] | None = None,
+    why: str = "",
+) -> None:
+    """One flag per config field (``StyleConfig``'s or ``TrainConfig``'s): name, type, choices,
+    help and default all from it.
 
-    Flags not given are left out of the namespace, so ``StyleConfig`` (or ``CLI_DEFAULTS``)
-    decides their value and the help text cannot drift from the API."""
-    from ..config import fields
-
-    for f in fields():
+    Flags not given are left out of the namespace, so the config (or ``departures``, where the
+    CLI deliberately differs, for the reason ``why``) decides their value and the help text
+    cannot drift from the API."""
+    departures = departures or {}
+    for f in config_fields:
         meta = f.metadata
         flag = meta.get("flag", "--" + f.name.replace("_", "-"))
-        default = CLI_DEFAULTS.get(f.name, f.default)
+        default = departures.get(f.name, f.default)
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         text = meta["help"] + ("" if default is None else f" (default: {shown})")
-        if f.name in CLI_DEFAULTS:
-            text += "; the API's is 4000: a terminal run should end in minutes"
+        if f.name in departures:
+            text += f"; {why}"
         kwargs: dict = {"dest": f.name, "default": argparse.SUPPRESS, "help": text}
         if "choices" in meta:
             kwargs["choices"] = [c for c in meta["choices"] if c is not None]
@@ -107,11 +136,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("content", help="content image: a file or a sample name")
     p.add_argument("style", nargs="+", help="style image(s): files or sample names")
     p.add_argument("-o", "--output", required=True, help="output image (.png or .jpg)")
-    _add_config_flags(p)
+    why = "the API's is 4000: a terminal run should end in minutes"
+    _add_config_flags(p, config.fields(), CLI_DEFAULTS, why)
     p.add_argument(
-        "--save-every", type=int, default=None, metavar="N",
+        "--save-every",
+        type=int,
+        default=None,
+        metavar="N",
         help="also save the image every N steps as OUT_stepNNNNN.png",
-    )  # fmt: skip
+    )
     p.add_argument("--checkpoint", default=None, help="save resumable state to this file")
     p.add_argument("--checkpoint-every", type=int, default=None, metavar="N")
     p.add_argument("--resume", default=None, help="continue from this checkpoint")
@@ -126,35 +159,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_realtime_parsers(commands) -> None:
     """``train`` and ``apply``: real-time style transfer (Johnson et al. 2016, chapter 08)."""
+
     t = commands.add_parser(
         "train",
         help="train a real-time style network for STYLE",
         description="Train a feed-forward network that paints any photo in the style of STYLE "
         "(Johnson et al. 2016), with the same losses as `stylize`. Then use `apply`. Options "
-        "left out take train_transformer's defaults (4000 steps of 4 crops of 256 px).",
+        "left out take TrainConfig's defaults (4000 steps of 4 crops of 256 px).",
     )
     t.add_argument("style", help="style image: a file or a sample name")
     t.add_argument(
-        "--images", required=True,
+        "--images",
+        required=True,
         help="training photos: a folder, 'samples' (bundled, quick tests) or 'flowers102' "
         "(8189 photos, downloaded once)",
-    )  # fmt: skip
+    )
     t.add_argument("-o", "--output", required=True, help="model file to write, e.g. model.pt")
-    t.add_argument("--steps", type=int, default=None, help="training steps")
-    t.add_argument("--size", type=int, default=None, help="training crop size in pixels")
-    t.add_argument("--batch-size", type=int, default=None, help="crops per step")
-    t.add_argument("--lr", type=float, default=None, help="Adam's learning rate")
-    t.add_argument("--content-weight", type=float, default=None, help="alpha")
-    t.add_argument("--style-weight", type=float, default=None, help="beta")
-    t.add_argument("--tv-weight", type=float, default=None, help="total variation")
-    t.add_argument(
-        "--normalization", choices=("relative", "paper"), default="relative",
-        help="loss normalisation, as for stylize (default relative)",
-    )  # fmt: skip
-    t.add_argument("--weights", default=None, help="VGG19: imagenet (default), random, a .pth")
-    t.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    t.add_argument("--precision", choices=("fp32", "bf16", "fp16", "auto"), default="fp32")
-    t.add_argument("--seed", type=int, default=None)
+    _add_config_flags(t, train_config.fields())
     t.add_argument("--checkpoint", default=None, help="save resumable state to this file")
     t.add_argument("--checkpoint-every", type=int, default=None, metavar="N")
     t.add_argument("--resume", default=None, help="continue from this checkpoint")
@@ -194,14 +215,11 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def _check_output(args: argparse.Namespace) -> Path:
     """Everything about the files a run will write, checked before it starts (ValueError)."""
-    from ..images import output_format
-    from ..runtime.files import check_writable, local_path
-
     for what, value in (("--resume", args.resume), ("--checkpoint", args.checkpoint)):
         if value is not None:
             local_path(value, what)  # a URL is refused with one line
     weights = getattr(args, "weights", None)  # flags not given are not in the namespace
-    if weights is not None and str(weights).lower() not in ("imagenet", "random"):
+    if weights is not None and str(weights).lower() not in NAMED_WEIGHTS:
         local_path(weights, "--weights")
     out = local_path(args.output, "output")
     if out.is_dir():
@@ -222,8 +240,6 @@ def _check_output(args: argparse.Namespace) -> Path:
 
 def _save(img, path: Path) -> str | None:
     """Write ``img``; the reason in one line if the disk or folder refuses (full, removed)."""
-    from ..images import save_image
-
     try:
         save_image(img, path, overwrite=True)
     except OSError as err:
@@ -231,15 +247,22 @@ def _save(img, path: Path) -> str | None:
     return None
 
 
-def _stylize(args: argparse.Namespace) -> int:
-    from .. import optimize
-    from ..devices import DeviceUnavailableError
-    from ..features import RandomWeightsWarning, WeightsError, weights_are_random
-    from ..images import ImageError
-    from ..optimize.balance import balance_advice, weighted_ratio
-    from ..optimize.memory import InsufficientMemoryError
-    from ..runtime.data import SampleUnavailableError
+def _say_weights(weights: str | None, network: str, random_means: str) -> None:
+    """On stderr, once a run has started: which network and weights make the picture, unless
+    it is ImageNet VGG19 (the paper's); a loud warning for random weights."""
+    if weights_are_random(weights):
+        print(
+            f"\nWARNING: {network.upper()} weights are RANDOM: {random_means}, only the code "
+            "path is tested. Use --weights imagenet (or hed, offline) for real results.",
+            file=sys.stderr,
+        )
+        return
+    said = describe_weights(weights, network)
+    if said != "ImageNet VGG19":
+        print(f"\nnetwork: {said}", file=sys.stderr)
 
+
+def _stylize(args: argparse.Namespace, boundary: StepBoundary) -> int:
     try:
         out = _check_output(args)
         scales, size = getattr(args, "scales", None), getattr(args, "image_size", None)
@@ -251,29 +274,28 @@ def _stylize(args: argparse.Namespace) -> int:
     except ValueError as err:
         return _fail(EXIT_BAD_INPUT, _one_line(err))
     announced = False
+    network = getattr(args, "network", config.DEFAULTS.network)
 
-    def announce_random_weights(record: dict) -> bool:
+    def announce_random_weights(record: dict) -> None:
         # Said once the run has really started, so a bad-input error stays a single line.
         nonlocal announced
-        if not announced and weights_are_random(getattr(args, "weights", None)):
-            print(
-                "\nWARNING: VGG19 weights are RANDOM: the output is NOT a stylised image, only a "
-                "test of the code path. Use --weights imagenet for real results.",
-                file=sys.stderr,
+        if not announced:
+            _say_weights(
+                getattr(args, "weights", None), network, "the output is NOT a stylised image"
             )
         announced = True
-        _RUNNING.set()  # from now on SIGTERM stops between steps (see _request_stop)
-        return not _STOP.is_set()
 
-    from ..config import FIELD_NAMES
-
-    given = {k: v for k, v in vars(args).items() if k in FIELD_NAMES}
+    given = {k: v for k, v in vars(args).items() if k in config.FIELD_NAMES}
     # A preset picks its own schedule: the CLI's shorter default applies to plain runs only.
     options = given if given.get("preset") else {**CLI_DEFAULTS, **given}
     options.update(
-        snapshot_every=args.save_every, progress=not args.quiet, callback=announce_random_weights,
-        checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every, resume=args.resume,
-    )  # fmt: skip
+        snapshot_every=args.save_every,
+        progress=not args.quiet,
+        callback=announce_random_weights,
+        checkpoint=args.checkpoint,
+        checkpoint_every=args.checkpoint_every,
+        resume=args.resume,
+    )
     style = args.style if len(args.style) > 1 else args.style[0]
     try:
         with warnings.catch_warnings():
@@ -281,9 +303,11 @@ def _stylize(args: argparse.Namespace) -> int:
             warnings.filterwarnings("ignore", category=RandomWeightsWarning)
             result = optimize.stylize(args.content, style, **options)
     except optimize.NonFiniteLossError as err:
-        problem = _save(err.result.image, out)
-        saved = f"could not save the best finite image: {problem}" if problem else (
-            f"Best finite image saved to {out}")  # fmt: skip
+        with boundary.step():
+            problem = _save(err.result.image, out)
+        saved = f"Best finite image saved to {out}"
+        if problem:
+            saved = f"could not save the best finite image: {problem}"
         return _fail(EXIT_BAD_INPUT, f"{_one_line(err)} {saved}")
     except (DeviceUnavailableError, SampleUnavailableError) as err:  # the machine, not the input
         return _fail(EXIT_ENVIRONMENT, _one_line(err))
@@ -296,9 +320,11 @@ def _stylize(args: argparse.Namespace) -> int:
         return _fail(EXIT_ENVIRONMENT, f"could not write {where}: {err.strerror or err}")
     except KeyboardInterrupt:
         return _fail(EXIT_INTERRUPTED, "interrupted before the first step; nothing was saved")
-    problem = _save(result.image, out)
-    for step, img in sorted(result.snapshots.items()):
-        problem = problem or _save(img, out.with_name(f"{out.stem}_step{step:05d}{out.suffix}"))
+    with boundary.step():  # a first Ctrl-C now waits until the picture is saved
+        problem = _save(result.image, out)
+        for step, img in sorted(result.snapshots.items()):
+            name = out.with_name(f"{out.stem}_step{step:05d}{out.suffix}")
+            problem = problem or _save(img, name)
     if problem:
         return _fail(EXIT_ENVIRONMENT, f"{problem}; the run finished but its image is not saved")
     last = result.history[-1] if result.history else None
@@ -321,8 +347,6 @@ def _stylize(args: argparse.Namespace) -> int:
 
 
 def _samples(args: argparse.Namespace) -> int:
-    from ..runtime.data import SAMPLES, list_samples
-
     for name in list_samples(args.kind):
         sample = SAMPLES[name]
         where = "bundled" if sample.bundled else "download"
@@ -330,15 +354,8 @@ def _samples(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _train(args: argparse.Namespace) -> int:
+def _train(args: argparse.Namespace, boundary: StepBoundary) -> int:
     """``train``: fit a TransformerNet, save it; Ctrl-C keeps the network trained so far."""
-    from ..devices import DeviceUnavailableError
-    from ..features import RandomWeightsWarning, WeightsError, weights_are_random
-    from ..feedforward import TrainingDivergedError, train_transformer
-    from ..feedforward.photos import PhotoUnavailableError
-    from ..images import ImageError
-    from ..optimize.memory import InsufficientMemoryError
-
     out = Path(args.output)
     if out.is_dir():
         return _fail(EXIT_BAD_INPUT, f"output {str(out)!r} is a directory; give a file name")
@@ -346,35 +363,32 @@ def _train(args: argparse.Namespace) -> int:
         return _fail(EXIT_BAD_INPUT, f"output {str(out)!r} is an input; choose another name")
     if out.exists() and not args.overwrite:
         return _fail(EXIT_BAD_INPUT, f"output {str(out)!r} exists; pass --overwrite to replace it")
-    names = {"steps": "steps", "size": "image_size", "batch_size": "batch_size", "lr": "lr",
-             "content_weight": "content_weight", "style_weight": "style_weight",
-             "tv_weight": "tv_weight"}  # fmt: skip
-    tuned = {kw: getattr(args, a) for a, kw in names.items() if getattr(args, a) is not None}
+    weights = getattr(args, "weights", None)  # flags not given are not in the namespace
+    network = getattr(args, "network", train_config.DEFAULTS.network)
 
-    def keep_going(record: dict) -> bool:
+    def announce_random_weights(record: dict) -> None:
         # Said once training has started, so a bad-input error stays a single line.
-        if record["step"] == 1 and weights_are_random(args.weights):
-            print(
-                "\nWARNING: VGG19 weights are RANDOM: the network learns NO style, only the code "
-                "path is tested. Use --weights imagenet for real results.",
-                file=sys.stderr,
-            )
-        _RUNNING.set()  # from now on the first Ctrl-C stops between steps
-        return not _STOP.is_set()
+        if record["step"] == 1:
+            _say_weights(weights, network, "the network learns NO style")
 
+    options = {k: v for k, v in vars(args).items() if k in train_config.FIELD_NAMES}
     try:
         with warnings.catch_warnings():
             # only this one: it is said above in words; every other warning still shows
             warnings.filterwarnings("ignore", category=RandomWeightsWarning)
-            net = train_transformer(
-                args.style, args.images, weights=args.weights, device=args.device,
-                precision=args.precision, seed=args.seed, progress=not args.quiet,
-                normalization=args.normalization,
-                checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
-                resume=args.resume, callback=keep_going, **tuned,
-            )  # fmt: skip
+            net = feedforward.train_transformer(  # looked up here: tests replace it
+                args.style,
+                args.images,
+                progress=not args.quiet,
+                checkpoint=args.checkpoint,
+                checkpoint_every=args.checkpoint_every,
+                resume=args.resume,
+                callback=announce_random_weights,
+                **options,
+            )
     except TrainingDivergedError as err:
-        err.net.save(out, overwrite=True)
+        with boundary.step():
+            err.net.save(out, overwrite=True)
         return _fail(EXIT_BAD_INPUT, f"{_one_line(err)} The network before it is saved to {out}")
     except DeviceUnavailableError as err:  # the machine, not the input
         return _fail(EXIT_ENVIRONMENT, _one_line(err))
@@ -384,14 +398,15 @@ def _train(args: argparse.Namespace) -> int:
         return _fail(EXIT_ENVIRONMENT, _one_line(err))
     except KeyboardInterrupt:
         return _fail(EXIT_INTERRUPTED, "interrupted before the first step; nothing was saved")
-    net.save(out, overwrite=True)
+    with boundary.step():  # a first Ctrl-C now waits until the network is saved
+        net.save(out, overwrite=True)
     last = net.history[-1] if net.history else None
     summary = f"saved {out} ({len(net.history)} steps"
     if last is not None:
         summary += f", last loss {last['total']:.4g}, {last['seconds']:.1f} s"
     summary += f" on {net.device})"
     if net.random_weights:
-        summary += " [RANDOM VGG19 WEIGHTS: no style was learnt]"
+        summary += f" [RANDOM {network} WEIGHTS: no style was learnt]"
     if net.interrupted:
         print(f"interrupted: {summary}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -401,10 +416,6 @@ def _train(args: argparse.Namespace) -> int:
 
 def _apply_plan(args: argparse.Namespace) -> list[tuple[Path, Path]]:
     """(input, output) pairs, checked before any work: no overwrite, no clobbered input."""
-    from PIL import Image
-
-    from ..feedforward.photos import photo_sources
-
     inputs: list[Path] = []
     for item in args.inputs:
         path = Path(item)
@@ -441,16 +452,8 @@ def _apply_plan(args: argparse.Namespace) -> list[tuple[Path, Path]]:
     return pairs
 
 
-def _apply(args: argparse.Namespace) -> int:
+def _apply(args: argparse.Namespace, boundary: StepBoundary) -> int:
     """``apply``: stylise files and folders with a trained network."""
-    import time
-
-    from tqdm.auto import tqdm
-
-    from ..devices import DeviceUnavailableError
-    from ..feedforward import TransformerNet
-    from ..images import ImageError, save_image
-
     try:
         if args.size is not None and args.size < 1:
             raise ValueError(f"--size must be >= 1, got {args.size}")
@@ -461,18 +464,19 @@ def _apply(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as err:  # ModelFileError and ImageError are ValueErrors
         return _fail(EXIT_BAD_INPUT, _one_line(err))
     if net.random_weights:
+        network = net.settings.get("network", "vgg19").upper()
         print(
-            "WARNING: this network was trained against RANDOM VGG19 weights: its outputs are NOT "
-            "stylised images.",
+            f"WARNING: this network was trained against RANDOM {network} weights: its outputs "
+            "are NOT stylised images.",
             file=sys.stderr,
         )
-    _RUNNING.set()
     done, t0 = 0, time.perf_counter()
     try:
         for src, dst in tqdm(pairs, disable=args.quiet or len(pairs) == 1, unit="image"):
-            save_image(net.stylize(src, max_size=args.size), dst, overwrite=True)
+            with boundary.step():  # a first Ctrl-C lets this image be written
+                save_image(net.stylize(src, max_size=args.size), dst, overwrite=True)
             done += 1
-            if _STOP.is_set():
+            if boundary.stop_requested:
                 break
     except (FileNotFoundError, ImageError, ValueError) as err:
         return _fail(EXIT_BAD_INPUT, f"{_one_line(err)} ({done} of {len(pairs)} written)")
@@ -480,26 +484,15 @@ def _apply(args: argparse.Namespace) -> int:
         pass
     where = pairs[0][1] if len(pairs) == 1 else Path(args.output)
     per_image = (time.perf_counter() - t0) / max(done, 1)
-    summary = f"wrote {done} of {len(pairs)} image(s) to {where} ({per_image:.3f} s per image on {net.device})"
+    summary = (
+        f"wrote {done} of {len(pairs)} image(s) to {where} ({per_image:.3f} s per image on "
+        f"{net.device})"
+    )
     if done < len(pairs):
         print(f"interrupted: {summary}", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(summary)
     return EXIT_OK
-
-
-_RUNNING = threading.Event()  # the optimisation loop has finished its first step
-_STOP = threading.Event()  # a stop was requested: end after the current step
-
-
-def _request_stop(signum, frame) -> None:
-    """Ctrl-C / SIGTERM: once steps are running, finish the current one so the checkpoint and
-    image are those of a whole step (a resume then matches an uninterrupted run exactly);
-    before that, or on a second signal, stop at once."""
-    if _STOP.is_set() or not _RUNNING.is_set():
-        raise KeyboardInterrupt
-    _STOP.set()
-    print("\nstopping after this step (press Ctrl-C again to stop at once)", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -508,17 +501,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "samples":
         return _samples(args)
     # Ctrl-C and SIGTERM (a scheduler, a notebook host) stop between steps: keep the best image.
-    _RUNNING.clear()
-    _STOP.clear()
+    # The run's own boundary (inside stylize, train_transformer) takes them while steps run.
     signals = [signal.SIGINT] + ([signal.SIGTERM] if os.name == "posix" else [])
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = {s: signal.signal(s, _request_stop) for s in signals} if in_main_thread else {}
     handlers = {"stylize": _stylize, "train": _train, "apply": _apply}
-    try:
-        return handlers[args.command](args)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with StepBoundary(signals) as boundary:
+        return handlers[args.command](args, boundary)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """StyleStudio: an interactive Neural Style Transfer playground built from core ipywidgets.
 
-Pick a photo and a painting (bundled samples, downloadable paintings or your own uploads), move
+Pick a photo and a painting (bundled samples, the paintings among them, or your own uploads), move
 the sliders and press Run. ``stylize`` runs in a background thread, so the notebook stays
 responsive while the preview and the loss plot update live; Stop keeps the best image so far;
 Save writes a PNG next to the notebook (and offers a download on Colab)::
@@ -33,9 +33,15 @@ import ipywidgets as W
 import torch
 from PIL import Image
 
+from .. import devices
 from ..config import DEFAULTS, NORMALIZATIONS, PRECISIONS, StyleConfig
 from ..course.session import BANNER_LINES, quick_mode
-from ..features import DEFAULT_STYLE_LAYERS, weights_are_random
+from ..features import (
+    DEFAULT_STYLE_LAYERS,
+    NETWORKS,
+    describe_weights,
+    weights_are_random,
+)
 from ..images import ImageError, load_image, save_image
 from ..optimize import (
     DEFAULT_LR,
@@ -52,15 +58,28 @@ from ..runtime import data
 CONTENT_LAYER_CHOICES = ("relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2")
 STYLE_LAYER_CHOICES = DEFAULT_STYLE_LAYERS
 # tv_weight in the relative normalisation's units (TV per pixel position): 1e-4 ... 10
-TV_CHOICES = (("0", 0.0), *((f"1e{e}", 10.0**e) for e in range(-4, 0)), ("1", 1.0), ("10", 10.0))
-PRECISION_CHOICES = (DEFAULTS.precision, *(p for p in PRECISIONS if p != DEFAULTS.precision))
+TV_CHOICES = (
+    ("0", 0.0),
+    *((f"1e{e}", 10.0**e) for e in range(-4, 0)),
+    ("1", 1.0),
+    ("10", 10.0),
+)
+PRECISION_CHOICES = (
+    DEFAULTS.precision,
+    *(p for p in PRECISIONS if p != DEFAULTS.precision),
+)
 UPLOAD_MAX_SIDE = 2048  # uploads are shrunk on decode: a 40 MP phone photo stays cheap
 THUMB_PX = 88
 PLOT_EVERY_S = 0.4  # redraw the loss plot at most this often: drawing costs ~30 ms
 PREVIEW_EVERY_S = 0.25  # refresh the preview at most this often: each costs a GPU->CPU copy
 UPLOAD_KEY = "upload:"
 
-_LEVEL_COLOURS = {"info": "#1f4e79", "ok": "#1b5e20", "warning": "#8a5300", "error": "#b00020"}
+_LEVEL_COLOURS = {
+    "info": "#1f4e79",
+    "ok": "#1b5e20",
+    "warning": "#8a5300",
+    "error": "#b00020",
+}
 _LABEL_STYLE = {"description_width": "112px"}
 _PICKER_STYLE = {"description_width": "60px"}
 
@@ -228,33 +247,40 @@ class StyleStudio(W.VBox):
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._fetch_thread: threading.Thread | None = None
         self._last_plot = 0.0
         self._plot_weights: dict[str, float] = {}
 
-        # the last selection known to be usable, per picker: where a failed download goes back
-        self._last_ok = {"content": "chelsea", "style": "brush_strokes"}
         device_options = self._device_options(device)
         resolved = _resolve_quietly(device)
         size, steps = default_run_size(resolved, self.quick)
 
         # ---- images ----------------------------------------------------------------------
         self.content_picker = W.Dropdown(
-            options=self._sample_options("content"), value="chelsea", description="Photo",
-            style=_PICKER_STYLE, layout=W.Layout(width="300px"),
-        )  # fmt: skip
+            options=self._sample_options("content"),
+            value="chelsea",
+            description="Photo",
+            style=_PICKER_STYLE,
+            layout=W.Layout(width="300px"),
+        )
         self.style_picker = W.Dropdown(
-            options=self._sample_options("style"), value="brush_strokes",
-            description="Painting", style=_PICKER_STYLE, layout=W.Layout(width="300px"),
-        )  # fmt: skip
+            options=self._sample_options("style"),
+            value="brush_strokes",
+            description="Painting",
+            style=_PICKER_STYLE,
+            layout=W.Layout(width="300px"),
+        )
         self.upload_content = W.FileUpload(
-            accept="image/*", multiple=False, description="Upload photo",
+            accept="image/*",
+            multiple=False,
+            description="Upload photo",
             layout=W.Layout(width="180px", margin="4px 0 0 64px"),
-        )  # fmt: skip
+        )
         self.upload_style = W.FileUpload(
-            accept="image/*", multiple=False, description="Upload painting",
+            accept="image/*",
+            multiple=False,
+            description="Upload painting",
             layout=W.Layout(width="180px", margin="4px 0 0 64px"),
-        )  # fmt: skip
+        )
         thumb_layout = {
             "width": f"{THUMB_PX}px",
             "height": f"{THUMB_PX}px",
@@ -265,16 +291,28 @@ class StyleStudio(W.VBox):
 
         # ---- the loss --------------------------------------------------------------------
         self.content_weight = W.FloatLogSlider(
-            value=DEFAULTS.content_weight, base=10, min=-3, max=4, step=0.1,
+            value=DEFAULTS.content_weight,
+            base=10,
+            min=-3,
+            max=4,
+            step=0.1,
             description="Content weight",
-            readout_format=".2g", style=_LABEL_STYLE, layout=_slider(),
-        )  # fmt: skip
+            readout_format=".2g",
+            style=_LABEL_STYLE,
+            layout=_slider(),
+        )
         self.style_weight = W.FloatLogSlider(
             # relative units around the default; up to 1e10 for normalization="paper"
-            value=DEFAULTS.style_weight, base=10, min=-2, max=10, step=0.1,
+            value=DEFAULTS.style_weight,
+            base=10,
+            min=-2,
+            max=10,
+            step=0.1,
             description="Style weight",
-            readout_format=".2g", style=_LABEL_STYLE, layout=_slider(),
-        )  # fmt: skip
+            readout_format=".2g",
+            style=_LABEL_STYLE,
+            layout=_slider(),
+        )
         self.tv_weight = W.SelectionSlider(
             options=TV_CHOICES,
             value=DEFAULTS.tv_weight,
@@ -283,92 +321,173 @@ class StyleStudio(W.VBox):
             layout=_slider(),
         )
         self.style_layer_boxes = {
-            name: W.Checkbox(value=name in DEFAULTS.style_layers, description=name, indent=False,
-                             layout=W.Layout(width="84px"))
+            name: W.Checkbox(
+                value=name in DEFAULTS.style_layers,
+                description=name,
+                indent=False,
+                layout=W.Layout(width="84px"),
+            )
             for name in STYLE_LAYER_CHOICES
-        }  # fmt: skip
+        }
         self.content_layer = W.Dropdown(
-            options=CONTENT_LAYER_CHOICES, value=DEFAULTS.content_layers[0],
+            options=CONTENT_LAYER_CHOICES,
+            value=DEFAULTS.content_layers[0],
             description="Content layer",
-            style=_LABEL_STYLE, layout=W.Layout(width="300px"),
-        )  # fmt: skip
+            style=_LABEL_STYLE,
+            layout=W.Layout(width="300px"),
+        )
+        self.network = W.Dropdown(
+            options=[
+                (f"{n.upper()}{' (the paper’s)' if n == 'vgg19' else ''}", n) for n in NETWORKS
+            ],
+            value=DEFAULTS.network,
+            description="Network",
+            style=_LABEL_STYLE,
+            layout=W.Layout(width="300px"),
+            **_tooltip("the network whose features define content and style"),
+        )
+        self.weights_note = W.HTML()
+        self.network.observe(lambda _: self._show_weights_note(), "value")
+        self._show_weights_note()
         self.normalization = W.Dropdown(
-            options=NORMALIZATIONS, value=DEFAULTS.normalization, description="Normalisation",
-            **_tooltip("relative: weights mean the same at every size; paper: eq. 1-5 (beta ~1e6+)"),
-            style=_LABEL_STYLE, layout=W.Layout(width="300px"),
-        )  # fmt: skip
+            options=NORMALIZATIONS,
+            value=DEFAULTS.normalization,
+            description="Normalisation",
+            **_tooltip(
+                "relative: weights mean the same at every size; paper: eq. 1-5 (beta ~1e6+)"
+            ),
+            style=_LABEL_STYLE,
+            layout=W.Layout(width="300px"),
+        )
 
         # ---- the optimiser ---------------------------------------------------------------
         self.optimizer = W.ToggleButtons(
-            options=[("Adam", "adam"), ("L-BFGS", "lbfgs")], value=DEFAULTS.optimizer,
-            style={"button_width": "88px"}, layout=W.Layout(width="auto"),
-        )  # fmt: skip
+            options=[("Adam", "adam"), ("L-BFGS", "lbfgs")],
+            value=DEFAULTS.optimizer,
+            style={"button_width": "88px"},
+            layout=W.Layout(width="auto"),
+        )
         self.lr = W.FloatLogSlider(
-            value=DEFAULTS.learning_rate, base=10, min=-3, max=1, step=0.1,
-            description="Learning rate", readout_format=".2g", style=_LABEL_STYLE,
+            value=DEFAULTS.learning_rate,
+            base=10,
+            min=-3,
+            max=1,
+            step=0.1,
+            description="Learning rate",
+            readout_format=".2g",
+            style=_LABEL_STYLE,
             layout=_slider(),
-        )  # fmt: skip
+        )
         self.steps = W.IntSlider(
-            value=steps, min=1, max=2000, description="Steps", style=_LABEL_STYLE, layout=_slider()
+            value=steps,
+            min=1,
+            max=2000,
+            description="Steps",
+            style=_LABEL_STYLE,
+            layout=_slider(),
         )
         self.preset = W.Dropdown(
-            options=[("none: the settings below", None),
-                     ("fast: quickest finished picture", "fast")],
-            value=DEFAULTS.preset, description="Preset", style=_LABEL_STYLE,
+            options=[
+                ("none: the settings below", None),
+                ("fast: quickest finished picture", "fast"),
+            ],
+            value=DEFAULTS.preset,
+            description="Preset",
+            style=_LABEL_STYLE,
             layout=W.Layout(width="300px"),
             **_tooltip("fast chooses scales, optimiser, learning rate and steps itself"),
-        )  # fmt: skip
+        )
         self.image_size = W.IntSlider(
-            value=size, min=64, max=1024, step=32, description="Image size (px)",
-            style=_LABEL_STYLE, layout=_slider(),
-        )  # fmt: skip
+            value=size,
+            min=64,
+            max=1024,
+            step=32,
+            description="Image size (px)",
+            style=_LABEL_STYLE,
+            layout=_slider(),
+        )
         self.init = W.Dropdown(
-            options=[("content photo", "content"), ("white noise", "noise"), ("painting", "style")],
-            value=DEFAULTS.init, description="Start from", style=_LABEL_STYLE,
+            options=[
+                ("content photo", "content"),
+                ("white noise", "noise"),
+                ("painting", "style"),
+            ],
+            value=DEFAULTS.init,
+            description="Start from",
+            style=_LABEL_STYLE,
             layout=W.Layout(width="300px"),
-        )  # fmt: skip
+        )
         self.precision = W.Dropdown(
-            options=PRECISION_CHOICES, value=DEFAULTS.precision,
+            options=PRECISION_CHOICES,
+            value=DEFAULTS.precision,
             description="Precision",
-            style=_LABEL_STYLE, layout=W.Layout(width="300px"),
-        )  # fmt: skip
+            style=_LABEL_STYLE,
+            layout=W.Layout(width="300px"),
+        )
         self.device = W.Dropdown(
-            options=device_options, value=device_options[0], description="Device",
-            style=_LABEL_STYLE, layout=W.Layout(width="300px"),
-        )  # fmt: skip
-        self.seed = W.IntText(value=0, description="Seed", style=_LABEL_STYLE,
-                              layout=W.Layout(width="300px"))  # fmt: skip
+            options=device_options,
+            value=device_options[0],
+            description="Device",
+            style=_LABEL_STYLE,
+            layout=W.Layout(width="300px"),
+        )
+        self.seed = W.IntText(
+            value=0,
+            description="Seed",
+            style=_LABEL_STYLE,
+            layout=W.Layout(width="300px"),
+        )
 
         # ---- run, output -----------------------------------------------------------------
         self.run_button = W.Button(
-            description="Run", button_style="success", icon="play", tooltip="Start a run",
+            description="Run",
+            button_style="success",
+            icon="play",
+            tooltip="Start a run",
             layout=W.Layout(width="96px"),
-        )  # fmt: skip
+        )
         self.stop_button = W.Button(
-            description="Stop", button_style="danger", icon="stop", disabled=True,
-            tooltip="Stop and keep the best image so far", layout=W.Layout(width="96px"),
-        )  # fmt: skip
+            description="Stop",
+            button_style="danger",
+            icon="stop",
+            disabled=True,
+            tooltip="Stop and keep the best image so far",
+            layout=W.Layout(width="96px"),
+        )
         self.save_button = W.Button(
-            description="Save", icon="download", disabled=True,
-            tooltip="Write the result as a PNG next to the notebook", layout=W.Layout(width="96px"),
-        )  # fmt: skip
+            description="Save",
+            icon="download",
+            disabled=True,
+            tooltip="Write the result as a PNG next to the notebook",
+            layout=W.Layout(width="96px"),
+        )
         self.progress = W.IntProgress(value=0, min=0, max=steps, layout=W.Layout(width="230px"))
         self.progress_label = W.Label("ready")
         self.status = W.HTML()
         self.preview = W.Image(
-            format="png", layout=W.Layout(width="380px", height="300px", object_fit="contain")
+            format="png",
+            layout=W.Layout(width="380px", height="300px", object_fit="contain"),
         )
         self.loss_plot = W.Image(
-            value=loss_plot_png([]), format="png",
+            value=loss_plot_png([]),
+            format="png",
             layout=W.Layout(width="384px", object_fit="contain"),
-        )  # fmt: skip
+        )
 
         self._wire()
         super().__init__(children=self._layout(), layout=W.Layout(width="100%"))
         # stable CSS hooks for browser tests and for learners who restyle the studio
         self.add_class("nst-style-studio")
-        for name in ("run_button", "stop_button", "save_button", "preview", "loss_plot",
-                     "status", "progress", "progress_label"):  # fmt: skip
+        for name in (
+            "run_button",
+            "stop_button",
+            "save_button",
+            "preview",
+            "loss_plot",
+            "status",
+            "progress",
+            "progress_label",
+        ):
             getattr(self, name).add_class(f"nst-{name.replace('_', '-')}")
         self.ui = self
         self._show_thumb("content")
@@ -387,23 +506,15 @@ class StyleStudio(W.VBox):
         options = []
         for name in data.list_samples(kind):
             sample = data.SAMPLES[name]
-            label = sample.title if sample.bundled else f"{sample.title} (download)"
-            options.append((label, name))
+            options.append((sample.title, name))
         return options
 
     @staticmethod
     def _device_options(device: str) -> list[str]:
-        options = ["auto", "cpu"]
-        if torch.cuda.is_available():
-            options += ["cuda"]
-        backend = getattr(torch.backends, "mps", None)
-        if backend is not None and backend.is_available():
-            options += ["mps"]
+        options = ["auto", *devices.available_devices()]
         device = str(device)
         if device not in options:
-            from ..devices import resolve_device
-
-            resolve_device(device)  # raises a clear ValueError for a device that is not here
+            devices.resolve_device(device)  # a clear ValueError for a device that is not here
             options.append(device)
         options.remove(device)
         return [device, *options]
@@ -420,7 +531,8 @@ class StyleStudio(W.VBox):
         self.preset.observe(self._on_preset, "value")
         # idle only: a running job keeps the step count it started with
         self.steps.observe(
-            lambda c: None if self.running else setattr(self.progress, "max", c["new"]), "value"
+            lambda c: None if self.running else setattr(self.progress, "max", c["new"]),
+            "value",
         )
 
     def _layout(self) -> list[W.Widget]:
@@ -428,33 +540,62 @@ class StyleStudio(W.VBox):
             '<h3 style="margin:4px 0">Style Studio</h3><span style="color:#555">Neural Style '
             "Transfer (Gatys, Ecker &amp; Bethge, 2015), live.</span>"
         )
-        header = [title] + ([random_weights_banner_widget()] if self.random_weights else [])
+        header = [title, self.weights_note]
+        header += [random_weights_banner_widget()] if self.random_weights else []
         fixed = W.Layout(flex="0 0 auto", margin="0 8px 0 0")  # never squeeze the pickers
-        images = W.VBox([
-            W.HBox([W.VBox([self.content_picker, self.upload_content], layout=fixed),
-                    self.content_thumb]),
-            W.HBox([W.VBox([self.style_picker, self.upload_style], layout=fixed),
-                    self.style_thumb]),
-            W.HTML('<span style="color:#666;font-size:12px">Paintings marked "(download)" are '
-                   "fetched once when picked (needs internet); uploads stay in memory.</span>"),
-        ])  # fmt: skip
+        images = W.VBox(
+            [
+                W.HBox(
+                    [
+                        W.VBox([self.content_picker, self.upload_content], layout=fixed),
+                        self.content_thumb,
+                    ]
+                ),
+                W.HBox(
+                    [
+                        W.VBox([self.style_picker, self.upload_style], layout=fixed),
+                        self.style_thumb,
+                    ]
+                ),
+                W.HTML(
+                    '<span style="color:#666;font-size:12px">Every sample is bundled (the '
+                    "paintings at 512 px); uploads stay in memory.</span>"
+                ),
+            ]
+        )
         layer_grid = W.GridBox(
             list(self.style_layer_boxes.values()),
             layout=W.Layout(grid_template_columns="repeat(3, 88px)", margin="0 0 0 116px"),
         )
-        weights = W.VBox([
-            self.content_weight, self.style_weight, self.tv_weight,
-            W.HTML('<div style="margin:6px 0 0 4px"><b>Style layers</b> (Gram matrices '
-                   "matched):</div>"),
-            layer_grid, self.content_layer, self.normalization,
-        ])  # fmt: skip
-        optim = W.VBox([
-            self.preset, W.HBox([_label("Optimizer"), self.optimizer]), self.lr, self.steps,
-            self.image_size, self.init, self.precision, self.device, self.seed,
-        ])  # fmt: skip
-        tabs = W.Tab(children=[images, weights, optim])
-        for i, title in enumerate(["Images", "Loss", "Optimizer"]):
-            tabs.set_title(i, title)  # ipywidgets 7 (Colab's) has no `titles=`; 8 has both
+        weights = W.VBox(
+            [
+                self.content_weight,
+                self.style_weight,
+                self.tv_weight,
+                W.HTML(
+                    '<div style="margin:6px 0 0 4px"><b>Style layers</b> (Gram matrices '
+                    "matched):</div>"
+                ),
+                layer_grid,
+                self.content_layer,
+                self.network,
+                self.normalization,
+            ]
+        )
+        optim = W.VBox(
+            [
+                self.preset,
+                W.HBox([_label("Optimizer"), self.optimizer]),
+                self.lr,
+                self.steps,
+                self.image_size,
+                self.init,
+                self.precision,
+                self.device,
+                self.seed,
+            ]
+        )
+        tabs = W.Tab(children=[images, weights, optim], titles=["Images", "Loss", "Optimizer"])
         controls = W.VBox(
             [
                 tabs,
@@ -490,46 +631,23 @@ class StyleStudio(W.VBox):
         key = self._selected(kind)
         if key.startswith(UPLOAD_KEY):
             thumb.value = thumbnail(self._uploads[key])
-            self._last_ok[kind] = key
             return
-        sample = data.SAMPLES[key]
-        cached = data.cache_dir() / sample.filename
-        if sample.bundled or cached.is_file():
-            try:
-                img = load_image(key if sample.bundled else cached, max_size=4 * THUMB_PX)
-            except (OSError, ValueError) as err:
-                thumb.value = _placeholder("missing")
-                self._say(f"Could not open the sample {key!r}: {_short(err)}", "error")
-                return
-            thumb.value = thumbnail(img)
-            self._last_ok[kind] = key
+        try:
+            img = load_image(key, max_size=4 * THUMB_PX)  # every sample is bundled
+        except (OSError, ValueError) as err:
+            thumb.value = _placeholder("missing")
+            self._say(f"Could not open the sample {key!r}: {_short(err)}", "error")
             return
-        thumb.value = _placeholder("fetching...")
-        self._fetch_async(kind, key)
+        thumb.value = thumbnail(img)
 
-    def _fetch_async(self, kind: str, name: str) -> None:
-        """Download a painting in the background: a slow or absent network never blocks."""
-        self._say(f"Downloading {data.SAMPLES[name].title}...")
-        picker = self.content_picker if kind == "content" else self.style_picker
-        previous = self._last_ok[kind]
-
-        def fetch() -> None:
-            try:
-                data.fetch_painting(name, progress=False)
-            except Exception as err:  # noqa: BLE001 - every failure becomes a message
-                self._say(
-                    f"Could not download {data.SAMPLES[name].title}: "
-                    f"{_short(err)} Pick a bundled painting, or upload your own.", "error",
-                )  # fmt: skip
-                if picker.value == name:
-                    picker.value = previous  # back to an image that works
-                return
-            if picker.value == name:
-                self._show_thumb(kind)
-            self._say(f"Downloaded {data.SAMPLES[name].title}.", "ok")
-
-        self._fetch_thread = threading.Thread(target=fetch, daemon=True, name="nst-fetch")
-        self._fetch_thread.start()
+    def _show_weights_note(self) -> None:
+        """Which network and weights make the pictures, in words (not for ImageNet VGG19)."""
+        text = describe_weights(self.weights, self.network.value)
+        self.weights_note.value = (
+            ""
+            if text == "ImageNet VGG19" or self.random_weights
+            else f'<span style="color:#1f4e79">Network: {html.escape(text)}.</span>'
+        )
 
     def _on_upload(self, kind: str, files: Any) -> None:
         uploaded = uploaded_files(files)
@@ -555,8 +673,9 @@ class StyleStudio(W.VBox):
         except (ImageError, ValueError, OSError) as err:
             self._say(
                 f"{html.escape(name)} cannot be used: {_short(err)} Upload a JPEG, PNG, "
-                "WebP or BMP image.", "error",
-            )  # fmt: skip
+                "WebP or BMP image.",
+                "error",
+            )
             return False
         key = f"{UPLOAD_KEY}{name}"
         n = 1
@@ -568,8 +687,10 @@ class StyleStudio(W.VBox):
         label = f"Uploaded: {key[len(UPLOAD_KEY) :]}"
         picker.options = [*picker.options, (label, key)]
         picker.value = key
-        self._say(f"Using {html.escape(name)} ({img.width}x{img.height}) as the {kind} image.",
-                  "ok")  # fmt: skip
+        self._say(
+            f"Using {html.escape(name)} ({img.width}x{img.height}) as the {kind} image.",
+            "ok",
+        )
         return True
 
     def _initial_preview(self) -> bytes:
@@ -608,6 +729,7 @@ class StyleStudio(W.VBox):
             "style_weight": float(self.style_weight.value),
             "tv_weight": float(self.tv_weight.value),
             "normalization": self.normalization.value,
+            "network": self.network.value,
             "content_layers": (self.content_layer.value,),
             "style_layers": tuple(style_layers),
             "init": self.init.value,
@@ -626,15 +748,22 @@ class StyleStudio(W.VBox):
         from ..optimize.presets import fast_plan
 
         plan = fast_plan(int(self.image_size.value), None, None, None)
-        return {"preset": self.preset.value, "optimizer": "adam", "lr": None,
-                "steps": sum(plan.steps_per_scale)}  # fmt: skip
+        return {
+            "preset": self.preset.value,
+            "optimizer": "adam",
+            "lr": None,
+            "steps": sum(plan.steps_per_scale),
+        }
 
     def run(self) -> bool:
         """Start a run with the current controls (what Run does); False if refused."""
         with self._lock:
             if self.running:
-                self._say("A run is already in progress: press <b>Stop</b> or wait for it to "
-                          "finish before starting another.", "warning")  # fmt: skip
+                self._say(
+                    "A run is already in progress: press <b>Stop</b> or wait for it to "
+                    "finish before starting another.",
+                    "warning",
+                )
                 return False
             try:
                 kwargs = self.settings()
@@ -646,8 +775,9 @@ class StyleStudio(W.VBox):
             self._stop.clear()
             self.history = []
             self.result, self.error = None, None
-            self._plot_weights = {k: kwargs[k] for k in ("content_weight", "style_weight",
-                                                         "tv_weight")}  # fmt: skip
+            self._plot_weights = {
+                k: kwargs[k] for k in ("content_weight", "style_weight", "tv_weight")
+            }
             self.progress.max, self.progress.value = steps, 0
             self.progress.bar_style = ""
             self.progress_label.value = f"0 / {steps}"
@@ -657,9 +787,11 @@ class StyleStudio(W.VBox):
             self._lock_job_controls(True)
             self._say("Preparing: loading VGG19 and computing the targets...")
             self._thread = threading.Thread(
-                target=self._run_thread, args=(content, style, kwargs, self.history),
-                daemon=True, name="nst-studio-run",
-            )  # fmt: skip
+                target=self._run_thread,
+                args=(content, style, kwargs, self.history),
+                daemon=True,
+                name="nst-studio-run",
+            )
             self._thread.start()
             return True
 
@@ -671,14 +803,10 @@ class StyleStudio(W.VBox):
             self._say("Stopping after this step...")
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the current run (and any download) has finished; True if it has."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for thread in (self._fetch_thread, self._thread):
-            if thread is None:
-                continue
-            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-            if thread.is_alive():
-                return False
+        """Block until the current run has finished; True if it has."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
         return True
 
     def _callback(self, history: list[Record]) -> Callable[[Record], bool]:
@@ -715,28 +843,29 @@ class StyleStudio(W.VBox):
     def _run_thread(self, content, style, kwargs: dict, history: list) -> None:
         message: tuple[str, str] | None = None  # the final status, said once the UI is free
         try:
-            if isinstance(style, str) and not data.SAMPLES[style].bundled:
-                self._say(f"Downloading {data.SAMPLES[style].title}...")
-                style = data.fetch_painting(style, progress=False)
             result = stylize(
-                content, style, callback=self._callback(history), preview=self._preview(),
+                content,
+                style,
+                callback=self._callback(history),
+                preview=self._preview(),
                 preview_every=self.preview_every or 1,
-                preview_seconds=None if self.preview_every else PREVIEW_EVERY_S, **kwargs,
-            )  # fmt: skip
+                preview_seconds=None if self.preview_every else PREVIEW_EVERY_S,
+                **kwargs,
+            )
             message = self._finish(result, history)
         except NonFiniteLossError as err:
             self._keep_error(err)
             self._finish(err.result, history)
-            message = html.escape(str(err)), "error"
-        except data.SampleUnavailableError as err:
-            self._keep_error(err)
             message = html.escape(str(err)), "error"
         except (ImageError, FileNotFoundError, ValueError, MemoryError) as err:
             self._keep_error(err)
             message = f"Cannot run: {html.escape(str(err))}", "error"
         except Exception as err:  # noqa: BLE001 - the UI shows a message, never a traceback
             self._keep_error(err)
-            message = f"The run failed: {type(err).__name__}: {html.escape(str(err))}", "error"
+            message = (
+                f"The run failed: {type(err).__name__}: {html.escape(str(err))}",
+                "error",
+            )
         finally:
             self._lock_job_controls(False)
             self.run_button.disabled, self.stop_button.disabled = False, True
@@ -752,12 +881,27 @@ class StyleStudio(W.VBox):
     def _job_controls(self) -> list[W.Widget]:
         """Every control whose value a running job was started with."""
         return [
-            self.content_picker, self.style_picker, self.upload_content, self.upload_style,
-            self.content_weight, self.style_weight, self.tv_weight, self.content_layer,
-            *self.style_layer_boxes.values(), self.normalization, self.optimizer, self.lr,
-            self.steps, self.preset, self.image_size, self.init, self.precision, self.device,
+            self.content_picker,
+            self.style_picker,
+            self.upload_content,
+            self.upload_style,
+            self.content_weight,
+            self.style_weight,
+            self.tv_weight,
+            self.content_layer,
+            *self.style_layer_boxes.values(),
+            self.network,
+            self.normalization,
+            self.optimizer,
+            self.lr,
+            self.steps,
+            self.preset,
+            self.image_size,
+            self.init,
+            self.precision,
+            self.device,
             self.seed,
-        ]  # fmt: skip
+        ]
 
     def _lock_job_controls(self, locked: bool) -> None:
         # Moving one mid-run would change nothing in the job but mislead (and, for Steps,
@@ -780,8 +924,9 @@ class StyleStudio(W.VBox):
         done = len(result.history)
         steps = f"{done} step{'s' if done != 1 else ''}"
         what = f"Stopped after {steps}" if result.interrupted else f"Done: {steps}"
-        note = (" <b>Random weights: this is not a stylised image.</b>"
-                if result.random_weights else "")  # fmt: skip
+        note = (
+            " <b>Random weights: this is not a stylised image.</b>" if result.random_weights else ""
+        )
         best = f"best loss {result.best_loss:.4g} at step {result.best_step}"
         balance, advice = "", None
         if result.history:
@@ -807,8 +952,9 @@ class StyleStudio(W.VBox):
             self._say("Nothing to save yet: press <b>Run</b> first.", "warning")
             return None
         if path is None:
-            parts = [_safe_stem(self._selected(k).removeprefix(UPLOAD_KEY)) for k in
-                     ("content", "style")]  # fmt: skip
+            parts = [
+                _safe_stem(self._selected(k).removeprefix(UPLOAD_KEY)) for k in ("content", "style")
+            ]
             tag = "_random-weights" if self.result.random_weights else ""
             path = self.output_dir / f"stylized_{parts[0]}_{parts[1]}{tag}.png"
         target = Path(path)
@@ -822,8 +968,10 @@ class StyleStudio(W.VBox):
             except FileExistsError:
                 continue
             except (OSError, ValueError) as err:
-                self._say(f"Could not save to {html.escape(str(target))}: "
-                          f"{html.escape(str(err))}", "error")  # fmt: skip
+                self._say(
+                    f"Could not save to {html.escape(str(target))}: {html.escape(str(err))}",
+                    "error",
+                )
                 return None
         self.saved.append(target)
         self._say(f"Saved <code>{html.escape(str(target))}</code>.", "ok")
@@ -896,10 +1044,8 @@ def _short(err: BaseException) -> str:
 
 
 def _resolve_quietly(device: str) -> torch.device:
-    from ..devices import resolve_device
-
     try:
-        return resolve_device(device)
+        return devices.resolve_device(device)
     except ValueError:
         return torch.device("cpu")
 
@@ -915,4 +1061,9 @@ def _offer_download(path: Path) -> None:
         files.download(str(path))
 
 
-__all__ = ["StyleStudio", "loss_plot_png", "random_weights_banner_widget", "unique_path"]
+__all__ = [
+    "StyleStudio",
+    "loss_plot_png",
+    "random_weights_banner_widget",
+    "unique_path",
+]

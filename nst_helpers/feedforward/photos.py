@@ -191,9 +191,12 @@ class RandomCrops:
             patch = patch.flip(-1)
         if side != self.size:
             patch = F.interpolate(
-                patch[None], size=(self.size, self.size), mode="bilinear", antialias=side > self.size,
+                patch[None],
+                size=(self.size, self.size),
+                mode="bilinear",
+                antialias=side > self.size,
                 align_corners=False,
-            )[0].clamp_(0, 1)  # fmt: skip
+            )[0].clamp_(0, 1)
         return patch
 
     def batch(self, n: int) -> torch.Tensor:

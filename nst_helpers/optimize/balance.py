@@ -56,10 +56,13 @@ def choose_style_weight(
         return next(r for r in runs if r["beta"] == beta)
 
     styled = [
-        b for b in betas
-        if all(at(runs, b)["d_style"] <= tolerance * min(r["d_style"] for r in runs)
-               for runs in rows.values())
-    ]  # fmt: skip
+        b
+        for b in betas
+        if all(
+            at(runs, b)["d_style"] <= tolerance * min(r["d_style"] for r in runs)
+            for runs in rows.values()
+        )
+    ]
     return min(
         styled,
         key=lambda b: max(abs(math.log(at(runs, b)["ratio"] / anchor)) for runs in rows.values()),

@@ -33,27 +33,29 @@ condition holds). Below ~300 px, allocator and oneDNN caches of some tens of MB 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
+from .. import config as _config
+from ..config import StyleConfig
 from ..features import (
-    _VGG19_CFG,
+    _CFGS,
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
-    VGG19_LAYERS,
     min_input_size,
-    validate_layers,
+    network_layers,
 )
-from ..losses import NORMALIZATIONS
+from .steps import LBFGS_HISTORY
 
 PRECISION_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 SAFETY_FACTOR = 1.25
 """Headroom for workspaces and allocator overhead the tensor arithmetic does not see."""
-LBFGS_HISTORY = 50
-"""``history_size`` of the L-BFGS optimiser ``stylize`` builds."""
 FP32, INDEX = 4, 8  # bytes per float32 and per int64 (max-pool indices)
 
 Size = int | tuple[int, int]
@@ -61,6 +63,80 @@ Size = int | tuple[int, int]
 
 class InsufficientMemoryError(MemoryError):
     """The requested run will not fit (or did not fit) on the device; the message says what will."""
+
+
+# ---- what the estimate depends on -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemoryOptions:
+    """The options of a run that decide its memory: ``StyleConfig``'s ``memory`` fields (with
+    the precision *resolved*: ``"fp32"``, ``"bf16"`` or ``"fp16"``, as autocast will run),
+    the number of style images and whether activations are recomputed.
+
+    Every function here takes one (``options``) or the same names as keywords, which are
+    checked once, by ``StyleConfig``'s own rules (``memory_options``).
+    """
+
+    content_layers: tuple[str, ...] = DEFAULT_CONTENT_LAYERS
+    style_layers: tuple[str, ...] = DEFAULT_STYLE_LAYERS
+    precision: str = "fp32"
+    optimizer: str = "adam"
+    pooling: str = "max"
+    parameterization: str = "pixel"
+    normalization: str = "relative"
+    network: str = "vgg19"
+    n_styles: int = 1
+    checkpointing: bool = False
+
+    def __post_init__(self) -> None:
+        # Only what StyleConfig does not check: its precision may still be "auto".
+        if self.precision not in PRECISION_BYTES:
+            raise ValueError(
+                f"precision={self.precision!r} must be one of {', '.join(PRECISION_BYTES)} "
+                "(the precision a run resolves to, see devices.resolve_precision)"
+            )
+        if (
+            not isinstance(self.n_styles, int)
+            or isinstance(self.n_styles, bool)
+            or self.n_styles < 1
+        ):
+            raise ValueError(f"n_styles must be an int >= 1, got {self.n_styles!r}")
+        if not isinstance(self.checkpointing, bool):
+            raise ValueError(
+                f"checkpointing must be True or False here, got {self.checkpointing!r}"
+            )
+
+    @classmethod
+    def of(
+        cls, config: StyleConfig, *, precision: str, optimizer: str | None = None, n_styles: int = 1
+    ) -> MemoryOptions:
+        """The options of a validated ``config`` run at ``precision`` (resolved) with
+        ``optimizer`` (default the config's) on ``n_styles`` style images."""
+        fields = config.memory_options(precision)
+        if optimizer is not None:
+            fields["optimizer"] = optimizer
+        return cls(**fields, n_styles=n_styles)
+
+
+_RUN_ONLY = ("precision", "n_styles", "checkpointing")  # not taken from a StyleConfig
+
+
+def memory_options(options: MemoryOptions | None = None, **keywords: Any) -> MemoryOptions:
+    """``options`` (default: all defaults) with ``keywords`` changed, validated: the
+    ``StyleConfig`` fields by ``StyleConfig``, the rest by ``MemoryOptions``."""
+    base = options or MemoryOptions()
+    if not keywords:
+        return base
+    allowed = {f.name for f in _config.fields() if f.metadata.get("memory")} | set(_RUN_ONLY)
+    for name in keywords:
+        if name not in allowed:
+            raise TypeError(f"unexpected memory option {name!r}; the options are {sorted(allowed)}")
+    own = {k: keywords.pop(k) for k in _RUN_ONLY if k in keywords}
+    names = allowed - set(_RUN_ONLY)
+    checked = StyleConfig(**{**{k: getattr(base, k) for k in names}, **keywords})
+    fields = {k: getattr(checked, k) for k in names}
+    return dataclasses.replace(base, **fields, **own)
 
 
 # ---- the arithmetic ---------------------------------------------------------------------------
@@ -81,10 +157,10 @@ def _hw(image_size: Size) -> tuple[int, int]:
     return h, w
 
 
-def _conv_channels() -> list[tuple[int, int]]:
-    """``(in, out)`` channels of every VGG19 convolution, in order."""
+def _conv_channels(network: str = "vgg19") -> list[tuple[int, int]]:
+    """``(in, out)`` channels of every convolution of ``network``, in order."""
     pairs, channels = [], 3
-    for item in _VGG19_CFG:
+    for item in _CFGS[network]:
         if item != "M":
             pairs.append((channels, item))
             channels = item
@@ -93,10 +169,6 @@ def _conv_channels() -> list[tuple[int, int]]:
 
 def _image_vectors(optimizer: str, parameterization: str) -> int:
     """How many float32 tensors of the image's size live all run (see the module docstring)."""
-    if optimizer not in ("adam", "lbfgs"):
-        raise ValueError(f"optimizer={optimizer!r} must be 'adam' or 'lbfgs'")
-    if parameterization not in ("pixel", "fourier"):
-        raise ValueError(f"parameterization={parameterization!r} must be 'pixel' or 'fourier'")
     # parameter + its gradient + best image + pre-step copy
     n = 4
     n += 2 if optimizer == "adam" else 2 * LBFGS_HISTORY + 4
@@ -106,47 +178,29 @@ def _image_vectors(optimizer: str, parameterization: str) -> int:
 
 
 def memory_breakdown(
-    image_size: Size,
-    *,
-    content_layers: Sequence[str] = DEFAULT_CONTENT_LAYERS,
-    style_layers: Sequence[str] = DEFAULT_STYLE_LAYERS,
-    precision: str = "fp32",
-    optimizer: str = "adam",
-    pooling: str = "max",
-    parameterization: str = "pixel",
-    n_styles: int = 1,
-    normalization: str = "relative",
-    checkpointing: bool = False,
+    image_size: Size, options: MemoryOptions | None = None, **keywords: Any
 ) -> dict[str, int]:
     """Bytes per component (``weights``, ``activations``, ``backward``, ``targets``, ``image``)
     of one run at ``image_size``, before the safety factor; see the module docstring.
 
+    ``options`` (or the same names as keywords: ``content_layers``, ``style_layers``,
+    ``precision``, ``optimizer``, ``pooling``, ``parameterization``, ``normalization``,
+    ``network``, ``n_styles``, ``checkpointing``) describe the run, see ``MemoryOptions``.
     ``checkpointing=True`` (see ``nst_helpers.recompute``): the forward pass keeps only each
     block's input; the peak is then in the backward pass of one block ``k``, holding the inputs
     of blocks ``1..k``, block ``k``'s recomputed activations and its gradients, whichever ``k``
     needs most."""
     h, w = _hw(image_size)
-    content_layers = validate_layers(content_layers)
-    style_layers = validate_layers(style_layers)
-    if precision not in PRECISION_BYTES:
-        raise ValueError(f"precision={precision!r} must be one of {', '.join(PRECISION_BYTES)}")
-    if pooling not in ("max", "avg"):
-        raise ValueError(f"pooling={pooling!r} must be 'max' or 'avg'")
-    if not isinstance(n_styles, int) or n_styles < 1:
-        raise ValueError(f"n_styles must be an int >= 1, got {n_styles!r}")
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(
-            f"normalization={normalization!r} must be one of {', '.join(NORMALIZATIONS)}"
-        )
-    if not isinstance(checkpointing, bool):
-        raise ValueError(f"checkpointing must be True or False here, got {checkpointing!r}")
+    o = memory_options(options, **keywords)
+    content_layers, style_layers, precision = o.content_layers, o.style_layers, o.precision
     # "relative" divides each term by its target's energy: autograd keeps each divisor ([1])
-    per_term = FP32 if normalization == "relative" else 0
+    per_term = FP32 if o.normalization == "relative" else 0
     half = precision != "fp32"
     act = PRECISION_BYTES[precision]
     captured = set(content_layers) | set(style_layers)
-    deepest = max(VGG19_LAYERS[n] for n in captured)
-    names = {i: n for n, i in VGG19_LAYERS.items()}
+    indices = network_layers(o.network)
+    deepest = max(indices[n] for n in captured)
+    names = {i: n for n, i in indices.items()}
     pixels = 3 * h * w
 
     def loss_terms(name: str, channels: int, out: int, saved_by_network: bool) -> int:
@@ -166,7 +220,7 @@ def memory_breakdown(
         return kept
 
     # load_vgg19 keeps the whole feature stack on the device, however little of it is used.
-    weights = sum(FP32 * (c_in * c_out * 9 + c_out) for c_in, c_out in _conv_channels())
+    weights = sum(FP32 * (c_in * c_out * 9 + c_out) for c_in, c_out in _conv_channels(o.network))
     activations = largest = targets = 0
     activations += pixels * act  # the network's input: channels_last copy, or its half cast
     # Per block (ending after its pool): the input it is recomputed from, what its recompute
@@ -179,7 +233,7 @@ def memory_breakdown(
         blocks[-1]["saved"] += nbytes
 
     channels, index = 3, 0
-    for item in _VGG19_CFG:
+    for item in _CFGS[o.network]:
         if index > deepest:
             break
         if item == "M":
@@ -187,7 +241,7 @@ def memory_breakdown(
             out = channels * h * w
             # the pooled map is saved by the next conv; max-pooling also keeps int64 argmaxes
             saved = index < deepest
-            keep(out * INDEX if pooling == "max" else 0)
+            keep(out * INDEX if o.pooling == "max" else 0)
             keep(loss_terms(names[index], channels, out, saved))
             if saved:  # the next block's input, where checkpointing recomputes from
                 activations += out * act
@@ -208,14 +262,14 @@ def memory_breakdown(
             keep(loss_terms(names[index + 1], channels, out, saved_by_network=True))
         index += 2  # conv and its ReLU
     backward = 3 * largest * act
-    if checkpointing:
+    if o.checkpointing:
         peaks = []
         for k, block in enumerate(blocks):
             held = sum(b["input"] for b in blocks[: k + 1]) + block["saved"]
             peaks.append((held + 3 * block["largest"] * act, held, 3 * block["largest"] * act))
         _, activations, backward = max(peaks)
-    targets += pixels * FP32 * n_styles  # content image; one style image at a time, transient
-    image = _image_vectors(optimizer, parameterization) * pixels * FP32
+    targets += pixels * FP32 * o.n_styles  # content image; one style image at a time, transient
+    image = _image_vectors(o.optimizer, o.parameterization) * pixels * FP32
     return {
         "weights": weights,
         "activations": activations,
@@ -225,32 +279,16 @@ def memory_breakdown(
     }
 
 
-def estimate_memory(
-    image_size: Size,
-    *,
-    content_layers: Sequence[str] = DEFAULT_CONTENT_LAYERS,
-    style_layers: Sequence[str] = DEFAULT_STYLE_LAYERS,
-    precision: str = "fp32",
-    optimizer: str = "adam",
-    pooling: str = "max",
-    parameterization: str = "pixel",
-    n_styles: int = 1,
-    normalization: str = "relative",
-    checkpointing: bool = False,
-) -> int:
+def estimate_memory(image_size: Size, options: MemoryOptions | None = None, **keywords: Any) -> int:
     """Peak device bytes of a ``stylize`` run at ``image_size`` (int: square side; or ``(H, W)``).
 
-    The sum of ``memory_breakdown`` times ``SAFETY_FACTOR``, rounded up. ``precision`` is the
-    autocast precision (``"fp32"``, ``"bf16"``, ``"fp16"``); ``checkpointing`` is ``True`` or
-    ``False`` (``"auto"`` is resolved by ``choose_checkpointing``); the other options are those
-    of ``stylize``. Raises ``ValueError`` for an unknown option.
+    The sum of ``memory_breakdown`` times ``SAFETY_FACTOR``, rounded up. The options (a
+    ``MemoryOptions`` or keywords) are those of ``stylize`` that decide memory, with
+    ``precision`` the autocast precision (``"fp32"``, ``"bf16"``, ``"fp16"``) and
+    ``checkpointing`` ``True`` or ``False`` (``"auto"`` is resolved by ``choose_checkpointing``);
+    plus ``n_styles``, the number of style images. Raises ``ValueError`` for an unknown value.
     """
-    parts = memory_breakdown(
-        image_size, content_layers=content_layers, style_layers=style_layers,
-        precision=precision, optimizer=optimizer, pooling=pooling,
-        parameterization=parameterization, n_styles=n_styles, normalization=normalization,
-        checkpointing=checkpointing,
-    )  # fmt: skip
+    parts = memory_breakdown(image_size, options, **keywords)
     return math.ceil(sum(parts.values()) * SAFETY_FACTOR)
 
 
@@ -265,11 +303,14 @@ def _shape_for(side: int, aspect: tuple[int, int] | float) -> tuple[int, int]:
 
 
 def largest_fitting_size(
-    available_bytes: int, aspect: tuple[int, int] | float = 1.0, **options
+    available_bytes: int,
+    aspect: tuple[int, int] | float = 1.0,
+    options: MemoryOptions | None = None,
+    **keywords: Any,
 ) -> int:
     """The largest longest side whose ``estimate_memory`` fits in ``available_bytes``.
 
-    ``aspect`` is the image's ``(H, W)`` (any scale) or the ratio ``H / W``; ``options`` are
+    ``aspect`` is the image's ``(H, W)`` (any scale) or the ratio ``H / W``; the options are
     those of ``estimate_memory``. Returns 0 when not even the smallest usable size fits.
     """
     if isinstance(aspect, tuple):
@@ -277,13 +318,12 @@ def largest_fitting_size(
             raise ValueError(f"aspect must be (H, W) with positive sides, got {aspect!r}")
     elif not (isinstance(aspect, int | float) and math.isfinite(aspect) and aspect > 0):
         raise ValueError(f"aspect must be (H, W) or a positive ratio H / W, got {aspect!r}")
-    layers = list(options.get("content_layers", DEFAULT_CONTENT_LAYERS))
-    layers += list(options.get("style_layers", DEFAULT_STYLE_LAYERS))
-    min_side = min_input_size(layers)
+    options = memory_options(options, **keywords)
+    min_side = min_input_size([*options.content_layers, *options.style_layers], options.network)
 
     def fits(side: int) -> bool:
         h, w = _shape_for(side, aspect)
-        return min(h, w) >= min_side and estimate_memory((h, w), **options) <= available_bytes
+        return min(h, w) >= min_side and estimate_memory((h, w), options) <= available_bytes
 
     # The smallest usable side: an elongated aspect needs a longer side before the short one
     # reaches min_side. Memory only grows from there, so if that does not fit, nothing does.
@@ -356,7 +396,9 @@ def _size_text(image_size: Size) -> str:
     return f"{w}x{h} (W x H)"
 
 
-def _advice(image_size: Size, device: torch.device, available: int | None, **options) -> str:
+def _advice(
+    image_size: Size, device: torch.device, available: int | None, options: MemoryOptions
+) -> str:
     """The shared part of both messages: the largest size that fits and other ways out."""
     h, w = _hw(image_size)
     if available is None:
@@ -364,8 +406,12 @@ def _advice(image_size: Size, device: torch.device, available: int | None, **opt
             f"Try a smaller image_size (e.g. {max(h, w) // 2}), precision='bf16'/'fp16' on a GPU, "
             f"or a coarse-to-fine run such as scales=[{max(h, w) // 4}, {max(h, w) // 2}]."
         )
+
+    def fits_up_to(**changes: Any) -> int:
+        return largest_fitting_size(available, (h, w), dataclasses.replace(options, **changes))
+
     lines = []
-    best = largest_fitting_size(available, (h, w), **options)
+    best = fits_up_to()
     if best:
         lines.append(
             f"The largest size that fits is image_size={best}; use it, or refine up to it "
@@ -373,71 +419,120 @@ def _advice(image_size: Size, device: torch.device, available: int | None, **opt
         )
     else:
         lines.append("Not even the smallest usable image fits; free memory or use another device.")
-    if options.get("precision", "fp32") == "fp32" and device.type in ("cuda", "mps"):
+    if options.precision == "fp32" and device.type in ("cuda", "mps"):
         low = "bf16" if device.type == "cuda" else "fp16"
-        lower = largest_fitting_size(available, (h, w), **{**options, "precision": low})
+        lower = fits_up_to(precision=low)
         lines.append(f"precision='{low}' stores activations in half the bytes: fits up to {lower}.")
-    other = largest_fitting_size(
-        available, (h, w), **{**options, "checkpointing": not options.get("checkpointing")}
-    )
-    if options.get("checkpointing"):
+    other = fits_up_to(checkpointing=not options.checkpointing)
+    if options.checkpointing:
         lines.append(f"(This is with checkpointing; without it, up to {other} would fit.)")
     else:
         lines.append(
             "checkpointing=True recomputes activations in the backward pass instead of keeping "
             f"them (slower steps, about half the memory): fits up to {other}."
         )
-    if options.get("optimizer") == "lbfgs":
-        adam = largest_fitting_size(available, (h, w), **{**options, "optimizer": "adam"})
+    if options.optimizer == "lbfgs":
         lines.append(
             f"optimizer='adam' keeps no L-BFGS history ({LBFGS_HISTORY} image pairs): "
-            f"fits up to {adam}."
+            f"fits up to {fits_up_to(optimizer='adam')}."
         )
     return " ".join(lines)
 
 
 def choose_checkpointing(
-    image_size: Size, device: torch.device | str, checkpointing: bool | str, **options
+    image_size: Size,
+    device: torch.device | str,
+    checkpointing: bool | str,
+    options: MemoryOptions | None = None,
+    **keywords: Any,
 ) -> bool:
     """Resolve ``checkpointing="auto"``: ``True`` when the run would not fit without it.
 
     ``True``/``False`` are returned as given; ``"auto"`` is ``False`` when the free memory of
-    ``device`` cannot be told. ``options`` are those of ``estimate_memory``.
+    ``device`` cannot be told. The options are those of ``estimate_memory``.
     """
     if checkpointing != "auto":
         return bool(checkpointing)
     available = available_memory(torch.device(device))
-    return available is not None and estimate_memory(image_size, **options) > available
+    options = memory_options(options, **keywords)
+    return available is not None and estimate_memory(image_size, options) > available
 
 
-def check_memory(image_size: Size, device: torch.device | str, **options) -> None:
+def check_memory(
+    image_size: Size,
+    device: torch.device | str,
+    options: MemoryOptions | None = None,
+    **keywords: Any,
+) -> None:
     """Raise ``InsufficientMemoryError`` if a run at ``image_size`` will not fit on ``device``.
 
-    ``options`` are those of ``estimate_memory``. Does nothing when the free memory of the
+    The options are those of ``estimate_memory``. Does nothing when the free memory of the
     device cannot be told. The message gives the estimate, what is free, the largest size
     that fits, and other ways to fit (``scales=[...]``, lower precision). Pass
     ``memory_check=False`` to ``stylize`` to skip this check.
     """
     device = torch.device(device)
-    need = estimate_memory(image_size, **options)
+    options = memory_options(options, **keywords)
+    need = estimate_memory(image_size, options)
     available = available_memory(device)
     if available is None or need <= available:
         return
     raise InsufficientMemoryError(
         f"a run at {_size_text(image_size)} needs about {_gib(need)} on {device}, but only "
         f"{_gib(available)} is free. "
-        + _advice(image_size, device, available, **options)
+        + _advice(image_size, device, available, options)
         + " (The check is an estimate: memory_check=False skips it.)"
     )
 
 
-def oom_message(image_size: Size, device: torch.device | str, **options) -> str:
+def oom_message(
+    image_size: Size,
+    device: torch.device | str,
+    options: MemoryOptions | None = None,
+    **keywords: Any,
+) -> str:
     """Advice for a real out-of-memory failure at ``image_size`` on ``device``."""
     device = torch.device(device)
-    need = estimate_memory(image_size, **options)
+    options = memory_options(options, **keywords)
+    need = estimate_memory(image_size, options)
     available = available_memory(device, after_oom=True)
     free = "" if available is None else f"; about {_gib(available)} is usable"
     return (
         f"out of memory on {device} at {_size_text(image_size)} (estimated need "
-        f"{_gib(need)}{free}). " + _advice(image_size, device, available, **options)
+        f"{_gib(need)}{free}). " + _advice(image_size, device, available, options)
     )
+
+
+# ---- the guard a run goes through -----------------------------------------------------------
+
+
+def guard(
+    image_size: Size,
+    device: torch.device,
+    options: MemoryOptions,
+    checkpointing: bool | str,
+    check: bool = True,
+) -> MemoryOptions:
+    """The options a run goes ahead with: ``checkpointing="auto"`` resolved (on only when the
+    run would not fit without it), then ``InsufficientMemoryError`` if it still does not fit.
+    ``check=False`` asks nothing: ``"auto"`` is then off."""
+    if check:
+        checkpointing = choose_checkpointing(image_size, device, checkpointing, options)
+        check_memory(image_size, device, dataclasses.replace(options, checkpointing=checkpointing))
+    return dataclasses.replace(options, checkpointing=checkpointing is True)
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """CUDA raises ``OutOfMemoryError``, MPS a ``RuntimeError`` that says so."""
+    return isinstance(err, torch.cuda.OutOfMemoryError) or "out of memory" in str(err).lower()
+
+
+for _fn in (
+    memory_breakdown,
+    estimate_memory,
+    largest_fitting_size,
+    choose_checkpointing,
+    check_memory,
+    oom_message,
+):
+    _config.with_fields_as_keywords(_fn, dataclasses.fields(MemoryOptions))

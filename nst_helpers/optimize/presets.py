@@ -45,9 +45,9 @@ a preset changes how the minimum is found, not which picture is wanted.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
-from torch import nn
+from ..features import replicate_first_conv  # noqa: F401 - importable here, as in v0.1
+from .plan import Plan, Stage
 
 FIRST_SCALE = 128
 EMA_DECAY = 0.9
@@ -56,21 +56,9 @@ MIDDLE_STEPS = 30
 FINAL_STEPS = 20
 FINAL_OPTIMIZER = "lbfgs"
 ADAM_LR = 0.05
-"""Adam's learning rate in the preset (normalised-pixel units; the EMA absorbs the jitter)."""
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What a preset decided: one entry per scale, coarse to fine."""
-
-    scales: list[int]
-    steps_per_scale: list[int]
-    optimizers: list[str]
-    lrs: list[float]
-    precision: str
-    ema_decay: float | None
-    carry_moments: bool
-    first_conv_padding: str
+"""Adam's learning rate at the first scale (normalised-pixel units; the EMA absorbs the jitter)."""
+ADAM_LR_DECAY = 1.0
+"""Each finer Adam scale's learning rate is the one before times this (1: the same lr at all)."""
 
 
 def sqrt2_scales(image_size: int, first: int = FIRST_SCALE) -> list[int]:
@@ -92,10 +80,11 @@ def fast_plan(image_size: int, steps: int | None, precision: str | None, lr: flo
     """The ``"fast"`` preset's plan for an output whose longest side is ``image_size``.
 
     ``steps`` (``None``: the preset's own schedule) is split in the schedule's proportions;
-    ``precision`` (``None``: ``"auto"``) is kept, ``lr`` (``None``: ``ADAM_LR``) applies to the
-    Adam scales. See the module docstring for every choice.
+    ``precision`` (``None``: ``"auto"``) is kept for the Adam stages, the L-BFGS stage runs
+    fp32; ``lr`` (``None``: ``ADAM_LR``) is the first Adam scale's learning rate, each finer
+    one's ``ADAM_LR_DECAY`` times the last. See the module docstring for every choice.
     """
-    scales = sqrt2_scales(image_size)
+    scales = sqrt2_scales(image_size, FIRST_SCALE)  # read now: a sweep may change it
     n = len(scales)
     if n == 1:
         schedule, optimizers = [COARSE_STEPS], ["adam"]
@@ -105,12 +94,20 @@ def fast_plan(image_size: int, steps: int | None, precision: str | None, lr: flo
     if steps is not None:
         schedule = _scale_schedule(schedule, steps)
     adam_lr = ADAM_LR if lr is None else lr
-    lrs = [adam_lr if o == "adam" else 1.0 for o in optimizers]
+    adam_precision = "auto" if precision is None else precision
+    # L-BFGS's line search wants exact gradients: its stage runs in fp32.
+    lrs = [adam_lr * ADAM_LR_DECAY**k if o == "adam" else 1.0 for k, o in enumerate(optimizers)]
+    stages = tuple(
+        Stage(size, n_steps, opt, lr_k, adam_precision if opt == "adam" else "fp32")
+        for size, n_steps, opt, lr_k in zip(scales, schedule, optimizers, lrs, strict=True)
+    )
     return Plan(
-        scales=scales, steps_per_scale=schedule, optimizers=optimizers, lrs=lrs,
-        precision="auto" if precision is None else precision, ema_decay=EMA_DECAY,
-        carry_moments=True, first_conv_padding="replicate",
-    )  # fmt: skip
+        stages,
+        ema_decay=EMA_DECAY,
+        carry_moments=True,
+        first_conv_padding="replicate",
+        preset="fast",
+    )
 
 
 def _scale_schedule(schedule: list[int], steps: int) -> list[int]:
@@ -122,18 +119,3 @@ def _scale_schedule(schedule: list[int], steps: int) -> list[int]:
     for i in order[: steps - sum(out)]:
         out[i] += 1
     return out
-
-
-def replicate_first_conv(extractor: nn.Module) -> None:
-    """Give ``extractor.net[0]`` (VGG19's first convolution) replicate padding, in place.
-
-    The new module shares the frozen weight and bias tensors of the cached network, which is
-    left as it was; only this extractor sees the change.
-    """
-    conv = extractor.net[0]
-    if not isinstance(conv, nn.Conv2d):
-        raise TypeError(f"the network's first layer is {type(conv).__name__}, not a Conv2d")
-    padded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
-                       padding=conv.padding, padding_mode="replicate", device="meta")  # fmt: skip
-    padded.weight, padded.bias = conv.weight, conv.bias
-    extractor.net[0] = padded

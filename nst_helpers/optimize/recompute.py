@@ -26,13 +26,15 @@ sums.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ..features import VGG19_LAYERS, FeatureExtractor
+from ..devices import no_autocast
+from ..features import FeatureExtractor
+from ..losses import combine_terms, layer_terms
 
 Head = Callable[[str, torch.Tensor], dict[str, torch.Tensor]]
 """``head(layer_name, activation [B, C, H, W]) -> {term: scalar tensor}`` for one layer."""
@@ -69,7 +71,7 @@ def checkpointed_terms(
     backward pass recomputes each block instead of keeping its activations.
     """
     net = extractor.net
-    names = {VGG19_LAYERS[name]: name for name in extractor.layers}
+    names = {index: name for name, index in extractor.indices.items()}  # VGG19 or VGG16
     totals: dict[str, torch.Tensor] = {}
 
     def block(h: torch.Tensor, start: int, stop: int) -> tuple[torch.Tensor, dict]:
@@ -88,3 +90,49 @@ def checkpointed_terms(
             h, terms = checkpoint(block, h, start, stop, use_reentrant=False)
         _add(totals, terms)
     return totals
+
+
+def checkpointed_objective(
+    extractor: FeatureExtractor,
+    x: torch.Tensor,
+    content_targets: Mapping[str, torch.Tensor],
+    style_grams: Mapping[str, torch.Tensor],
+    *,
+    content_weight: float,
+    style_weight: float,
+    style_layer_weights: Mapping[str, float],
+    tv_weight: float = 0.0,
+    image: torch.Tensor | None = None,
+    normalization: str = "relative",
+) -> dict[str, torch.Tensor]:
+    """``losses.objective(extractor(x), ...)`` with the network's blocks recomputed in the
+    backward pass: the same terms (``losses.layer_terms``) computed inside each block, put
+    together by the same rules (``losses.combine_terms``), equal up to float rounding.
+
+    Run it under the caller's autocast, as the network would be; the loss terms are fp32.
+    ``image`` is what the TV term smooths (``x`` before any layout change).
+    """
+
+    def head(name: str, f: torch.Tensor) -> dict[str, torch.Tensor]:
+        with no_autocast(f.device.type):
+            terms = layer_terms(f, content_targets.get(name), style_grams.get(name), normalization)
+        out = {}
+        if "content" in terms:
+            out["content"] = terms["content"]
+        if "style" in terms:
+            out[f"style/{name}"] = style_layer_weights[name] * terms["style"]
+        return out
+
+    terms = checkpointed_terms(extractor, x, head)
+    with no_autocast(x.device.type):
+        content = terms.get("content", x.new_zeros((), dtype=torch.float32))
+        return combine_terms(
+            content,
+            {f"style/{n}": terms[f"style/{n}"] for n in style_grams},
+            content_layers=len(content_targets),
+            content_weight=content_weight,
+            style_weight=style_weight,
+            tv_weight=tv_weight,
+            image=image,
+            normalization=normalization,
+        )

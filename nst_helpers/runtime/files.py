@@ -1,5 +1,6 @@
-"""Writing files so that a crash never leaves a half-written one where a good one was, and
-checking, before any long work, that a file can be written where the user asked."""
+"""Writing files so that a crash never leaves a half-written one where a good one was,
+checking, before any long work, that a file can be written where the user asked, and reading
+PyTorch files without letting them run code."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import urlparse
 from urllib.request import url2pathname
+
+import torch
 
 # a scheme of two or more letters before "://": "C://x" stays a Windows path
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
@@ -86,6 +89,18 @@ def _taken(path: Path) -> str:
     return f"{str(path)!r} exists; choose another name or allow overwriting"
 
 
+def new_file(path: str | os.PathLike, example: str, overwrite: bool = False) -> Path:
+    """``path`` as a ``Path`` a file may be written to: not a folder (``ValueError``, suggesting
+    a name like ``example``), and not an existing file unless ``overwrite``
+    (``FileExistsError``). Checked first, so no work is done for a file that cannot be kept."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a directory; give a file name such as {example}")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{str(path)!r} exists; choose another name or pass overwrite=True")
+    return path
+
+
 def local_path(value: str | os.PathLike, what: str) -> Path:
     """``value`` as a local path; a ``file://`` URL becomes its path.
 
@@ -130,4 +145,70 @@ def check_writable(path: str | os.PathLike, what: str = "output") -> Path:
         ) from None
     os.close(fd)
     probe.unlink(missing_ok=True)
+    return path
+
+
+def load_torch_file(
+    path: str | os.PathLike,
+    error: type[Exception],
+    *,
+    directory: Callable[[str], str],
+    unreadable: Callable[[str, Exception], str],
+    missing: Callable[[str], str] = lambda path: f"file not found: {path!r}",
+    missing_error: type[Exception] = FileNotFoundError,
+) -> Any:
+    """``torch.load(path, weights_only=True)`` onto the CPU, each failure one clear error.
+
+    ``weights_only``: tensors, numbers, strings and containers only, so a file from elsewhere
+    cannot run code when it is read. The messages are the caller's, built from the path as a
+    string (``unreadable`` also gets the exception): a missing file raises ``missing_error``,
+    a folder and anything ``torch.load`` refuses raise ``error`` (from the original error).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise missing_error(missing(str(path)))
+    if path.is_dir():
+        raise error(directory(str(path)))
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - pickle and zip errors come in many types
+        raise error(unreadable(str(path), err)) from err
+
+
+def read_checkpoint(path: str | os.PathLike) -> Any:
+    """A checkpoint file's contents, read weights-only (``stylize``'s and ``train_transformer``'s
+    alike; each vets the structure itself). ``FileNotFoundError`` if it is missing,
+    ``ValueError`` naming it for a folder or a corrupt or truncated file."""
+    return load_torch_file(
+        path,
+        ValueError,
+        missing=lambda p: f"checkpoint not found: {p!r}",
+        directory=lambda p: f"checkpoint {p!r} is a directory, not a checkpoint file",
+        unreadable=lambda p, err: f"checkpoint {p!r} is corrupt or truncated: {err}",
+    )
+
+
+def check_checkpoint_path(
+    path: str | os.PathLike,
+    resume: str | os.PathLike | None = None,
+    *,
+    load: Callable[[Path], object],
+    kind: str = "checkpoint",
+) -> Path:
+    """``path`` as a ``Path`` a run may write its checkpoint to, checked before the run starts.
+
+    Refused (``ValueError``): a path that cannot be written (``check_writable``), and an existing
+    file that ``load`` (the checkpoint's own loader) rejects with a ``ValueError``: saving would
+    destroy something that is not a ``kind``. The file being resumed is not read twice.
+    """
+    path = check_writable(path, "checkpoint")
+    if not path.exists() or (resume is not None and Path(resume).resolve() == path.resolve()):
+        return path  # nothing there, or the file being resumed (its loader vets it)
+    try:
+        load(path)
+    except ValueError:
+        raise ValueError(
+            f"checkpoint {str(path)!r} exists and is not a {kind}; refusing to overwrite it: "
+            "choose another file name"
+        ) from None
     return path

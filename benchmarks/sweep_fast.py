@@ -1,0 +1,135 @@
+"""Tune ``preset="fast"``: a repeatable sweep of its constants against 500 Adam steps.
+
+Each variant changes the constants of ``nst_helpers/optimize/presets.py`` (schedule, learning
+rate per scale, EMA decay, L-BFGS iterations, first scale) for one run, restoring them after,
+and may pass ``precision`` (the precision switch: ``auto`` runs the Adam scales in bf16 where
+the CPU has it, L-BFGS always fp32). Every run is scored by ``bench_quality``'s ruler against the
+same reference, 500 fp32 Adam steps of the default method, run first in the same process:
+
+    python benchmarks/sweep_fast.py --size 384 --threads 1 [--variants current "EMA 0.95"]
+
+Prints one Markdown table row per variant as it finishes (wall and CPU time against the
+reference, content and style distance against the reference, whether the target is met:
+both distances at most 1.05x in at most 1/10 of the wall time), then the whole table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import warnings
+from pathlib import Path
+
+from bench_quality import TARGET_RATIO, TARGET_TIME, Scorer, run
+from common import add_arguments, machine, resolve
+
+from nst_helpers import load_image
+from nst_helpers.optimize import presets
+
+VARIANTS: dict[str, tuple[dict, dict]] = {
+    # name: (presets.py constants to change, stylize options)
+    "current (60/30/30 Adam lr 0.05, EMA 0.9, 20 L-BFGS)": ({}, {}),
+    "EMA 0.95": ({"EMA_DECAY": 0.95}, {}),
+    "EMA 0.8": ({"EMA_DECAY": 0.8}, {}),
+    "Adam lr 0.03": ({"ADAM_LR": 0.03}, {}),
+    "Adam lr 0.08": ({"ADAM_LR": 0.08}, {}),
+    "Adam lr 0.08, x0.7 per scale": ({"ADAM_LR": 0.08, "ADAM_LR_DECAY": 0.7}, {}),
+    "40/20/20 Adam, 30 L-BFGS": ({"COARSE_STEPS": 40, "MIDDLE_STEPS": 20, "FINAL_STEPS": 30}, {}),
+    "80/40/40 Adam, 10 L-BFGS": ({"COARSE_STEPS": 80, "MIDDLE_STEPS": 40, "FINAL_STEPS": 10}, {}),
+    "Adam at the finest scale too (40 steps)": ({"FINAL_OPTIMIZER": "adam", "FINAL_STEPS": 40}, {}),
+    "first scale 192": ({"FIRST_SCALE": 192}, {}),
+    "current, precision auto": ({}, {"precision": "auto"}),
+}
+"""The documented sweep. Variants without a ``precision`` run fp32, like the reference."""
+
+
+def run_variant(name: str, scorer: Scorer, content, style, args) -> dict:
+    """One variant: constants set, one ``preset="fast"`` run, constants restored."""
+    constants, options = VARIANTS[name]
+    saved = {k: getattr(presets, k) for k in constants}
+    try:
+        for k, v in constants.items():
+            setattr(presets, k, v)
+        plan = presets.fast_plan(args.size, None, options.get("precision", "fp32"), None)
+        row = run(name, scorer, content, style, 5, measured=args.measured, image_size=args.size,
+                  preset="fast", **{"precision": "fp32", **options})  # fmt: skip
+    finally:
+        for k, v in saved.items():
+            setattr(presets, k, v)
+    row["plan"] = (f"{plan.scales} px, steps {plan.steps_per_scale}, "
+                   f"lr {[round(x, 3) for x in plan.lrs]}, EMA {plan.ema_decay}")  # fmt: skip
+    return row
+
+
+def reference(args, scorer: Scorer, content, style) -> dict:
+    """500 fp32 Adam steps: run here, or read from ``--reference`` when it holds the same one.
+
+    A reused reference was timed in another process, under another load: its CPU time compares,
+    its wall time less so (the final verdict is ``bench_quality.py``'s, in one process)."""
+    key = {"size": args.size, "steps": args.steps, "content": args.content, "style": args.style,
+           "measured": args.measured.words}  # fmt: skip
+    path = Path(args.reference) if args.reference else None
+    if path is not None and path.is_file():
+        kept = json.loads(path.read_text())
+        if kept.get("key") == key:
+            print(f"# reference reused from {path}", flush=True)
+            return kept["row"]
+    ref = run(f"reference: Adam, {args.steps} steps", scorer, content, style,
+              max(1, args.steps // 20), measured=args.measured, image_size=args.size,
+              steps=args.steps, precision="fp32")  # fmt: skip
+    if path is not None:
+        row = {k: ref[k] for k in ("name", "precision", "wall", "cpu", "content", "style", "steps")}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"key": key, "row": row}, indent=1))
+    return ref
+
+
+def line(r: dict, ref: dict) -> str:
+    c, s, t = r["content"] / ref["content"], r["style"] / ref["style"], r["wall"] / ref["wall"]
+    ok = c <= TARGET_RATIO and s <= TARGET_RATIO and t <= TARGET_TIME
+    return (f"| {r['name']} | {r.get('plan', '')} | {r['precision']} | {r['wall']:.1f} | {t:.3f} | "
+            f"{r['cpu']:.1f} | {r['cpu'] / ref['cpu']:.3f} | {c:.3f} | {s:.3f} | "
+            f"{'yes' if ok else 'no'} |")  # fmt: skip
+
+
+HEAD = ("| variant | plan | precision | wall s | wall vs ref | CPU s | CPU vs ref | content vs ref "
+        "| style vs ref | target |\n|---|---|---|---:|---:|---:|---:|---:|---:|---|")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=384)
+    parser.add_argument("--steps", type=int, default=500, help="the reference's Adam steps")
+    parser.add_argument("--content", default="chelsea")
+    parser.add_argument("--style", default="starry_night")
+    parser.add_argument("--variants", nargs="*", default=None, choices=list(VARIANTS),
+                        help="names of VARIANTS to run (default: all)")  # fmt: skip
+    parser.add_argument("--json", default=None, help="write the rows here")
+    parser.add_argument("--reference", default=None,
+                        help="a JSON file: reuse the reference kept there by an earlier sweep of "
+                             "the same size, images and network (else run it and keep it there)")  # fmt: skip
+    add_arguments(parser)
+    args = parser.parse_args()
+    args.measured = resolve(args)
+    warnings.simplefilter("ignore")
+    content, style = load_image(args.content), load_image(args.style)
+    scorer = Scorer(content, style, args.size, args.measured)
+    print(f"# sweep of preset='fast' at {args.size} px, {args.content} + {args.style}, "
+          f"{args.measured.words}; {machine()}", flush=True)  # fmt: skip
+    ref = reference(args, scorer, content, style)
+    print(f"# reference: {ref['wall']:.1f} s wall, {ref['cpu']:.1f} s CPU, content "
+          f"{ref['content']:.4g}, style {ref['style']:.4g}\n{HEAD}", flush=True)  # fmt: skip
+    rows = []
+    for name in args.variants or VARIANTS:
+        rows.append(run_variant(name, scorer, content, style, args))
+        print(line(rows[-1], ref), flush=True)
+    print(f"\n{HEAD}\n" + "\n".join(line(r, ref) for r in rows))
+    if args.json:
+        keep = ("name", "plan", "precision", "wall", "cpu", "content", "style", "steps")
+        out = {"reference": {k: ref[k] for k in keep if k in ref},
+               "rows": [{k: r[k] for k in keep} for r in rows]}  # fmt: skip
+        Path(args.json).write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""``make gallery``: photos x styles, rendered offline on trained features, into docs/images/.
+
+Two compact pictures and one record of how they were made:
+
+* ``docs/images/gallery_fast.jpg``: every photo x every style with ``preset="fast"``
+  (rows: photos, columns: styles; the first row and column show the inputs);
+* ``docs/images/gallery_fast_vs_default.jpg``: for a few photo/painting pairs, the default
+  method (the CLI's 500 Adam steps) beside ``preset="fast"``, same size, seed and weights;
+* ``docs/images/gallery.json``: network, weights, size, steps, precision and the wall and CPU
+  seconds of every picture (what the README's captions say).
+
+Each picture is kept in ``outputs/gallery/`` (with its numbers), so an interrupted run picks up
+where it stopped and ``--only-sheets`` redraws the sheets without stylising anything.
+
+    python scripts/gallery.py [--size 256] [--threads 1] [--force]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from common import Clock, add_arguments, machine, resolve  # noqa: E402
+
+from nst_helpers import load_image, stylize  # noqa: E402
+from nst_helpers.apps.cli import CLI_DEFAULTS  # noqa: E402
+
+PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
+STYLES = ("starry_night", "the_scream", "shipwreck", "brush_strokes", "mosaic")
+PAIRS = (("chelsea", "starry_night"), ("astronaut", "the_scream"), ("rocket", "shipwreck"))
+"""Photo/painting pairs shown with the default method beside ``fast``."""
+METHODS = {"fast": {"preset": "fast"}, "default": {"steps": CLI_DEFAULTS["steps"]}}
+LABEL_H = 16
+
+
+def render(photo: str, style: str, method: str, args, cache: Path) -> tuple[Image.Image, dict]:
+    """One picture (from ``cache`` when it is there and ``--force`` is not given)."""
+    stem = cache / f"{photo}-{style}-{method}-{args.size}"
+    png, info = stem.with_suffix(".png"), stem.with_suffix(".json")
+    if png.is_file() and info.is_file() and not args.force:
+        return Image.open(png).convert("RGB"), json.loads(info.read_text())
+    clock = Clock()
+    result = stylize(photo, style, image_size=args.size, seed=0, device="cpu",
+                     **args.measured.options, **METHODS[method])  # fmt: skip
+    record = {
+        "photo": photo, "style": style, "method": method, "size": args.size,
+        "network": args.measured.network, "weights": args.measured.weights,
+        "steps": len(result.history), "wall_s": round(clock.wall, 1), "cpu_s": round(clock.cpu, 1),
+        "precision": "+".join(dict.fromkeys(result.settings.get("precisions", [result.precision]))),
+    }  # fmt: skip
+    cache.mkdir(parents=True, exist_ok=True)
+    result.image.save(png)
+    info.write_text(json.dumps(record))
+    print(f"{photo} + {style}, {method}: {record['steps']} steps, {record['wall_s']} s wall, "
+          f"{record['cpu_s']} s CPU ({record['precision']})", flush=True)  # fmt: skip
+    return result.image, record
+
+
+def cell(img: Image.Image, side: int, label: str = "") -> Image.Image:
+    """``img`` fitted into a ``side`` x ``side`` tile on white, with a label strip above."""
+    tile = Image.new("RGB", (side, side + LABEL_H), "white")
+    fitted = img.copy()
+    fitted.thumbnail((side, side), Image.Resampling.LANCZOS)
+    tile.paste(fitted, ((side - fitted.width) // 2, LABEL_H + (side - fitted.height) // 2))
+    if label:
+        ImageDraw.Draw(tile).text((3, 2), label, fill="black")
+    return tile
+
+
+def sheet(rows: list[list[Image.Image]], caption: str) -> Image.Image:
+    """Tiles in rows, the caption below them (wrapped to the sheet's width)."""
+    w, h = rows[0][0].size
+    width = w * max(len(r) for r in rows)
+    lines = textwrap.wrap(caption, width=width // 6)  # PIL's default font: ~6 px a character
+    out = Image.new("RGB", (width, h * len(rows) + LABEL_H * len(lines) + 4), "white")
+    for i, row in enumerate(rows):
+        for j, tile in enumerate(row):
+            out.paste(tile, (j * w, i * h))
+    for k, text in enumerate(lines):
+        ImageDraw.Draw(out).text((3, h * len(rows) + 2 + LABEL_H * k), text, fill="black")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=256, help="longest side of each picture")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "images"))
+    parser.add_argument("--cache", default=str(ROOT / "outputs" / "gallery"))
+    parser.add_argument("--force", action="store_true", help="render again even if cached")
+    parser.add_argument("--only-sheets", action="store_true", help="only redraw from the cache")
+    parser.add_argument("--photos", nargs="*", default=PHOTOS)
+    parser.add_argument("--styles", nargs="*", default=STYLES)
+    parser.add_argument("--pairs", nargs="*", default=[f"{p}:{s}" for p, s in PAIRS],
+                        help="photo:style pairs for the side-by-side sheet")  # fmt: skip
+    add_arguments(parser)
+    args = parser.parse_args()
+    args.measured = resolve(args)
+    warnings.simplefilter("ignore")
+    out, cache, side = Path(args.out), Path(args.cache), args.size
+    print(f"# gallery: {args.measured.words}; {machine()}", flush=True)
+    records: list[dict] = []
+
+    def picture(photo: str, style: str, method: str) -> Image.Image:
+        if args.only_sheets:
+            stem = cache / f"{photo}-{style}-{method}-{args.size}"
+            records.append(json.loads(stem.with_suffix(".json").read_text()))
+            return Image.open(stem.with_suffix(".png")).convert("RGB")
+        img, record = render(photo, style, method, args, cache)
+        records.append(record)
+        return img
+
+    pairs_wanted = [tuple(p.split(":", 1)) for p in args.pairs]
+    names = {*args.photos, *args.styles, *(n for pair in pairs_wanted for n in pair)}
+    inputs = {name: load_image(name, max_size=side) for name in names}
+    grid = [[cell(Image.new("RGB", (1, 1), "white"), side)]
+            + [cell(inputs[s], side, s) for s in args.styles]]  # fmt: skip
+    for photo in args.photos:
+        row = [cell(inputs[photo], side, photo)]
+        for style in args.styles:
+            img = picture(photo, style, "fast")
+            r = records[-1]
+            row.append(cell(img, side, f"{r['wall_s']:.0f} s wall, {r['cpu_s']:.0f} s CPU"))
+        grid.append(row)
+    fast = [r for r in records if r["method"] == "fast"]
+    first = fast[0]
+    words = f"{args.measured.words}; {side} px, seed 0"
+    out.mkdir(parents=True, exist_ok=True)
+    sheet(grid, f"preset='fast' ({first['steps']} steps, {first['precision']}); {words}; "
+                "labels: seconds on a shared 2-core CPU, one thread").save(
+        out / "gallery_fast.jpg", quality=82, optimize=True
+    )  # fmt: skip
+    pairs = []
+    for photo, style in pairs_wanted:
+        default = picture(photo, style, "default")
+        d = records[-1]
+        img = picture(photo, style, "fast")
+        f = records[-1]
+        pairs.append([cell(inputs[photo], side, photo), cell(inputs[style], side, style),
+                      cell(default, side, f"default: {d['steps']} Adam, {d['wall_s']:.0f} s"),
+                      cell(img, side, f"fast: {f['steps']} steps, {f['wall_s']:.0f} s")])  # fmt: skip
+    sheet(pairs, f"default method (the CLI's {CLI_DEFAULTS['steps']} Adam steps, "
+                 f"{d['precision']}) vs preset='fast'; {words}").save(
+        out / "gallery_fast_vs_default.jpg", quality=82, optimize=True
+    )  # fmt: skip
+    unique = {(r["photo"], r["style"], r["method"]): r for r in records}
+    meta = {
+        "machine": machine(),
+        "measured": args.measured.words,
+        "pictures": list(unique.values()),
+    }
+    (out / "gallery.json").write_text(json.dumps(meta, indent=1) + "\n")
+    print(f"wrote {out / 'gallery_fast.jpg'}, {out / 'gallery_fast_vs_default.jpg'}")
+
+
+if __name__ == "__main__":
+    main()
