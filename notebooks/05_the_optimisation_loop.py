@@ -29,7 +29,7 @@
 # until the loss is small. This chapter writes that loop out, checks it against the
 # library's `stylize`, and then looks at optimisers, learning rates and long runs.
 #
-# **The report.** The loop follows the recipe of the project report this course grew out of:
+# **The report.** The loop follows the recipe of the project report this course follows:
 # a reproduction of Gatys et al. with torchvision's VGG19 (RGB pixels in [0, 1], ImageNet
 # normalisation) instead of the paper's Caffe model. It optimised with Adam, from the content
 # photo, for 4000 steps, kept a snapshot every 1000, read the paper's post-ReLU layers and
