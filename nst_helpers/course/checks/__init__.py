@@ -20,6 +20,9 @@ One module per chapter, the exercises it asks for (the paper's conventions, Gaty
 * ``ch05_loop``: ``style_transfer(extractor, loss_fn, content, style, steps, optimizer)``.
 * ``ch07_tv``: ``tv_loss(x)``, the squared differences of neighbours along H and W, summed.
 * ``ch08_instance_norm``: ``instance_norm(x)``, ``(x - mean) / sqrt(var + 1e-5)`` per channel.
+* ``new_exercises`` (issue 20; to be split into ``ch04_losses`` and a chapter 08 module):
+  ``relative_style_loss(F, A)``, ``||G - A||^2 / ||A||^2``; ``training_step(net, optimizer,
+  extractor, loss_fn, photos)``, one step of training the feed-forward network.
 * ``self_test``: ``check_answer`` / ``quiz`` for the self-test questions of every chapter.
 """
 
@@ -30,6 +33,7 @@ from .ch04_losses import check_content_loss, check_style_gradient, check_style_l
 from .ch05_loop import check_loop
 from .ch07_tv import check_tv_loss
 from .ch08_instance_norm import check_instance_norm
+from .new_exercises import check_relative_loss, check_training_step
 from .self_test import check_answer, quiz
 
 __all__ = [
@@ -40,8 +44,10 @@ __all__ = [
     "check_instance_norm",
     "check_loop",
     "check_normalize",
+    "check_relative_loss",
     "check_style_gradient",
     "check_style_loss",
+    "check_training_step",
     "check_tv_loss",
     "quiz",
 ]

@@ -1,29 +1,61 @@
 """Checkers for two exercises at the course's key ideas (issue 20): the relative style loss
 (chapter 04) and one training step of the feed-forward network (chapter 08).
 
-They follow ``nst_helpers.checks`` (same plumbing, same rules: references written out here by
-formula, never by calling the library; a wrong answer prints a hint and never raises) and are
-imported from there, ``from nst_helpers.checks import check_relative_loss,
-check_training_step``. Kept in their own file so that they can be merged into the per-chapter
-checker modules of issue 21 without a conflict.
+They follow the package's rule (``_verdict``: references written out here by formula, never
+by calling the library; a wrong answer prints a hint and never raises) and are imported as the
+others are, ``from nst_helpers.checks import check_relative_loss, check_training_step``. Kept in
+one file for now, to be moved into ``ch04_losses`` and a chapter 08 module.
 
 * ``relative_style_loss(F, A)``: ``||G - A_gram||^2 / ||A_gram||^2`` for the features ``F`` and
   ``A`` ``[1, N, H, W]`` of the generated and the style image (``G``, ``A_gram`` their
   unnormalised Grams) -> 0-dim tensor.
 * ``training_step(net, optimizer, extractor, loss_fn, photos)``: one step of training a
-  feed-forward network: stylise ``photos`` with ``net``, the photos' own features (computed
-  without gradients) as content targets, ``loss_fn(features, content_features)`` the loss, then
+  feed-forward network: stylise ``photos`` with ``net``, the photos' own features as content
+  targets, ``loss_fn(features, content_features)`` the loss, then
   ``zero_grad``, ``backward``, ``step`` on the network's weights; return the loss as a float.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import torch
 
-from . import checks as _c
+from . import _verdict as V
+
+# ---- plumbing ---------------------------------------------------------------------------------
+
+
+def _call(fn: Callable, name: str, *args: object) -> object:
+    """The learner's ``fn(*args)``: an exception or an input changed in place becomes a ``Fail``."""
+    return V.call(fn, name, V.Probe(tuple(args), ", ".join(_label(a) for a in args)))
+
+
+def _label(a: object) -> str:
+    return f"tensor {V.shape(a)}" if isinstance(a, torch.Tensor) else type(a).__name__
+
+
+def _scalar(out: torch.Tensor, name: str) -> None:
+    if out.numel() != 1:
+        raise V.Fail(
+            f"{name} returned a tensor of shape {V.shape(out)}, not a single number",
+            "sum over every entry (`.sum()`) so the loss is one 0-dim tensor.",
+        )
+
+
+def _diagnose(got: torch.Tensor, mistakes: list[tuple[torch.Tensor, str, str]]) -> None:
+    """Raise the ``Fail`` of the first known mistake that reproduces ``got``."""
+    for value, problem, hint in mistakes:
+        if V.close(got, value, rtol=V.MISTAKE_RTOL):
+            raise V.Fail(problem, hint)
+
+
+def _differs(name: str, got: torch.Tensor, want: torch.Tensor) -> V.Fail:
+    return V.Fail(
+        f"{name} gives a wrong value (got {got.item():.6g}, expected {want.item():.6g})",
+        "compare your code with the formula in the text, one term at a time.",
+    )
+
 
 # ---- the relative style loss (chapter 04) ---------------------------------------------------
 
@@ -52,22 +84,20 @@ def check_relative_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     """
 
     def body() -> str:
-        _c._callable(fn, "relative_style_loss")
+        V.require_callable(fn, "relative_style_loss")
         for seed, shape in _RELATIVE_SHAPES:
-            f = torch.relu(_c._inputs(seed, *shape))
-            a = torch.relu(_c._inputs(seed + 100, *shape))
+            f = torch.relu(V.inputs(seed, *shape))
+            a = torch.relu(V.inputs(seed + 100, *shape))
             want = _ref_relative(f, a)
-            out = _c._as_tensor(
-                _c._call(fn, "relative_style_loss", f, a), "relative_style_loss", want
-            )
-            _c._check_scalar(out, "relative_style_loss")
-            if not _c._close(out, want):
+            out = V.as_tensor(_call(fn, "relative_style_loss", f, a), "relative_style_loss", want)
+            _scalar(out, "relative_style_loss")
+            if not V.close(out, want):
                 g, t = _gram(f), _gram(a)
                 _, n, h, w = shape
                 m = h * w
                 diff2 = ((g - t) ** 2).sum()
                 fd, ad = f.double(), a.double()
-                _c._diagnose(out, [
+                _diagnose(out, [
                     (diff2 / (4 * n**2 * m**2), "relative_style_loss divides by 4 N^2 M^2 (the "
                      "paper's E_l), not by the target's energy",
                      "divide by ||A||^2 = (A_gram ** 2).sum(), the style Gram's own energy."),
@@ -86,23 +116,24 @@ def check_relative_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
                      "compute G = gram_matrix(F) and A_gram = gram_matrix(A) first: style is in "
                      "the Grams (chapter 03)."),
                 ])  # fmt: skip
-                raise _c._differs("relative_style_loss", out, want)
-        f = torch.relu(_c._inputs(34, 1, 4, 5, 5))
-        a = torch.relu(_c._inputs(35, 1, 4, 5, 5))
-        base = _c._call(fn, "relative_style_loss", f, a)
-        scaled = _c._call(fn, "relative_style_loss", 7.0 * f, 7.0 * a)
-        if not _c._close(torch.as_tensor(scaled), torch.as_tensor(base)):
-            raise _c._Fail(
+                raise _differs("relative_style_loss", out, want)
+        f = torch.relu(V.inputs(34, 1, 4, 5, 5))
+        a = torch.relu(V.inputs(35, 1, 4, 5, 5))
+        base = _call(fn, "relative_style_loss", f, a)
+        scaled = _call(fn, "relative_style_loss", 7.0 * f, 7.0 * a)
+        if not V.close(torch.as_tensor(scaled), torch.as_tensor(base)):
+            raise V.Fail(
                 "relative_style_loss changes when every activation is multiplied by 7",
                 "divide by the target's energy ||A||^2: then a common scale cancels.",
             )
-        _c._check_grad(fn, "relative_style_loss", [f, a], _ref_relative)
+        V.check_grad(fn, "relative_style_loss", V.Grad(V.Probe((f, a), "features [1, 4, 5, 5]")),
+                     _ref_relative)  # fmt: skip
         return (
             "relative_style_loss is correct: ||G - A||^2 / ||A||^2, the same for activations "
             "of any scale, with the right gradient."
         )
 
-    return _c._run("relative_style_loss", body)
+    return V.run("relative_style_loss", body)
 
 
 # ---- one training step of the feed-forward network (chapter 08) ------------------------------
@@ -126,6 +157,28 @@ class _Net(torch.nn.Module):
         return torch.sigmoid(self.conv(x))
 
 
+class _Extractor(torch.nn.Module):
+    """A tiny frozen loss network (float64) that records the grad mode of each pass of the photos."""
+
+    def __init__(self, photos: torch.Tensor) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(43)
+        self.conv1, self.conv2 = torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Conv2d(4, 5, 3, 2, 1)
+        self.double()
+        with torch.no_grad():
+            for p in self.parameters():
+                p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64) * 0.5)
+        self.requires_grad_(False)
+        self.photos = photos
+        self.photo_calls: list[bool] = []  # grad mode on, each time the photos came through
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        if x.shape == self.photos.shape and torch.equal(x.detach(), self.photos):
+            self.photo_calls.append(torch.is_grad_enabled())
+        a = torch.relu(self.conv1(x))
+        return {"block1": a, "block2": torch.relu(self.conv2(a))}
+
+
 def _train_loss(style_grams: dict[str, torch.Tensor]) -> Callable:
     """content at block2 (each photo against itself) + 10 x relative style over both blocks."""
 
@@ -141,15 +194,14 @@ def _train_loss(style_grams: dict[str, torch.Tensor]) -> Callable:
     return loss_fn
 
 
-def _train_setup() -> tuple[_Net, torch.optim.Optimizer, Any, Callable, torch.Tensor]:
-    """Network, optimiser, loss network (chapter 05's probe: it records how the photos went
-    through it, as ``target_calls``), loss and photos, the same every time."""
-    photos = _c._inputs(44, 2, 3, 6, 6, low=0.0).double()
-    painting = _c._inputs(45, 1, 3, 6, 6, low=0.0).double()
-    extractor = _c._Probe(photos, painting)
+def _train_setup() -> tuple[_Net, torch.optim.Optimizer, _Extractor, Callable, torch.Tensor]:
+    """Network, optimiser, loss network, loss and photos, the same every time."""
+    photos = V.inputs(44, 2, 3, 6, 6, low=0.0).double()
+    painting = V.inputs(45, 1, 3, 6, 6, low=0.0).double()
+    extractor = _Extractor(photos)
     with torch.no_grad():
         grams = {name: _gram(f) for name, f in extractor(painting).items()}
-    extractor.target_calls.clear()
+    extractor.photo_calls.clear()
     net = _Net()
     return (
         net,
@@ -210,66 +262,60 @@ def check_training_step(fn: Callable[..., float]) -> bool:
     inside it). One step: ``zero_grad``; stylise the photos; the photos' own features, without
     gradients, as content targets; ``loss_fn``; ``backward``; ``step``; return the loss as a
     float. The checker runs two steps on a tiny network and names the typical mistake: the
-    targets from the output, targets with gradients, a missing ``zero_grad``, the loss after
-    the update, a tensor returned, the photos changed.
+    targets from the output, a missing ``zero_grad``, the loss after the update, a tensor
+    returned, the photos changed. (Targets computed with gradients enabled pass, as in
+    pytorch/examples: a frozen network and plain photos record no graph.)
     """
 
     def body() -> str:
-        _c._callable(fn, "training_step")
+        V.require_callable(fn, "training_step")
         net, opt, extractor, loss_fn, photos = _train_setup()
         frozen = [p.detach().clone() for p in extractor.parameters()]
         start = [p.detach().clone() for p in net.parameters()]
         got = []
         for _ in range(_TRAIN_STEPS):
-            out = _c._call(fn, "training_step", net, opt, extractor, loss_fn, photos)
+            out = _call(fn, "training_step", net, opt, extractor, loss_fn, photos)
             if isinstance(out, torch.Tensor):
-                raise _c._Fail(
+                raise V.Fail(
                     "training_step returned a tensor, not a number",
                     "return loss.item(): a tensor keeps the step's whole graph alive.",
                 )
             if not isinstance(out, int | float):
-                raise _c._Fail(
+                raise V.Fail(
                     f"training_step returned {type(out).__name__}, not the loss as a float",
                     "return loss.item() at the end of the step.",
                 )
             got.append(float(out))
         if any(not torch.equal(p, f) for p, f in zip(extractor.parameters(), frozen, strict=True)):
-            raise _c._Fail(
+            raise V.Fail(
                 "the loss network's weights changed",
                 "only the transformation network learns: the optimiser holds net's weights, "
                 "the extractor stays frozen.",
             )
         if all(torch.equal(p, s) for p, s in zip(net.parameters(), start, strict=True)):
-            raise _c._Fail(
+            raise V.Fail(
                 "the network's weights did not change",
                 "call loss.backward() and then optimizer.step() in every step.",
             )
-        if any(grad for label, grad in extractor.target_calls if label == "content"):
-            raise _c._Fail(
-                "the content targets were computed with gradients enabled",
-                "wrap content_feats = extractor(photos) in `with torch.no_grad():`: the photos "
-                "are constants, and a graph kept for them costs memory for nothing.",
-            )
-        photo_calls = [grad for label, grad in extractor.target_calls if label == "content"]
         weights = [p.detach() for p in net.parameters()]
         want_losses, want_weights = _ref_training()
 
         def same(losses: list[float], final: list[torch.Tensor]) -> bool:
-            return _c._close(
+            return V.close(
                 torch.tensor(got, dtype=torch.float64), torch.tensor(losses), rtol=1e-6
-            ) and all(_c._close(w, v, rtol=1e-6) for w, v in zip(weights, final, strict=True))
+            ) and all(V.close(w, v, rtol=1e-6) for w, v in zip(weights, final, strict=True))
 
         if same(want_losses, want_weights):
             return (
                 "training_step is correct: each photo its own content target (without "
                 "gradients), the network's weights updated, the loss of the step returned."
             )
-        if not photo_calls:
-            raise _c._Fail(*_TRAIN_MISTAKES["targets_from_output"])
+        if not extractor.photo_calls:
+            raise V.Fail(*_TRAIN_MISTAKES["targets_from_output"])
         for mistake in ("no_zero_grad", "log_after", "targets_from_output"):
             if same(*_ref_training(mistake)):
-                raise _c._Fail(*_TRAIN_MISTAKES[mistake])
-        raise _c._Fail(
+                raise V.Fail(*_TRAIN_MISTAKES[mistake])
+        raise V.Fail(
             f"training_step does not follow the expected step (losses {got}, expected "
             f"{[round(v, 6) for v in want_losses]})",
             "zero_grad; out = net(photos); feats = extractor(out); content_feats = "
@@ -277,4 +323,4 @@ def check_training_step(fn: Callable[..., float]) -> bool:
             "step; return loss.item().",
         )
 
-    return _c._run("training_step", body)
+    return V.run("training_step", body)
