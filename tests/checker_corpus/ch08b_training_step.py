@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 
 from . import Case
@@ -9,63 +11,26 @@ from . import Case
 C = "check_training_step"
 
 
-def solution(net, optimizer, extractor, loss_fn, photos):
-    optimizer.zero_grad()
-    feats = extractor(net(photos))
-    with torch.no_grad():
+def step(net, optimizer, extractor, loss_fn, photos, *, zero=True, no_grad=True, own=True,
+         after=False, tensor=False):  # fmt: skip
+    """The right step (the defaults), or one with a single slip switched on."""
+    if zero:
+        optimizer.zero_grad()
+    feats = extractor(net(photos))  # the stylised batch through the loss network
+    if not own:
+        content = {k: v.detach() for k, v in feats.items()}
+    elif no_grad:
+        with torch.no_grad():
+            content = extractor(photos)
+    else:  # pytorch/examples fast_neural_style: no no_grad, and none needed (nothing requires grad)
         content = extractor(photos)
     loss = loss_fn(feats, content)
     loss.backward()
     optimizer.step()
-    return loss.item()
-
-
-def pytorch_examples(net, optimizer, extractor, loss_fn, photos):
-    # pytorch/examples fast_neural_style/neural_style.py: the targets without no_grad (a frozen
-    # network and plain photos record no graph), zero_grad first, loss.item() logged
-    optimizer.zero_grad()
-    y = net(photos)
-    features_y, features_x = extractor(y), extractor(photos)
-    total_loss = loss_fn(features_y, features_x)
-    total_loss.backward()
-    optimizer.step()
-    return total_loss.item()
-
-
-def no_zero_grad(net, optimizer, extractor, loss_fn, photos):
-    feats = extractor(net(photos))
-    with torch.no_grad():
-        content = extractor(photos)
-    loss = loss_fn(feats, content)
-    loss.backward()
-    optimizer.step()
-    return loss.item()
-
-
-def own_output(net, optimizer, extractor, loss_fn, photos):
-    optimizer.zero_grad()
-    feats = extractor(net(photos))
-    loss = loss_fn(feats, {k: v.detach() for k, v in feats.items()})
-    loss.backward()
-    optimizer.step()
-    return loss.item()
-
-
-def after_update(net, optimizer, extractor, loss_fn, photos):
-    solution(net, optimizer, extractor, loss_fn, photos)
-    with torch.no_grad():
-        return loss_fn(extractor(net(photos)), extractor(photos)).item()
-
-
-def returns_tensor(net, optimizer, extractor, loss_fn, photos):
-    optimizer.zero_grad()
-    feats = extractor(net(photos))
-    with torch.no_grad():
-        content = extractor(photos)
-    loss = loss_fn(feats, content)
-    loss.backward()
-    optimizer.step()
-    return loss
+    if after:
+        with torch.no_grad():
+            return loss_fn(extractor(net(photos)), extractor(photos)).item()
+    return loss if tensor else loss.item()
 
 
 def no_step(net, optimizer, extractor, loss_fn, photos):
@@ -74,11 +39,11 @@ def no_step(net, optimizer, extractor, loss_fn, photos):
 
 
 CASES = [
-    Case(C, solution, True, "training_step is correct", "solution"),
-    Case(C, pytorch_examples, True, "training_step is correct", "pytorch-examples"),
-    Case(C, no_zero_grad, False, "zero_grad() is missing", "no-zero-grad"),
-    Case(C, own_output, False, "the network's own output", "targets-from-output"),
-    Case(C, after_update, False, "measured after the update", "loss-after-update"),
-    Case(C, returns_tensor, False, "returned a tensor", "tensor-returned"),
+    Case(C, step, True, "training_step is correct", "solution"),
+    Case(C, partial(step, no_grad=False), True, "training_step is correct", "pytorch-examples"),
+    Case(C, partial(step, zero=False), False, "zero_grad() is missing", "no-zero-grad"),
+    Case(C, partial(step, own=False), False, "the network's own output", "targets-from-output"),
+    Case(C, partial(step, after=True), False, "measured after the update", "loss-after-update"),
+    Case(C, partial(step, tensor=True), False, "returned a tensor", "tensor-returned"),
     Case(C, no_step, False, "did not change", "no-update"),
 ]
