@@ -56,8 +56,8 @@ def run_variant(name: str, scorer: Scorer, content, style, args) -> dict:
     finally:
         for k, v in saved.items():
             setattr(presets, k, v)
-    row["plan"] = (f"{plan.scales} px, steps {plan.steps_per_scale}, "
-                   f"lr {[round(x, 3) for x in plan.lrs]}, EMA {plan.ema_decay}")  # fmt: skip
+    row["plan"] = ", ".join(f"{st.size}: {st.steps} {st.optimizer} lr {st.lr:.3g} {st.precision}"
+                            for st in plan.stages) + f"; EMA {plan.ema_decay}"  # fmt: skip
     return row
 
 
