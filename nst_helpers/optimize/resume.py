@@ -66,7 +66,7 @@ def check_checkpoint_path(
     An existing file is kept only if ``load`` (default ``load_checkpoint``) accepts it as a
     ``kind`` of this library, or it is the file being resumed. Returns the path as a ``Path``.
     """
-    return files.check_checkpoint_path(path, resume, load or load_checkpoint, f"a {kind}")
+    return files.check_checkpoint_path(path, resume, load=load or load_checkpoint, kind=kind)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
