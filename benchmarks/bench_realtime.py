@@ -7,9 +7,8 @@ network's weights do not change its speed, so an untrained one is timed. Prints 
 
     python benchmarks/bench_realtime.py [--sizes 256,512,1024] [--opt-steps 5] [--threads 1]
 
-The loss network is the library's default (offline: ``weights="hed"``, VGG16 for ``stylize``;
-``train_transformer`` has no ``network`` option, so its loss uses HED's VGG16 in VGG19's shape,
-the same features with two identity convolutions more), see ``benchmarks/common.py``.
+The loss network is the library's default (offline: ``weights="hed"`` on VGG16, HED's own
+network) for both ``stylize`` and ``train_transformer``, see ``benchmarks/common.py``.
 """
 
 from __future__ import annotations
@@ -76,7 +75,7 @@ def main() -> None:
     t = timed(
         lambda: train_transformer(
             "brush_strokes", "samples", steps=steps, image_size=args.train_size, batch_size=4,
-            device=device, seed=0, weights=measured.weights,
+            device=device, seed=0, **measured.options,
         ),
         device,
     )  # fmt: skip

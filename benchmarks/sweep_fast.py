@@ -39,6 +39,11 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     "Adam at the finest scale too (40 steps)": ({"FINAL_OPTIMIZER": "adam", "FINAL_STEPS": 40}, {}),
     "first scale 192": ({"FIRST_SCALE": 192}, {}),
     "current, precision auto": ({}, {"precision": "auto"}),
+    # round 2: more of the budget to L-BFGS at the finest scale; and how much more time the
+    # current plan needs (steps=N splits N in the schedule's proportions, 110 by default at 384)
+    "20/10/10 Adam, 40 L-BFGS": ({"COARSE_STEPS": 20, "MIDDLE_STEPS": 10, "FINAL_STEPS": 40}, {}),
+    "current, steps x2 (220)": ({}, {"steps": 220}),
+    "current, steps x3 (330)": ({}, {"steps": 330}),
 }
 """The documented sweep. Variants without a ``precision`` run fp32, like the reference."""
 
@@ -50,7 +55,8 @@ def run_variant(name: str, scorer: Scorer, content, style, args) -> dict:
     try:
         for k, v in constants.items():
             setattr(presets, k, v)
-        plan = presets.fast_plan(args.size, None, options.get("precision", "fp32"), None)
+        plan = presets.fast_plan(args.size, options.get("steps"), options.get("precision", "fp32"),
+                                 None)  # fmt: skip
         row = run(name, scorer, content, style, 5, measured=args.measured, image_size=args.size,
                   preset="fast", **{"precision": "fp32", **options})  # fmt: skip
     finally:
