@@ -29,7 +29,7 @@
 # until the loss is small. This chapter writes that loop out, checks it against the
 # library's `stylize`, and then looks at optimisers, learning rates and long runs.
 #
-# **The report.** The loop follows the recipe of the project report this course grew out of:
+# **The report.** The loop follows the recipe of the project report this course follows:
 # a reproduction of Gatys et al. with torchvision's VGG19 (RGB pixels in [0, 1], ImageNet
 # normalisation) instead of the paper's Caffe model. It optimised with Adam, from the content
 # photo, for 4000 steps, kept a snapshot every 1000, read the paper's post-ReLU layers and
@@ -115,9 +115,9 @@ caveat = " (random VGG19 weights: NOT a real result)" if cfg.random_weights else
 #   before that step's update.
 #
 # `check_loop` replays your loop for six steps with both optimisers on a tiny network and
-# names the typical mistake it finds: targets recomputed in the loop or with gradients, the
-# network optimised instead of the image, a missing `zero_grad`, the loss logged after the
-# update, the image clamped inside the L-BFGS closure.
+# names the mistake that reproduces your run: targets recomputed in the loop, a wrong optimiser
+# setting, the network optimised instead of the image, the caller's photo overwritten, a missing
+# `zero_grad`, the loss logged after the update, the image clamped inside the L-BFGS closure.
 #
 # Stuck? The checker's hint names the mistake it found. A reference solution, checked the
 # same way, is in [the solutions notebook](solutions/solutions.ipynb) (exercise 8); the next

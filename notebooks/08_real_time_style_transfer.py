@@ -256,8 +256,8 @@ print("batch-independent, IN(x)[:1] == IN(x[:1]):", torch.allclose(norm(x[:1]), 
 # it). One step: `zero_grad`; stylise the photos; the photos' **own** features, computed
 # without gradients, are the content targets (no stylised examples exist); the loss;
 # `backward`; `step`; return the loss as a float. `check_training_step` runs two steps on a tiny
-# network and names the usual slips: the targets taken from the network's output, targets with
-# gradients, a missing `zero_grad`, the loss measured after the update.
+# network and names the usual slips: the targets taken from the network's output, a missing
+# `zero_grad`, the loss measured after the update.
 #
 # Stuck? The checker's hint names the mistake it found. A reference solution, checked the
 # same way, is in [the solutions notebook](solutions/solutions.ipynb) (exercise 11). When your

@@ -1,14 +1,15 @@
 """The two checkers of issue 20: right answers pass, each typical mistake is named.
 
 ``check_relative_loss`` (chapter 04, exercise 7) and ``check_training_step`` (chapter 08,
-exercise 11) live in ``nst_helpers/checks_new_exercises.py`` and are imported, as the
-chapters import them, from ``nst_helpers.checks``.
+exercise 11) live in ``nst_helpers/course/checks/ch04_losses.py`` and ``ch08_real_time.py`` and
+are imported, as the chapters import them, from ``nst_helpers.checks``.
 """
 
 from __future__ import annotations
 
 import pytest
 import torch
+from checker_corpus.ch08_real_time import step as _make_step  # tests/ is on sys.path
 
 from nst_helpers import checks, losses
 from nst_helpers.checks import check_relative_loss, check_training_step
@@ -73,47 +74,24 @@ def test_relative_loss_names_the_mistake(fn, named, capsys):
     assert "❌" in out and named in out and "Hint:" in out
 
 
-def _step(net, optimizer, extractor, loss_fn, photos, *, zero=True, no_grad=True,
-          own_targets=True, log_after=False, as_tensor=False):  # fmt: skip
-    if zero:
-        optimizer.zero_grad()
-    feats = extractor(net(photos))
-    if not own_targets:
-        content = {k: v.detach() for k, v in feats.items()}
-    elif no_grad:
-        with torch.no_grad():
-            content = extractor(photos)
-    else:
-        content = extractor(photos)
-    loss = loss_fn(feats, content)
-    loss.backward()
-    optimizer.step()
-    if log_after:
-        with torch.no_grad():
-            return loss_fn(extractor(net(photos)), extractor(photos)).item()
-    return loss if as_tensor else loss.item()
-
-
-def test_training_step_passes_the_right_step(capsys):
-    assert check_training_step(_step) is True
+@pytest.mark.parametrize("no_grad", [True, False])
+def test_training_step_passes_the_right_step(no_grad, capsys):
+    # Without no_grad the targets of a frozen extractor still have no graph: nothing to fault.
+    assert check_training_step(_make_step(no_grad=no_grad)) is True
     assert "✅" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
     ("options", "named"),
     [
-        ({"zero": False}, "zero_grad() is missing"),
-        ({"no_grad": False}, "computed with gradients enabled"),
-        ({"own_targets": False}, "the network's own output"),
-        ({"log_after": True}, "measured after the update"),
-        ({"as_tensor": True}, "returned a tensor"),
+        ({"zero": "never"}, "zero_grad() is missing"),
+        ({"targets": "output"}, "the network's own output"),
+        ({"log": "after"}, "measured after the update"),
+        ({"returns": "tensor"}, "returned a tensor"),
     ],
 )
 def test_training_step_names_the_mistake(options, named, capsys):
-    def step(*args):
-        return _step(*args, **options)
-
-    assert check_training_step(step) is False
+    assert check_training_step(_make_step(**options)) is False
     out = capsys.readouterr().out
     assert named in out and "Hint:" in out
 
@@ -136,9 +114,9 @@ def test_an_unwritten_exercise_asks_for_code_and_never_raises(capsys):
 
 
 def test_the_new_checkers_are_part_of_nst_helpers_checks():
-    from nst_helpers import checks_new_exercises
+    from nst_helpers.course.checks import ch04_losses, ch08_real_time
 
-    assert checks.check_relative_loss is checks_new_exercises.check_relative_loss
-    assert checks.check_training_step is checks_new_exercises.check_training_step
+    assert checks.check_relative_loss is ch04_losses.check_relative_loss
+    assert checks.check_training_step is ch08_real_time.check_training_step
     with pytest.raises(AttributeError):
         checks.check_nothing  # noqa: B018

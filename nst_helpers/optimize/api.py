@@ -119,15 +119,14 @@ def stylize(
     state = None if resume is None else resumed_state(resume, run_settings, device)
 
     # ---- guard: will it fit? ----------------------------------------------------------------
-    width, height = resize_to(content_img, plan.final.size).size
     final = plan.final
+    width, height = resize_to(content_img, final.size).size
     memory = MemoryOptions.of(
         cfg, precision=final.precision, optimizer=final.optimizer, n_styles=len(styles)
     )
     memory = guard((height, width), device, memory, cfg.checkpointing, memory_check)
 
     # ---- run -> result ----------------------------------------------------------------------
-    problem = None
     try:
         problem = Problem(cfg, plan, content_img, style_imgs, blend, device)
         return loop.run(plan, problem, hooks, run_settings, saver, state, memory.checkpointing)

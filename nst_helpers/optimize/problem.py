@@ -18,7 +18,7 @@ from ..config import StyleConfig
 from ..features import FeatureExtractor, replicate_first_conv
 from ..images import image_to_tensor, normalize, resize_to, tensor_to_image
 from .plan import Plan
-from .steps import LossFn
+from .steps import Losses, LossFn
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ class Problem:
         if checkpointing:
             from .recompute import checkpointed_objective
 
-            def loss(x: torch.Tensor) -> losses.Losses:
+            def loss(x: torch.Tensor) -> Losses:
                 with devices.autocast(self.device, dtype):
                     x_in = x.contiguous(memory_format=self.memory_format)
                     return checkpointed_objective(
@@ -134,7 +134,7 @@ class Problem:
 
             return loss
 
-        def loss(x: torch.Tensor) -> losses.Losses:
+        def loss(x: torch.Tensor) -> Losses:
             return losses.objective(
                 self.features(x, dtype),
                 targets.features,

@@ -60,13 +60,9 @@ def check_checkpoint_path(
     load: Callable[[Path], object] | None = None,
     kind: str = "checkpoint",
 ) -> Path:
-    """Refuse a checkpoint path where saving would destroy something that is not a checkpoint,
-    or where it cannot be written at all (found now, not at the first save mid-run).
-
-    An existing file is kept only if ``load`` (default ``load_checkpoint``) accepts it as a
-    ``kind`` of this library, or it is the file being resumed. Returns the path as a ``Path``.
-    """
-    return files.check_checkpoint_path(path, resume, load or load_checkpoint, f"a {kind}")
+    """``runtime.files.check_checkpoint_path`` (the one check, which training uses too) with
+    ``stylize``'s ``load_checkpoint`` as the loader that vets an existing file."""
+    return files.check_checkpoint_path(path, resume, load=load or load_checkpoint, kind=kind)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:

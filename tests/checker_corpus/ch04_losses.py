@@ -11,6 +11,7 @@ from nst_helpers import losses
 from . import Case, gram, nm
 
 CL, SL, SG = "check_content_loss", "check_style_loss", "check_style_gradient"
+RL = "check_relative_loss"
 
 
 # ---- content loss --------------------------------------------------------------------------
@@ -219,4 +220,41 @@ GRADIENT = [
     Case(SG, eq6_precedence, False, "precedence", "precedence-slip"),
 ]
 
-CASES = CONTENT + STYLE + GRADIENT
+# ---- the relative style loss ------------------------------------------------------------------
+
+
+def relative(F, A):
+    G, T = gram(F), gram(A)
+    return ((G - T) ** 2).sum() / (T**2).sum()
+
+
+def relative_mse(F_, A):
+    # F.mse_loss over F.mse_loss of the target against zero: the N^2 of both means cancels.
+    G, T = gram(F_), gram(A)
+    return F.mse_loss(G, T) / F.mse_loss(T, torch.zeros_like(T))
+
+
+RELATIVE = [
+    Case(RL, lambda f, a: losses.relative_style_layer_loss(f, losses.gram_matrix(a)), True,
+         "relative_style_loss is correct", "library"),
+    Case(RL, relative, True, "relative_style_loss is correct", "solution"),
+    Case(RL, relative_mse, True, "relative_style_loss is correct", "ratio-of-mse"),
+    Case(RL, lambda f, a: paper(f, a), False, "4 N^2 M^2", "paper-normaliser"),
+    Case(RL, lambda f, a: ((gram(f) - gram(a)) ** 2).sum() / (gram(f) ** 2).sum(), False,
+         "generated image's Gram energy", "generated-energy"),
+    Case(RL, lambda f, a: (gram(f) - gram(a)).norm() / gram(a).norm(), False,
+         "not squared norms", "norms"),
+    Case(RL, lambda f, a: ((gram(f) - gram(a)) ** 2).sum() / gram(a).norm(), False,
+         "not ||A||^2", "divides-by-norm"),
+    Case(RL, lambda f, a: ((gram(f) - gram(a)) ** 2).mean() / (gram(a) ** 2).sum(), False,
+         "averages", "mean"),
+    Case(RL, lambda f, a: ((f - a) ** 2).sum() / (a**2).sum(), False, "compares the features",
+         "features"),
+    Case(RL, lambda f, a: ((gram(f) - gram(a)) ** 2).sum() / (a**2).sum(), False,
+         "energy of the style features", "feature-energy"),
+    Case(RL, lambda f, a: relative(f.detach(), a), False, "gradient", "detached"),
+    Case(RL, lambda f, a: f, False, "returns its first input unchanged", "identity"),
+    Case(RL, lambda f, a: torch.rand(()), False, "differs from the reference", "random"),
+]  # fmt: skip
+
+CASES = CONTENT + STYLE + GRADIENT + RELATIVE

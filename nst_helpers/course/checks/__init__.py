@@ -16,20 +16,28 @@ One module per chapter, the exercises it asks for (the paper's conventions, Gaty
 * ``ch02_features``: ``extract_features(vgg, x, names)`` -> ``{name: vgg[VGG19_LAYERS[name]]}``.
 * ``ch03_gram``: ``gram_matrix(F)``, ``[B, C, H, W]`` -> unnormalised ``F F^T``, ``[B, C, C]``.
 * ``ch04_losses``: ``content_loss(F, P)`` ``1/2 sum (F - P)^2``; ``style_loss(F, A)`` one
-  layer's ``sum (G - A)^2 / (4 N^2 M^2)``; ``style_gradient(F, A)``, eq. 6 by hand.
+  layer's ``sum (G - A)^2 / (4 N^2 M^2)``; ``style_gradient(F, A)``, eq. 6 by hand;
+  ``relative_style_loss(F, A)``, ``||G - A||^2 / ||A||^2``.
 * ``ch05_loop``: ``style_transfer(extractor, loss_fn, content, style, steps, optimizer)``.
 * ``ch07_tv``: ``tv_loss(x)``, the squared differences of neighbours along H and W, summed.
-* ``ch08_instance_norm``: ``instance_norm(x)``, ``(x - mean) / sqrt(var + 1e-5)`` per channel.
+* ``ch08_real_time``: ``instance_norm(x)``, ``(x - mean) / sqrt(var + 1e-5)`` per channel;
+  ``training_step(net, optimizer, extractor, loss_fn, photos)``, one step of training the
+  feed-forward network.
 * ``self_test``: ``check_answer`` / ``quiz`` for the self-test questions of every chapter.
 """
 
 from .ch01_images import check_normalize
 from .ch02_features import check_feature_extractor
 from .ch03_gram import check_gram_matrix
-from .ch04_losses import check_content_loss, check_style_gradient, check_style_loss
+from .ch04_losses import (
+    check_content_loss,
+    check_relative_loss,
+    check_style_gradient,
+    check_style_loss,
+)
 from .ch05_loop import check_loop
 from .ch07_tv import check_tv_loss
-from .ch08_instance_norm import check_instance_norm
+from .ch08_real_time import check_instance_norm, check_training_step
 from .self_test import check_answer, quiz
 
 __all__ = [
@@ -40,8 +48,10 @@ __all__ = [
     "check_instance_norm",
     "check_loop",
     "check_normalize",
+    "check_relative_loss",
     "check_style_gradient",
     "check_style_loss",
+    "check_training_step",
     "check_tv_loss",
     "quiz",
 ]

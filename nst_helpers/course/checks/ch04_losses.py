@@ -413,3 +413,106 @@ def check_style_gradient(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor
         )
 
     return run("style_gradient", body)
+
+
+# ---- the relative style loss (this course's default normalisation) ------------------------------
+
+_RELATIVE_SHAPES = ((31, (1, 3, 4, 5)), (32, (1, 4, 6, 3)), (33, (1, 5, 3, 7)))
+
+
+def ref_relative(f: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """``||G - A_gram||^2 / ||A_gram||^2`` with unnormalised Grams."""
+    g, t = ref_gram(f), ref_gram(a)
+    return ((g - t) ** 2).sum() / (t**2).sum()
+
+
+def _relative_mistakes() -> list[Mistake]:
+    def parts(f, a):
+        g, t = ref_gram(f), ref_gram(a)
+        return ((g - t) ** 2).sum(), g, t
+
+    def paper(f, a):
+        _, n, h, w = f.shape
+        return parts(f, a)[0] / (4 * n**2 * (h * w) ** 2)
+
+    return [
+        Mistake(
+            paper,
+            "relative_style_loss divides by 4 N^2 M^2 (the paper's E_l), not by the "
+            "target's energy",
+            "divide by ||A||^2 = (A_gram ** 2).sum(), the style Gram's own energy.",
+        ),
+        Mistake(
+            lambda f, a: parts(f, a)[0] / (parts(f, a)[1] ** 2).sum(),
+            "relative_style_loss divides by the generated image's Gram energy, ||G||^2",
+            "divide by the *target's* energy, ||A||^2: it is a constant, so the loss keeps "
+            "the shape of eq. 4.",
+        ),
+        Mistake(
+            lambda f, a: parts(f, a)[0].sqrt() / (parts(f, a)[2] ** 2).sum().sqrt(),
+            "relative_style_loss uses norms, not squared norms",
+            "square both: ((G - A) ** 2).sum() / (A ** 2).sum().",
+        ),
+        Mistake(
+            lambda f, a: parts(f, a)[0] / (parts(f, a)[2] ** 2).sum().sqrt(),
+            "relative_style_loss divides by ||A||, not ||A||^2",
+            "divide by (A_gram ** 2).sum(), the squared norm.",
+        ),
+        Mistake(
+            lambda f, a: ((ref_gram(f) - ref_gram(a)) ** 2).mean() / (ref_gram(a) ** 2).sum(),
+            "relative_style_loss averages the squared differences instead of summing them",
+            "sum over every Gram entry: ((G - A) ** 2).sum().",
+        ),
+        Mistake(
+            lambda f, a: parts(f, a)[0] / (a**2).sum(),
+            "relative_style_loss divides by the energy of the style features, not of their Gram",
+            "divide by (A_gram ** 2).sum(), with A_gram = gram_matrix(A).",
+        ),
+        Mistake(
+            lambda f, a: ((f - a) ** 2).sum() / (a**2).sum(),
+            "relative_style_loss compares the features, not their Gram matrices",
+            "compute G = gram_matrix(F) and A_gram = gram_matrix(A) first: style is in the "
+            "Grams (chapter 03).",
+        ),
+    ]
+
+
+def check_relative_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+    """Check ``fn(F, A)``: one layer's relative style loss ``||G - A||^2 / ||A||^2`` (Grams).
+
+    ``F``, ``A``: the generated and the style image's features ``[1, N, H, W]``. Tested at three
+    sizes, for its gradient, and for the invariance that is the point of the relative form
+    (every activation times a constant: the same value). Names the usual slips: the paper's
+    ``4 N^2 M^2`` instead of the target's energy, the generated image's energy, a norm that is
+    not squared, a mean instead of a sum, features compared instead of Grams.
+    """
+
+    def body() -> str:
+        require_callable(fn, "relative_style_loss")
+        probes = [
+            Probe(
+                (torch.relu(inputs(seed, *shape)), torch.relu(inputs(seed + 100, *shape))),
+                f"F, A [{', '.join(map(str, shape))}] (post-ReLU)",
+            )
+            for seed, shape in _RELATIVE_SHAPES
+        ]
+        f, a = torch.relu(inputs(34, 1, 4, 5, 5)), torch.relu(inputs(35, 1, 4, 5, 5))
+        why = "that is the point of the relative form: a common scale of the activations cancels."
+        judge(
+            "relative_style_loss",
+            fn,
+            probes,
+            ref_relative,
+            mistakes=_relative_mistakes(),
+            shape_hint=_scalar_hint,
+            explain=_explain_style,
+            signature="relative_style_loss(F, A)",
+            grad=Grad(Probe((f, a), "F, A [1, 4, 5, 5]")),
+            extra=[(Probe((7.0 * f, 7.0 * a), "every activation multiplied by 7"), why)],
+        )
+        return (
+            "relative_style_loss is correct: ||G - A||^2 / ||A||^2, the same for activations "
+            "of any scale, with the right gradient."
+        )
+
+    return run("relative_style_loss", body)

@@ -39,7 +39,7 @@ _KNOWN_SETTINGS = [
 ]
 
 
-class _Probe(torch.nn.Module):
+class ProbeNetwork(torch.nn.Module):
     """A tiny frozen float32 'VGG' (two conv+ReLU blocks) that remembers its target passes."""
 
     def __init__(self, content: torch.Tensor, style: torch.Tensor) -> None:
@@ -140,7 +140,7 @@ def ref_loop(
     mistakes: tuple[str, ...] = (),
 ) -> tuple[torch.Tensor, list[float]]:
     """The loop done right, or with ``settings`` for the optimiser and the given ``mistakes``."""
-    net = _Probe(content, style)
+    net = ProbeNetwork(content, style)
     with torch.no_grad():
         pc, ps = net(content), net(style)
     x = (style if "from_style" in mistakes else content).clone().requires_grad_(True)
@@ -220,7 +220,7 @@ def _explain(raised: Raised, probe: Probe) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _call(fn: Callable, opt: str, net: _Probe, content, style, seen: _Seen) -> Any:
+def _call(fn: Callable, opt: str, net: ProbeNetwork, content, style, seen: _Seen) -> Any:
     name = f"style_transfer(..., optimizer={opt!r})"
     handle = register_optimizer_step_pre_hook(seen.hook)
     try:
@@ -233,7 +233,7 @@ def _call(fn: Callable, opt: str, net: _Probe, content, style, seen: _Seen) -> A
         handle.remove()
 
 
-def _check_side_effects(net: _Probe, weights: list, content, style, seen: _Seen, out) -> None:
+def _check_side_effects(net: ProbeNetwork, weights: list, content, style, seen: _Seen, out) -> None:
     for label, image in (("content", content), ("style", style)):
         if image.requires_grad:
             raise Fail(
@@ -413,7 +413,7 @@ _HINT = {
 def _check_one_loop(fn: Callable, opt: str) -> None:
     content = inputs(18, 1, 3, 8, 8, low=0.0)
     style = inputs(19, 1, 3, 8, 8, low=0.0)
-    net = _Probe(content, style)
+    net = ProbeNetwork(content, style)
     weights = [p.detach().clone() for p in net.parameters()]
     seen = _Seen()
     name = f"style_transfer(..., optimizer={opt!r})"
