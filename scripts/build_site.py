@@ -4,8 +4,9 @@
     python scripts/build_site.py slides    # slides/index.html + NN_name.slides.html per chapter
     python scripts/build_site.py vendor    # once, online: local reveal.js so slides work offline
 
-Notebooks are executed with nbclient (default: quick mode, ``NST_WEIGHTS=random``; set
-``NST_WEIGHTS=imagenet NST_QUICK=0`` for real pictures on a GPU) into a cache,
+Notebooks are executed with nbclient (default: quick mode and the library's default weights:
+ImageNet where its file is on this machine, else HED's trained VGG16 features offline; set
+``NST_WEIGHTS=imagenet NST_QUICK=0`` for the paper's pictures on a GPU) into a cache,
 ``_build/executed/``, and an executed copy is reused while its source, weights and mode are
 unchanged. ``--execute 01,solutions`` runs only those and converts the others without outputs;
 ``--execute none`` runs nothing. Pages of notebooks that ran with random weights keep the red
@@ -395,7 +396,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--execute", default="all", help='"all", "none" or e.g. "01,solutions" (default: all)'
     )
-    parser.add_argument("--weights", default=os.environ.get("NST_WEIGHTS") or "random")
+    parser.add_argument(
+        "--weights",
+        default=None,
+        help="imagenet, hed, random or a file (default: the library's, i.e. NST_WEIGHTS, else "
+        "ImageNet where its file is here, else HED's trained VGG16 features offline)",
+    )
     parser.add_argument(
         "--quick",
         action=argparse.BooleanOptionalAction,
@@ -404,6 +410,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     args = parser.parse_args(argv)
+    if args.weights is None:
+        from nst_helpers.features import default_weights
+
+        args.weights = default_weights()
     if args.out is None:
         args.out = REPO / ("slides" if args.what == "slides" else "_site")
     args.notebooks, args.out = args.notebooks.resolve(), args.out.resolve()

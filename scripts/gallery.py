@@ -1,9 +1,11 @@
 """``make gallery``: photos x styles, rendered offline on trained features, into docs/images/.
 
-Two compact pictures and one record of how they were made:
+Three compact pictures and one record of how they were made:
 
-* ``docs/images/gallery_fast.jpg``: every photo x every style with ``preset="fast"``
-  (rows: photos, columns: styles; the first row and column show the inputs);
+* ``docs/images/gallery_default.jpg``: every photo x every style with the default settings
+  (the CLI's 500 Adam steps; rows: photos, columns: styles; the first row and column show the
+  inputs);
+* ``docs/images/gallery_fast.jpg``: the same grid with ``preset="fast"``;
 * ``docs/images/gallery_fast_vs_default.jpg``: for a few photo/painting pairs, the default
   method (the CLI's 500 Adam steps) beside ``preset="fast"``, same size, seed and weights;
 * ``docs/images/gallery.json``: network, weights, size, steps, precision and the wall and CPU
@@ -12,7 +14,7 @@ Two compact pictures and one record of how they were made:
 Each picture is kept in ``outputs/gallery/`` (with its numbers), so an interrupted run picks up
 where it stopped and ``--only-sheets`` redraws the sheets without stylising anything.
 
-    python scripts/gallery.py [--size 256] [--threads 1] [--force]
+    python scripts/gallery.py [--size 256] [--threads 1] [--force] [--methods default fast]
 """
 
 from __future__ import annotations
@@ -38,7 +40,11 @@ PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 STYLES = ("starry_night", "the_scream", "shipwreck", "brush_strokes", "mosaic")
 PAIRS = (("chelsea", "starry_night"), ("astronaut", "the_scream"), ("rocket", "shipwreck"))
 """Photo/painting pairs shown with the default method beside ``fast``."""
-METHODS = {"fast": {"preset": "fast"}, "default": {"steps": CLI_DEFAULTS["steps"]}}
+METHODS = {"default": {"steps": CLI_DEFAULTS["steps"]}, "fast": {"preset": "fast"}}
+METHOD_WORDS = {
+    "default": "default settings (the CLI's: {steps} Adam steps, {precision})",
+    "fast": "preset='fast' ({steps} steps, {precision})",
+}
 LABEL_H = 16
 
 
@@ -99,6 +105,8 @@ def main() -> None:
     parser.add_argument("--only-sheets", action="store_true", help="only redraw from the cache")
     parser.add_argument("--photos", nargs="*", default=PHOTOS)
     parser.add_argument("--styles", nargs="*", default=STYLES)
+    parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS),
+                        help="which grids to render (the side-by-side sheet needs both)")  # fmt: skip
     parser.add_argument("--pairs", nargs="*", default=[f"{p}:{s}" for p, s in PAIRS],
                         help="photo:style pairs for the side-by-side sheet")  # fmt: skip
     add_arguments(parser)
@@ -121,23 +129,25 @@ def main() -> None:
     pairs_wanted = [tuple(p.split(":", 1)) for p in args.pairs]
     names = {*args.photos, *args.styles, *(n for pair in pairs_wanted for n in pair)}
     inputs = {name: load_image(name, max_size=side) for name in names}
-    grid = [[cell(Image.new("RGB", (1, 1), "white"), side)]
-            + [cell(inputs[s], side, s) for s in args.styles]]  # fmt: skip
-    for photo in args.photos:
-        row = [cell(inputs[photo], side, photo)]
-        for style in args.styles:
-            img = picture(photo, style, "fast")
-            r = records[-1]
-            row.append(cell(img, side, f"{r['wall_s']:.0f} s wall, {r['cpu_s']:.0f} s CPU"))
-        grid.append(row)
-    fast = [r for r in records if r["method"] == "fast"]
-    first = fast[0]
     words = f"{args.measured.words}; {side} px, seed 0"
     out.mkdir(parents=True, exist_ok=True)
-    sheet(grid, f"preset='fast' ({first['steps']} steps, {first['precision']}); {words}; "
-                "labels: seconds on a shared 2-core CPU, one thread").save(
-        out / "gallery_fast.jpg", quality=82, optimize=True
-    )  # fmt: skip
+    for method in args.methods:
+        grid = [[cell(Image.new("RGB", (1, 1), "white"), side)]
+                + [cell(inputs[s], side, s) for s in args.styles]]  # fmt: skip
+        for photo in args.photos:
+            row = [cell(inputs[photo], side, photo)]
+            for style in args.styles:
+                img = picture(photo, style, method)
+                r = records[-1]
+                row.append(cell(img, side, f"{r['wall_s']:.0f} s wall, {r['cpu_s']:.0f} s CPU"))
+            grid.append(row)
+        first = next(r for r in records if r["method"] == method)
+        what = METHOD_WORDS[method].format(steps=first["steps"], precision=first["precision"])
+        sheet(grid, f"{what}; {words}; labels: seconds on a shared 2-core CPU, one thread").save(
+            out / f"gallery_{method}.jpg", quality=82, optimize=True
+        )  # fmt: skip
+    if set(args.methods) != set(METHODS):
+        return
     pairs = []
     for photo, style in pairs_wanted:
         default = picture(photo, style, "default")

@@ -20,7 +20,7 @@ What each step does:
    nbstripout, except in ``# NBVAL_CHECK_OUTPUT`` cells, which keep their outputs and get an
    execution count (nbval compares those outputs), and drops what an executing kernel leaves
    in the notebook metadata (widget state, the Python version).
-3. **record** executes the notebook offline (``NST_WEIGHTS=random NST_QUICK=1``, as CI runs it)
+3. **record** executes the notebook offline (``NST_WEIGHTS=hed NST_QUICK=1``, as CI runs it)
    and stores the fresh outputs of the check cells.
 4. **sync** again, so the text files carry the slide metadata step 2 added.
 
@@ -51,7 +51,7 @@ CHAPTER_GLOB = "[0-9][0-9]_*"
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
 TEXT_FORMAT = "py:percent"
 OFFLINE_ENV = {
-    "NST_WEIGHTS": "random",
+    "NST_WEIGHTS": "hed",  # trained features offline, as `make test` runs the chapters
     "NST_QUICK": "1",
     "MPLBACKEND": "Agg",
     "PYTHONHASHSEED": "0",

@@ -101,6 +101,20 @@ def test_hed_weights_are_said_in_words_without_a_banner(monkeypatch, capsys):
     assert course.setup().weights == "hed"
 
 
+@pytest.mark.parametrize(
+    "weights, caveat",
+    [
+        ("random", " (random VGG19 weights: NOT a real result)"),
+        ("imagenet", ""),  # the paper's network needs no note
+        ("hed", " (HED's trained VGG16 features, not ImageNet VGG19)"),
+        ("/data/vgg19.pth", " (VGG19 weights from /data/vgg19.pth)"),
+    ],
+)
+def test_caveat_says_which_weights_made_a_figure(monkeypatch, weights, caveat):
+    monkeypatch.setenv("NST_WEIGHTS", weights)
+    assert course.setup(banner=False).caveat == caveat
+
+
 def test_banner_without_setup_and_as_html_in_notebook(monkeypatch, capsys):
     assert course.random_weights_banner("random") is True
     assert "RANDOM WEIGHTS" in capsys.readouterr().out

@@ -46,7 +46,9 @@ def test_a_network_saved_by_v0_1_loads_and_gives_its_outputs(reference):
     net = TransformerNet.load(FIXTURES / "transformer_tiny.pt")
     assert (net.channels, net.residual_blocks) == (1, 1) and not net.training
     with torch.no_grad():
-        torch.testing.assert_close(net(reference["input"]), reference["output"], rtol=0, atol=0)
+        # float rounding only: the kernels differ between CPUs (AVX2 vs AVX-512) by ~1e-7; a
+        # wrongly loaded weight or layer moves the outputs by orders of magnitude more
+        torch.testing.assert_close(net(reference["input"]), reference["output"], rtol=0, atol=1e-6)
     assert [r["step"] for r in net.history] == [1, 2, 3, 4]
     assert net.settings["channels"] == 1 and net.settings["style_layers"] == ["relu1_1", "relu2_1"]
     assert net.random_weights

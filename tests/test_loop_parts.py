@@ -40,6 +40,14 @@ def test_loss_scaler_halves_on_overflow_and_leaves_the_gradients():
     assert scaler.scale == 2.0**15 and scaler.good_steps == 0
 
 
+def test_loss_scaler_skips_parameters_without_gradients():
+    # a training network's unused or frozen layer has no .grad after backward
+    used, unused = torch.zeros(3, requires_grad=True), torch.zeros(2, requires_grad=True)
+    scaler = LossScaler(scale=1024.0)
+    assert scaler.backward((used.half() * 3).float().sum(), [used, unused])
+    assert torch.equal(used.grad, torch.full((3,), 3.0)) and unused.grad is None
+
+
 def test_loss_scaler_state_round_trips_and_reads_a_grad_scaler():
     scaler = LossScaler(scale=512.0)
     scaler.good_steps = 17

@@ -97,6 +97,23 @@ class CourseConfig:
         """``"fast"`` in ``cpu-fast`` mode (pass it to ``stylize(preset=...)``), else None."""
         return "fast" if self.mode == "cpu-fast" else None
 
+    @property
+    def caveat(self) -> str:
+        """What to add to a figure's title so it says which weights made it: ``""`` for the
+        paper's ImageNet VGG19, else a short note in parentheses (random: not a result).
+
+        >>> replace(cfg, weights="hed", random_weights=False).caveat  # doctest: +SKIP
+        " (HED's trained VGG16 features, not ImageNet VGG19)"
+        """
+        key = self.weights.lower()
+        if self.random_weights:
+            return " (random VGG19 weights: NOT a real result)"
+        if key == "imagenet":
+            return ""
+        if key == "hed":
+            return " (HED's trained VGG16 features, not ImageNet VGG19)"
+        return f" (VGG19 weights from {self.weights})"
+
     def pick(self, quick_value: T, full_value: T, cpu: T = _UNSET) -> T:
         """The value for this mode: ``quick_value`` in quick mode, ``cpu`` (when given) in
         ``cpu-fast`` mode, else ``full_value``.

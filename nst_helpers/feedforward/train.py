@@ -26,6 +26,7 @@ from ..features import FeatureExtractor, min_input_size, weights_key
 from ..images import ImageSource, image_digest, image_to_tensor, load_image, normalize
 from ..losses import objective, target_gram
 from ..optimize.resume import check_compatible, save_checkpoint
+from ..optimize.scaler import LossScaler
 from ..runtime.files import check_checkpoint_path, read_checkpoint
 from ..runtime.interrupts import StepBoundary
 from .config import DEFAULTS, FIELD_NAMES, TrainConfig, check_names, fields
@@ -177,7 +178,9 @@ def train_transformer(
         history = list(state["history"])
         step = int(state["step"])
     # fp16 only: scale the loss so small gradients survive half precision (bf16 needs none).
-    scaler = torch.amp.GradScaler(dev.type) if dtype is torch.float16 else None
+    # torch's GradScaler's schedule (x2 after 2000 good steps), written once in optimize.scaler;
+    # an overflowing batch is skipped, as GradScaler skips it.
+    scaler = LossScaler(growth_interval=2000) if dtype is torch.float16 else None
     if scaler is not None and state is not None and state.get("scaler"):
         scaler.load_state_dict(state["scaler"])
     net.history, net.settings = history, settings
@@ -239,10 +242,8 @@ def train_transformer(
         if scaler is None:
             loss.backward()
             opt.step()
-        else:
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
+        elif scaler.backward(loss, net.parameters()):
+            opt.step()
         record: Record = {"step": step}
         record.update({k: float(v.detach()) / cfg.batch_size for k, v in parts.items()})
         record.update(seconds=time.perf_counter() - t0, lr=opt.param_groups[0]["lr"])

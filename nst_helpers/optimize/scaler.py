@@ -39,7 +39,7 @@ class LossScaler:
         are left as they are, and the scale is halved; do not step on them.
         """
         (loss * self.scale).backward()
-        grads = [p.grad for p in params]
+        grads = [p.grad for p in params if p.grad is not None]  # a frozen or unused layer has none
         if not all(torch.isfinite(g).all() for g in grads):
             self.scale /= 2.0
             self.good_steps = 0
