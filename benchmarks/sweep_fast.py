@@ -75,6 +75,11 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     ),
     "residual carry, first scale 192": ({"CARRY": "residual", "FIRST_SCALE": 192}, {}),
     "residual carry, EMA 0.8": ({"CARRY": "residual", "EMA_DECAY": 0.8}, {}),
+    "residual carry, Adam lr 0.08, x0.7 per scale": (
+        {"CARRY": "residual", "ADAM_LR": 0.08, "ADAM_LR_DECAY": 0.7},
+        {},
+    ),
+    "residual carry, 100/30/30 Adam, 20 L-BFGS": ({"CARRY": "residual", "COARSE_STEPS": 100}, {}),
     "residual carry, precision auto, 40/20/20 Adam, 30 L-BFGS": (
         {"CARRY": "residual", "COARSE_STEPS": 40, "MIDDLE_STEPS": 20, "FINAL_STEPS": 30},
         {"precision": "auto"},
