@@ -26,24 +26,64 @@ from common import add_arguments, machine, resolve
 from nst_helpers import load_image
 from nst_helpers.optimize import presets
 
+IMAGE = {"CARRY": "image"}
+"""The upsampled image carried between scales, as every variant before round 3 ran."""
+
 VARIANTS: dict[str, tuple[dict, dict]] = {
     # name: (presets.py constants to change, stylize options)
-    "current (60/30/30 Adam lr 0.05, EMA 0.9, 20 L-BFGS)": ({}, {}),
-    "EMA 0.95": ({"EMA_DECAY": 0.95}, {}),
-    "EMA 0.8": ({"EMA_DECAY": 0.8}, {}),
-    "Adam lr 0.03": ({"ADAM_LR": 0.03}, {}),
-    "Adam lr 0.08": ({"ADAM_LR": 0.08}, {}),
-    "Adam lr 0.08, x0.7 per scale": ({"ADAM_LR": 0.08, "ADAM_LR_DECAY": 0.7}, {}),
-    "40/20/20 Adam, 30 L-BFGS": ({"COARSE_STEPS": 40, "MIDDLE_STEPS": 20, "FINAL_STEPS": 30}, {}),
-    "80/40/40 Adam, 10 L-BFGS": ({"COARSE_STEPS": 80, "MIDDLE_STEPS": 40, "FINAL_STEPS": 10}, {}),
-    "Adam at the finest scale too (40 steps)": ({"FINAL_OPTIMIZER": "adam", "FINAL_STEPS": 40}, {}),
-    "first scale 192": ({"FIRST_SCALE": 192}, {}),
-    "current, precision auto": ({}, {"precision": "auto"}),
+    # rounds 1 and 2 ran before the residual carry existed: they pin CARRY = "image"
+    "current (60/30/30 Adam lr 0.05, EMA 0.9, 20 L-BFGS)": ({**IMAGE}, {}),
+    "EMA 0.95": ({**IMAGE, "EMA_DECAY": 0.95}, {}),
+    "EMA 0.8": ({**IMAGE, "EMA_DECAY": 0.8}, {}),
+    "Adam lr 0.03": ({**IMAGE, "ADAM_LR": 0.03}, {}),
+    "Adam lr 0.08": ({**IMAGE, "ADAM_LR": 0.08}, {}),
+    "Adam lr 0.08, x0.7 per scale": ({**IMAGE, "ADAM_LR": 0.08, "ADAM_LR_DECAY": 0.7}, {}),
+    "40/20/20 Adam, 30 L-BFGS": (
+        {**IMAGE, "COARSE_STEPS": 40, "MIDDLE_STEPS": 20, "FINAL_STEPS": 30},
+        {},
+    ),
+    "80/40/40 Adam, 10 L-BFGS": (
+        {**IMAGE, "COARSE_STEPS": 80, "MIDDLE_STEPS": 40, "FINAL_STEPS": 10},
+        {},
+    ),
+    "Adam at the finest scale too (40 steps)": (
+        {**IMAGE, "FINAL_OPTIMIZER": "adam", "FINAL_STEPS": 40},
+        {},
+    ),
+    "first scale 192": ({**IMAGE, "FIRST_SCALE": 192}, {}),
+    "current, precision auto": ({**IMAGE}, {"precision": "auto"}),
     # round 2: more of the budget to L-BFGS at the finest scale; and how much more time the
     # current plan needs (steps=N splits N in the schedule's proportions, 110 by default at 384)
-    "20/10/10 Adam, 40 L-BFGS": ({"COARSE_STEPS": 20, "MIDDLE_STEPS": 10, "FINAL_STEPS": 40}, {}),
-    "current, steps x2 (220)": ({}, {"steps": 220}),
-    "current, steps x3 (330)": ({}, {"steps": 330}),
+    "20/10/10 Adam, 40 L-BFGS": (
+        {**IMAGE, "COARSE_STEPS": 20, "MIDDLE_STEPS": 10, "FINAL_STEPS": 40},
+        {},
+    ),
+    "current, steps x2 (220)": ({**IMAGE}, {"steps": 220}),
+    "current, steps x3 (330)": ({**IMAGE}, {"steps": 330}),
+    # round 3: carry the stylisation, not the image (presets.CARRY = "residual"): each finer
+    # scale starts from the photo at its size plus the upsampled difference of the last scale's
+    # image from the photo at that size, so the photo's fine detail is in every start
+    "residual carry": ({"CARRY": "residual"}, {}),  # the preset's defaults since round 3
+    "residual carry, precision auto": ({"CARRY": "residual"}, {"precision": "auto"}),
+    "residual carry, 40/20/20 Adam, 30 L-BFGS": (
+        {"CARRY": "residual", "COARSE_STEPS": 40, "MIDDLE_STEPS": 20, "FINAL_STEPS": 30},
+        {},
+    ),
+    "residual carry, 20/10/10 Adam, 40 L-BFGS": (
+        {"CARRY": "residual", "COARSE_STEPS": 20, "MIDDLE_STEPS": 10, "FINAL_STEPS": 40},
+        {},
+    ),
+    "residual carry, first scale 192": ({"CARRY": "residual", "FIRST_SCALE": 192}, {}),
+    "residual carry, EMA 0.8": ({"CARRY": "residual", "EMA_DECAY": 0.8}, {}),
+    "residual carry, Adam lr 0.08, x0.7 per scale": (
+        {"CARRY": "residual", "ADAM_LR": 0.08, "ADAM_LR_DECAY": 0.7},
+        {},
+    ),
+    "residual carry, 100/30/30 Adam, 20 L-BFGS": ({"CARRY": "residual", "COARSE_STEPS": 100}, {}),
+    "residual carry, precision auto, 40/20/20 Adam, 30 L-BFGS": (
+        {"CARRY": "residual", "COARSE_STEPS": 40, "MIDDLE_STEPS": 20, "FINAL_STEPS": 30},
+        {"precision": "auto"},
+    ),
 }
 """The documented sweep. Variants without a ``precision`` run fp32, like the reference."""
 
@@ -114,6 +154,9 @@ def main() -> None:
     parser.add_argument("--reference", default=None,
                         help="a JSON file: reuse the reference kept there by an earlier sweep of "
                              "the same size, images and network (else run it and keep it there)")  # fmt: skip
+    parser.add_argument("--save-images", default=None,
+                        help="folder for each variant's final picture (and the reference's, "
+                             "when it is run here)")  # fmt: skip
     add_arguments(parser)
     args = parser.parse_args()
     args.measured = resolve(args)
@@ -125,10 +168,18 @@ def main() -> None:
     ref = reference(args, scorer, content, style)
     print(f"# reference: {ref['wall']:.1f} s wall, {ref['cpu']:.1f} s CPU, content "
           f"{ref['content']:.4g}, style {ref['style']:.4g}\n{HEAD}", flush=True)  # fmt: skip
+    folder = Path(args.save_images) if args.save_images else None
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        if "image" in ref:
+            ref["image"].save(folder / f"{args.size}-reference.png")
     rows = []
     for name in args.variants or VARIANTS:
         rows.append(run_variant(name, scorer, content, style, args))
         print(line(rows[-1], ref), flush=True)
+        if folder is not None:
+            slug = "".join(c if c.isalnum() else "-" for c in name).strip("-")
+            rows[-1]["image"].save(folder / f"{args.size}-{slug[:60]}.png")
     print(f"\n{HEAD}\n" + "\n".join(line(r, ref) for r in rows))
     if args.json:
         keep = ("name", "plan", "precision", "wall", "cpu", "content", "style", "steps")

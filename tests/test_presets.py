@@ -5,14 +5,23 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from nst_helpers import StyleConfig, StylizeResult, stylize
+from nst_helpers import (
+    StyleConfig,
+    StylizeResult,
+    image_to_tensor,
+    load_checkpoint,
+    load_image,
+    stylize,
+)
 from nst_helpers.apps.cli import main
 from nst_helpers.features import FeatureExtractor, load_vgg19
+from nst_helpers.images import pixel_bounds
 from nst_helpers.optimize import Plan, Stage
 from nst_helpers.optimize import presets as P
 from nst_helpers.optimize.averaging import EMA
@@ -20,6 +29,7 @@ from nst_helpers.optimize.plan import make_plan
 from nst_helpers.optimize.steps import carry_adam_moments
 
 FAST = dict(device="cpu", weights="random", seed=0)
+SMALL = dict(FAST, content_layers=["conv2_2"], style_layers=["conv1_1", "conv2_1", "conv3_1"])
 
 
 def test_sqrt2_scales():
@@ -41,6 +51,7 @@ def test_fast_plan_schedule_and_choices():
     assert plan.lrs == [P.ADAM_LR] * 4 + [1.0]
     assert plan.precisions == ["auto"] * 4 + ["fp32"]  # L-BFGS's line search: exact gradients
     assert plan.ema_decay == P.EMA_DECAY and plan.preset == "fast"
+    assert plan.carry == P.CARRY == "residual"  # finer scales start from photo + stylisation
     assert P.fast_plan(512, None, "bf16", 0.1).precisions == ["bf16"] * 4 + ["fp32"]
     assert P.fast_plan(512, None, "fp32", 0.1).lrs[:4] == [0.1] * 4
     single = P.fast_plan(96, None, None, None)
@@ -97,6 +108,15 @@ def test_fast_preset_across_scales(checkpointing):
     assert [r["scale"] for r in result.history] == [128] * coarse + [200] * fine
     assert result.checkpointing is checkpointing
     assert result.settings["precisions"][-1] == "fp32"  # L-BFGS's line search: exact gradients
+
+
+def test_fast_preset_with_a_stage_given_no_steps(monkeypatch):
+    # steps=1 split 60 : 30 : 20 is [1, 0, 0]: the empty middle stage hands on its start
+    monkeypatch.setattr(P, "FIRST_SCALE", 48)
+    content, style = load_image("chelsea", max_size=96), load_image("brush_strokes", max_size=96)
+    assert P.fast_plan(96, 1, None, None).steps_per_scale == [1, 0, 0]
+    result = stylize(content, style, image_size=96, steps=1, preset="fast", **SMALL)
+    assert max(result.image.size) == 96 and len(result.history) == 1
 
 
 def test_preset_refuses_conflicts_and_unknown_names(tiny_images):
@@ -157,3 +177,78 @@ def test_cli_preset_fast(tmp_path, capsys):
     assert main(argv) == 0
     assert max(Image.open(out).size) == 48
     assert "saved" in capsys.readouterr().out
+
+
+# ---- Plan.carry: what a finer scale starts from ---------------------------------------------
+
+
+def test_carry_defaults_to_the_upsampled_image_and_is_checked():
+    assert Plan((Stage(32, 1, "adam", 0.1, "fp32"),)).carry == "image"
+    assert make_plan(StyleConfig(scales=(32, 48), steps=4)).carry == "image"
+    with pytest.raises(ValueError, match="carry"):
+        Plan((Stage(32, 1, "adam", 0.1, "fp32"),), carry="photo")
+
+
+def _spy_starts(monkeypatch) -> list:
+    """Every stage's start image and its (live) parameterisation, in order."""
+    import nst_helpers.optimize.loop as loop
+
+    made, real = [], loop.make_parameterization
+
+    def spy(kind, init, **options):
+        param = real(kind, init, **options)
+        made.append((init.detach().clone(), param))
+        return param
+
+    monkeypatch.setattr(loop, "make_parameterization", spy)
+    return made
+
+
+@pytest.mark.parametrize("carry", ["image", "residual"])
+def test_a_finer_scale_starts_from_what_carry_says(monkeypatch, carry):
+    # No moving average: what a stage hands on is its last image, the parameter itself.
+    monkeypatch.setattr(P, "CARRY", carry)
+    monkeypatch.setattr(P, "EMA_DECAY", None)
+    monkeypatch.setattr(P, "FIRST_SCALE", 48)
+    made = _spy_starts(monkeypatch)
+    content = Image.effect_mandelbrot((96, 72), (-2.0, -1.2, 1.0, 1.2), 40).convert("RGB")
+    style = Image.effect_noise((64, 64), 60).convert("RGB")
+    result = stylize(content, style, image_size=96, steps=12, preset="fast", **SMALL)
+    assert result.settings["scales"] == [48, 68, 96]
+    assert result.settings.get("carry") == (None if carry == "image" else carry)
+    assert len(made) == 3
+    low, high = pixel_bounds()
+    for (_, before), (start, _) in itertools.pairwise(made):
+        old = before.image().detach()
+        size = start.shape[-2:]
+        photo_old = image_to_tensor(content, tuple(old.shape[-2:]))
+        photo_new = image_to_tensor(content, tuple(size))
+
+        def up(x, size=size):
+            return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+        if carry == "image":
+            want = up(old)
+        else:
+            want = (photo_new + up(old - photo_old)).clamp(min=low, max=high)
+            # the photo's detail at the new size is in the start; the upsampled image lacks it
+            assert (start - photo_new).abs().mean() < (up(old) - photo_new).abs().mean()
+        torch.testing.assert_close(start, want)
+
+
+def test_a_residual_carry_run_resumes_exactly(monkeypatch, tmp_path):
+    monkeypatch.setattr(P, "CARRY", "residual")
+    monkeypatch.setattr(P, "FIRST_SCALE", 32)
+    content, style = load_image("chelsea", max_size=48), load_image("brush_strokes", max_size=48)
+    options = dict(image_size=48, steps=8, preset="fast", precision="fp32", **SMALL)
+    reference = stylize(content, style, **options)
+    assert [r["scale"] for r in reference.history] == [32] * 6 + [48] * 2
+    ck = tmp_path / "run.ckpt"
+    stylize(content, style, checkpoint=ck, callback=lambda r: r["step"] < 4, **options)
+    assert load_checkpoint(ck)["settings"]["carry"] == "residual"
+    resumed = stylize(content, style, resume=ck, **options)
+    assert np.array_equal(np.asarray(resumed.image), np.asarray(reference.image))
+    assert [r["total"] for r in resumed.history] == [r["total"] for r in reference.history]
+    monkeypatch.setattr(P, "CARRY", "image")  # another start for the finer scales: refused
+    with pytest.raises(ValueError, match="carry"):
+        stylize(content, style, resume=ck, **options)

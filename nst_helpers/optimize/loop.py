@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import devices
+from ..images import pixel_bounds
 from ..parameterization import make_parameterization
 from ..runtime.interrupts import StepBoundary
 from .averaging import EMA
@@ -43,9 +44,11 @@ from .steps import LossFn, NonFiniteStep, carry_adam_moments, make_optimizer, ma
 
 @dataclass(frozen=True)
 class StageRun:
-    """One stage at work: its image parameters, optimiser, moving average, loss and step."""
+    """One stage at work: its image parameters, optimiser, moving average, loss and step;
+    ``content`` is the photo at this stage's size (what a residual carry subtracts)."""
 
     stage: Stage
+    content: torch.Tensor
     dtype: torch.dtype | None
     param: Any
     opt: torch.optim.Optimizer
@@ -73,8 +76,9 @@ class StageRun:
         return self.param.image().detach()
 
     def handed_on(self) -> torch.Tensor:
-        """What the next stage starts from: the moving average of the iterates, if kept."""
-        return self.ema.value() if self.ema is not None else self.image()
+        """What the next stage starts from: the moving average of the iterates, if kept (a
+        stage given no steps, as a small ``steps`` split by a preset may be, has none yet)."""
+        return self.ema.value() if self.ema is not None and self.ema.weight else self.image()
 
 
 def run(
@@ -150,8 +154,7 @@ def _start(
     if previous is None:
         init = problem.initial_image(targets)
     else:
-        size = targets.content.shape[-2:]
-        init = F.interpolate(previous.handed_on(), size=size, mode="bilinear", align_corners=False)
+        init = carried_image(plan.carry, previous, targets.content)
         state.best.reset()  # losses differ between scales
     param = make_parameterization(problem.config.parameterization, init.to(problem.device))
     opt = make_optimizer(stage.optimizer, stage.lr, param)
@@ -167,7 +170,27 @@ def _start(
     loss_fn = problem.loss_fn(targets, dtype, checkpointing)
     scaler = state.scaler if dtype is torch.float16 else None  # bf16 has fp32's range
     step_fn = make_step(stage.optimizer, param, opt, loss_fn, scaler, state.best)
-    return StageRun(stage, dtype, param, opt, ema, loss_fn, step_fn)
+    return StageRun(stage, targets.content, dtype, param, opt, ema, loss_fn, step_fn)
+
+
+def carried_image(carry: str, previous: StageRun, content: torch.Tensor) -> torch.Tensor:
+    """Where a finer stage starts (``Plan.carry``), ``content`` being the photo at its size.
+
+    ``"image"``: the last stage's handed-on image, upsampled (bilinear). ``"residual"``:
+    ``content + upsample(handed_on - previous.content)``, clamped to valid pixels: only the
+    stylisation is upsampled, and the photo's detail at the new size is there from the start
+    (an upsampled image has lost it, and the content loss pays for that). Both need only the
+    last ``StageRun``, which a resumed run rebuilds, so resuming changes nothing.
+    """
+
+    def up(x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, size=content.shape[-2:], mode="bilinear", align_corners=False)
+
+    if carry == "image":
+        return up(previous.handed_on())
+    low, high = pixel_bounds(content.device)
+    start = content + up(previous.handed_on() - previous.content)
+    return torch.maximum(torch.minimum(start, high), low)
 
 
 def _score_last(current: StageRun, state: RunState) -> None:

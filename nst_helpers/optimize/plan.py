@@ -27,6 +27,8 @@ from ..config import StyleConfig
 from ..features import weights_key
 from ..images import image_digest
 
+CARRIES = ("image", "residual")
+"""What a finer stage starts from (``Plan.carry``)."""
 DEFAULT_STEPS = 4000
 """``steps`` when neither the caller nor a preset chose them: the original report's recipe."""
 
@@ -57,7 +59,11 @@ class Plan:
     ``ema_decay``: the iterates' moving average a stage hands on (Adam stages only; ``None``:
     off). ``carry_moments``: start each Adam stage with the last one's moments, resized.
     ``first_conv_padding``: ``"replicate"`` swaps the first convolution's zero padding.
-    ``preset``: the name of the preset that made the plan, if any.
+    ``preset``: the name of the preset that made the plan, if any. ``carry``: what a stage
+    after the first starts from: ``"image"`` (the default), the last stage's image upsampled;
+    ``"residual"``, the photo at the new size plus the upsampled *difference* between the last
+    stage's image and the photo at its size, so the photo's fine detail, which no coarse scale
+    had, is in the start and only the stylisation is carried (see ``loop.carried_image``).
     """
 
     stages: tuple[Stage, ...]
@@ -65,6 +71,11 @@ class Plan:
     carry_moments: bool = False
     first_conv_padding: str = "zeros"
     preset: str | None = None
+    carry: str = "image"
+
+    def __post_init__(self) -> None:
+        if self.carry not in CARRIES:
+            raise ValueError(f"carry={self.carry!r} must be one of {', '.join(CARRIES)}")
 
     @property
     def final(self) -> Stage:
@@ -161,4 +172,6 @@ def settings(
             carry_moments=plan.carry_moments,
             first_conv_padding=plan.first_conv_padding,
         )
+        if plan.carry != "image":  # absent when "image": checkpoints made before it resume
+            out["carry"] = plan.carry
     return out

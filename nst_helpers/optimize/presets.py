@@ -7,9 +7,23 @@ which produces high-resolution pictures the same way):
 * **Coarse to fine in sqrt(2) steps from 128 px.** Most of the work of style transfer is
   moving large areas (colour, big strokes), which a small image does as well for a fraction
   of the cost: a step at 128 px costs 1/4 of one at 256 px, and each finer scale starts from
-  the upsampled result of the last, so it only adds detail. Steps of sqrt(2) (each scale has
-  twice the pixels of the one before) keep the upsampling blur small enough for a few steps
-  to repair.
+  what the last one painted, upsampled (next point), so it only adds detail. Steps of sqrt(2)
+  (each scale has twice the pixels of the one before) keep the upsampling blur small enough
+  for a few steps to repair.
+* **Each finer scale starts from the photo plus the stylisation carried so far**
+  (``CARRY = "residual"``, ``Plan.carry``): ``photo_at_new_size + upsample(handed_on -
+  photo_at_last_size)``, clamped to valid pixels, instead of the upsampled image. An upsampled
+  image has lost the photo's fine detail (none of the coarse scales ever had it), and the
+  content loss at the new size pays for that; the finest scale's 20 L-BFGS iterations never
+  won it back. Carrying only the difference puts the photo's detail at each size into the
+  start, and the stylisation is upsampled as before. Measured (``benchmarks/sweep_fast.py``,
+  trained VGG16/HED features, chelsea + starry_night, 384 px, fp32, same schedule and time):
+  content 1.339x and style 1.506x the distances of 500 Adam steps, against 1.437x and 1.559x
+  with the upsampled image (0.106x and 0.107x its CPU time) -- better on both, far from the
+  target of 1.05x (see README, Speed). With it, as without, more L-BFGS iterations trade
+  style for content (40/20/20 Adam + 30 L-BFGS: 1.217x / 1.570x), a 192 px start likewise
+  (1.301x / 1.535x), EMA 0.8 the other way (1.351x / 1.486x), and 100 Adam steps at the
+  first scale buy style for time (1.351x / 1.376x at 0.114x): none is better on both.
 * **Adam's moments carried to the next scale.** Restarting Adam at each scale throws away
   what it learnt about the size of each pixel's gradient, and its first steps (with bias
   correction, about ``lr`` per pixel in every direction) undo part of the work. The moments
@@ -59,6 +73,9 @@ ADAM_LR = 0.05
 """Adam's learning rate at the first scale (normalised-pixel units; the EMA absorbs the jitter)."""
 ADAM_LR_DECAY = 1.0
 """Each finer Adam scale's learning rate is the one before times this (1: the same lr at all)."""
+CARRY = "residual"
+"""What each finer scale starts from (``Plan.carry``): the upsampled image, or the photo plus
+the upsampled stylisation (``"residual"``)."""
 
 
 def sqrt2_scales(image_size: int, first: int = FIRST_SCALE) -> list[int]:
@@ -107,6 +124,7 @@ def fast_plan(image_size: int, steps: int | None, precision: str | None, lr: flo
         carry_moments=True,
         first_conv_padding="replicate",
         preset="fast",
+        carry=CARRY,
     )
 
 
