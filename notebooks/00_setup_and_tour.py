@@ -260,10 +260,15 @@ print("saved to", path.relative_to(cfg.repo))
 # %% slideshow={"slide_type": "subslide"}
 if result.random_weights:
     caption = "RANDOM VGG19 weights: the result is NOT stylised, it only shows the code runs"
+elif cfg.weights == "hed" and not cfg.quick:
+    caption = (  # seen by the course's authors (cpu-fast mode, 256 px, preset="fast")
+        f"After {steps} steps{cfg.caveat}. Seen: the cat, eyes ringed in teal, its fur "
+        "in olive and yellow curved strokes, blue strokes at the edges"
+    )
 else:
     caption = (  # a picture the course's authors have not seen: what to expect, said as such
-        f"After {steps} steps. Expected with ImageNet weights (not seen here): the cat in the "
-        "texture's strokes and colours"
+        f"After {steps} steps{cfg.caveat}. Expected (not seen here): the cat in the texture's "
+        "strokes and colours" + (" (quick mode: too small and short to judge)" if cfg.quick else "")
     )
 fig = show_images(
     [load_image("chelsea"), load_image("brush_strokes"), result.image],

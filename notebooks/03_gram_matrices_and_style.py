@@ -81,7 +81,7 @@ from nst_helpers.plotting import show_gram, show_images
 warnings.simplefilter("ignore", RandomWeightsWarning)  # the banner above already says so
 
 # Every figure caption says so when the pictures come from a random network.
-caveat = " (random VGG19 weights: NOT a real result)" if cfg.random_weights else ""
+caveat = cfg.caveat  # which weights made the figures, in their titles
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. A Gram matrix by hand
@@ -297,10 +297,13 @@ fig = show_images(
 )
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# Expected with ImageNet weights (the paper's textures; not seen here, the course was built
-# without those weights): the painting's colours and strokes everywhere but none of its
-# layout, since positions were never part of the objective. Seen here with random weights in
-# quick mode (10 steps at 64 px): the noise has hardly moved, coloured noise still.
+# Seen here with HED's trained VGG16 (the offline weights) in `cpu-fast` mode (300 steps at
+# 128 px): the noise has become the texture's blue, with short, light curved strokes and a
+# few yellow and orange flecks spread everywhere, none of its layout (the big yellow swirl at
+# the bottom of `brush_strokes` is nowhere in particular), since positions were never part of the
+# objective; a fine pixel grain is left from the noise. Expected with ImageNet weights (the
+# paper's textures; not seen here): the same, with cleaner strokes. In quick mode (10 steps
+# at 64 px) the noise has hardly moved: too few steps to judge.
 #
 # ## 5. Which layers carry the style? (paper, Fig. 1, top row)
 #
@@ -319,10 +322,14 @@ fig = show_images(
 )  # fmt: skip
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# What to expect with ImageNet weights (the paper's Fig. 1 shows it; not seen here):
-# `relu1_1` alone gives colours and pixel-level grain; each deeper layer adds larger, more
-# coherent structures, until the last image looks like a piece of the painting without its
-# composition. That is the paper's reason for using all five, and the library's default.
+# Seen here with HED's VGG16 in `cpu-fast` mode (300 steps at 128 px): `relu1_1` alone gives
+# the colours in blotches, blue, light blue and yellow, with pixel-level grain and no
+# strokes; adding `relu2_1` brings short curved strokes; adding `relu3_1` to `relu5_1`
+# changes little that can be seen at this size (at 128 px the deepest maps are 8 px wide, and
+# in 300 steps the shallow layers' terms dominate). What to expect with ImageNet weights at
+# larger sizes (the paper's Fig. 1 shows it; not seen here): each deeper layer adds larger,
+# more coherent structures, until the last image looks like a piece of the painting without
+# its composition. That is the paper's reason for using all five, and the library's default.
 #
 # ## 6. Check yourself
 #

@@ -92,7 +92,7 @@ from nst_helpers.images import pixel_bounds
 from nst_helpers.plotting import plot_history, show_images, snapshot_grid
 
 warnings.simplefilter("ignore", RandomWeightsWarning)  # the banner above already says so
-caveat = " (random VGG19 weights: NOT a real result)" if cfg.random_weights else ""
+caveat = cfg.caveat  # which weights made the figures, in their titles
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Exercise 8: write the loop
@@ -330,6 +330,17 @@ fig = show_images(
     titles=["photo", f"report's recipe, {steps} steps", "preset='fast'"],
     suptitle="The same loss, two routes to its minimum" + caveat,
 )
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# Seen here with HED's VGG16 (the offline weights) in `cpu-fast` mode (256 px): the two are
+# different pictures of the same cat.
+# The 200 Adam steps keep the photo's detail (whiskers, fur stripes, sharp eyes) under a fine
+# texture of small blue and yellow strokes; `fast` paints larger strokes with more of the
+# painting's blue and yellow in the fur, softer eyes and fewer whiskers, because it matched
+# the style at 128 px first (this was seen before the preset carried only the stylisation
+# between scales, which gives back some of the photo's detail, e.g. the whiskers). No seams at
+# its scale changes were visible. In quick mode (12
+# steps at 64 px) neither is a finished picture.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Adam or L-BFGS?

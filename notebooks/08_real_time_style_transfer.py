@@ -93,7 +93,7 @@ from nst_helpers.plotting import plot_history, show_images, show_transformer_net
 
 warnings.simplefilter("ignore", RandomWeightsWarning)  # the banner above already says so
 STYLE = "brush_strokes"
-NOTE = " - random VGG19: NOT art" if cfg.random_weights else ""
+NOTE = cfg.caveat  # which weights made the pictures, in every title
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Why a network can learn the optimisation's answer
