@@ -260,7 +260,7 @@ print("saved to", path.relative_to(cfg.repo))
 # %% slideshow={"slide_type": "subslide"}
 if result.random_weights:
     caption = "RANDOM VGG19 weights: the result is NOT stylised, it only shows the code runs"
-elif cfg.weights == "hed" and not cfg.quick:
+elif cfg.weights == "hed" and cfg.mode == "cpu-fast":
     caption = (  # seen by the course's authors (cpu-fast mode, 256 px, preset="fast")
         f"After {steps} steps{cfg.caveat}. Seen: the cat, eyes ringed in teal, its fur "
         "in olive and yellow curved strokes, blue strokes at the edges"

@@ -373,7 +373,7 @@ for layer in layers:
 # %% slideshow={"slide_type": "subslide"}
 if cfg.random_weights:
     caption = "RANDOM weights, NOT the paper's result: reconstructions from one random layer each"
-elif cfg.weights == "hed" and not cfg.quick:  # seen by the course's authors (cpu-fast mode)
+elif cfg.weights == "hed" and cfg.mode == "cpu-fast":  # seen by the course's authors
     caption = f"One layer each{cfg.caveat}. Seen: detail fades with depth"
 else:  # the course's authors have not seen this run: say what to expect, as such
     caption = f"One layer each{cfg.caveat}. Expected (paper, Fig. 1; not seen here): detail fades"
