@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 
 from .devices import no_autocast
-from .images import IMAGENET_STD, pixel_bounds
+from .images import IMAGENET_STD, clamp_pixels, pixel_bounds
 
 # Lucid, lucid/optvis/param/color.py (Apache 2.0): square root of ImageNet's RGB covariance,
 # found by SVD; rows are R, G, B, columns the decorrelated axes (luminance first).
@@ -124,7 +124,7 @@ class FourierParameterization:
         content photo with pure black or white pixels, and it stalls the gradient there.
         """
         x = self._decode(self.spectrum)
-        clamped = torch.maximum(torch.minimum(x, self._high), self._low)
+        clamped = clamp_pixels(x, (self._low, self._high))
         if not torch.equal(clamped, x):
             self.spectrum.copy_(self._encode(clamped))
 

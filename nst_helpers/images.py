@@ -177,6 +177,15 @@ def pixel_bounds(device: torch.device | None = None) -> tuple[torch.Tensor, torc
     return -mean / std, (1 - mean) / std
 
 
+def clamp_pixels(
+    x: torch.Tensor, bounds: tuple[torch.Tensor, torch.Tensor] | None = None
+) -> torch.Tensor:
+    """Normalised ``x`` ``[B, 3, H, W]`` with every pixel brought back into [0, 1]; ``bounds``:
+    ``pixel_bounds(x.device)``, passed in by callers that clamp every step."""
+    low, high = bounds if bounds is not None else pixel_bounds(x.device)
+    return torch.maximum(torch.minimum(x, high), low)
+
+
 def resize_to(img: Image.Image, size: int | tuple[int, int] | None) -> Image.Image:
     """Resize so the longest side is ``size`` (aspect kept), or to exact ``(H, W)``."""
     if size is None:

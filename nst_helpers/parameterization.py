@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from .images import pixel_bounds
+from .images import clamp_pixels, pixel_bounds
 
 PARAMETERIZATIONS = ("pixel", "fourier")
 
@@ -31,7 +31,7 @@ class PixelParameterization:
     @torch.no_grad()
     def project_(self) -> None:
         """Keep every pixel inside [0, 1] (done between steps, never inside an L-BFGS closure)."""
-        self.x.copy_(torch.maximum(torch.minimum(self.x, self._high), self._low))
+        self.x.copy_(clamp_pixels(self.x, (self._low, self._high)))
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Tensors that restore this parameterisation exactly (for checkpoints)."""

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import devices
-from ..images import pixel_bounds
+from ..images import clamp_pixels
 from ..parameterization import make_parameterization
 from ..runtime.interrupts import StepBoundary
 from .averaging import EMA
@@ -188,9 +188,7 @@ def carried_image(carry: str, previous: StageRun, content: torch.Tensor) -> torc
 
     if carry == "image":
         return up(previous.handed_on())
-    low, high = pixel_bounds(content.device)
-    start = content + up(previous.handed_on() - previous.content)
-    return torch.maximum(torch.minimum(start, high), low)
+    return clamp_pixels(content + up(previous.handed_on() - previous.content))
 
 
 def _score_last(current: StageRun, state: RunState) -> None:
