@@ -58,7 +58,7 @@ gallery: $(STAMP)  ## photos x styles on trained features (offline: hed) -> docs
 	nice $(PY) scripts/gallery.py --threads 1 --size $${SIZE:-256}
 
 notebooks: $(STAMP)  ## sync each notebook with its .py text file, strip outputs, re-record checked ones (ONLY=03,05)
-	NST_WEIGHTS=$(NB_WEIGHTS) $(TEST_ENV) $(PY) scripts/notebooks.py $(if $(ONLY),--only $(ONLY))
+	$(TEST_ENV) $(PY) scripts/notebooks.py $(if $(ONLY),--only $(ONLY))
 
 slides: $(STAMP)  ## reveal.js slides per chapter in slides/ (offline: hed; NST_WEIGHTS=imagenet NST_QUICK=0 for the paper's)
 	$(PY) scripts/build_site.py slides
