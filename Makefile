@@ -54,8 +54,8 @@ benchmark: $(STAMP)  ## time stylize against a naive loop; time to quality of th
 	NST_WEIGHTS=random $(PY) benchmarks/bench_step.py
 	$(PY) benchmarks/bench_quality.py --threads 1 --plot outputs/bench_quality.png
 
-gallery: $(STAMP)  ## photos x styles on trained features (offline: hed) -> docs/images/ (SIZE=256)
-	nice $(PY) scripts/gallery.py --threads 1 --size $${SIZE:-256}
+gallery: $(STAMP)  ## photos x styles on trained features (offline: hed) -> docs/images/ (SIZE=256, METHODS="default fast"; cached in outputs/gallery/)
+	nice $(PY) scripts/gallery.py --threads 1 --size $${SIZE:-256} --methods $${METHODS:-default fast}
 
 notebooks: $(STAMP)  ## sync each notebook with its .py text file, strip outputs, re-record checked ones (ONLY=03,05)
 	$(TEST_ENV) $(PY) scripts/notebooks.py $(if $(ONLY),--only $(ONLY))

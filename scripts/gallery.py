@@ -4,9 +4,9 @@ Two (or three) compact pictures and one record of how they were made:
 
 * ``docs/images/gallery_fast.jpg``: every photo x every style with ``preset="fast"`` (rows:
   photos, columns: styles; the first row and column show the inputs);
-* ``docs/images/gallery_default.jpg``, with ``--methods default fast`` only: the same grid with
-  the default method (the CLI's 500 Adam steps: about 450 s of CPU a picture at 256 px on a
-  2-core AVX2 CPU, 2.5 hours for the grid, hence not by default);
+* ``docs/images/gallery_default.jpg``: the same grid with the default method (the CLI's 500
+  Adam steps: 420-650 s of CPU a picture at 256 px on a 2-core AVX2 CPU, about 3 hours of one
+  core for the grid; ``--methods fast`` leaves it out);
 * ``docs/images/gallery_fast_vs_default.jpg``: for a few photo/painting pairs, the default
   method (the CLI's 500 Adam steps) beside ``preset="fast"``, same size, seed and weights;
 * ``docs/images/gallery.json``: network, weights, size, steps, precision and the wall and CPU
@@ -15,7 +15,9 @@ Two (or three) compact pictures and one record of how they were made:
 Each picture is kept in ``outputs/gallery/`` (with its numbers), so an interrupted run picks up
 where it stopped and ``--only-sheets`` redraws the sheets without stylising anything.
 
-    python scripts/gallery.py [--size 256] [--threads 1] [--force] [--methods default fast]
+    python scripts/gallery.py [--size 256] [--threads 1] [--force] [--methods fast]
+
+Two processes with different ``--photos`` share one cache (one core each, twice as fast).
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ def main() -> None:
     parser.add_argument("--only-sheets", action="store_true", help="only redraw from the cache")
     parser.add_argument("--photos", nargs="*", default=PHOTOS)
     parser.add_argument("--styles", nargs="*", default=STYLES)
-    parser.add_argument("--methods", nargs="*", default=["fast"], choices=list(METHODS),
+    parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS),
                         help="which grids to render (the side-by-side pairs always get both)")  # fmt: skip
     parser.add_argument("--pairs", nargs="*", default=[f"{p}:{s}" for p, s in PAIRS],
                         help="photo:style pairs for the side-by-side sheet")  # fmt: skip
@@ -121,6 +123,9 @@ def main() -> None:
     def picture(photo: str, style: str, method: str) -> Image.Image:
         if args.only_sheets:
             stem = cache / f"{photo}-{style}-{method}-{args.size}"
+            if not (stem.with_suffix(".png").is_file() and stem.with_suffix(".json").is_file()):
+                raise FileNotFoundError(f"{stem}.png or .json is not in the cache: render it "
+                                        "first (run without --only-sheets)")  # fmt: skip
             records.append(json.loads(stem.with_suffix(".json").read_text()))
             return Image.open(stem.with_suffix(".png")).convert("RGB")
         img, record = render(photo, style, method, args, cache)
@@ -167,7 +172,8 @@ def main() -> None:
         "pictures": list(unique.values()),
     }
     (out / "gallery.json").write_text(json.dumps(meta, indent=1) + "\n")
-    print(f"wrote {out / 'gallery_fast.jpg'}, {out / 'gallery_fast_vs_default.jpg'}")
+    sheets = [f"gallery_{m}.jpg" for m in args.methods] + ["gallery_fast_vs_default.jpg"]
+    print(f"wrote {', '.join(sheets)} and gallery.json in {out}")
 
 
 if __name__ == "__main__":
