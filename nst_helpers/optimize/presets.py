@@ -25,7 +25,7 @@ which produces high-resolution pictures the same way):
   (1.301x / 1.535x), EMA 0.8 the other way (1.351x / 1.486x), and 100 Adam steps at the
   first scale buy style for time (1.351x / 1.376x at 0.114x): none is better on both. One
   change of shape is (README, Speed, round 4): no second-finest scale, its time given to 10
-  more L-BFGS iterations, and 100 Adam steps at 128 px (1.215x / 1.472x for 3% more time);
+  more L-BFGS iterations, and 100 Adam steps at 128 px (1.215x / 1.472x in the same time);
   not the default yet, because it changes every size's plan and was measured at 384 px only.
 * **Adam's moments carried to the next scale.** Restarting Adam at each scale throws away
   what it learnt about the size of each pixel's gradient, and its first steps (with bias
