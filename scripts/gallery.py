@@ -1,11 +1,11 @@
 """``make gallery``: photos x styles, rendered offline on trained features, into docs/images/.
 
-Two (or three) compact pictures and one record of how they were made:
+Three compact pictures (two with ``--methods fast``) and one record of how they were made:
 
 * ``docs/images/gallery_fast.jpg``: every photo x every style with ``preset="fast"`` (rows:
   photos, columns: styles; the first row and column show the inputs);
 * ``docs/images/gallery_default.jpg``: the same grid with the default method (the CLI's 500
-  Adam steps: 420-650 s of CPU a picture at 256 px on a 2-core AVX2 CPU, about 3 hours of one
+  Adam steps: 420-670 s of CPU a picture at 256 px on a 2-core AVX2 CPU, about 3 hours of one
   core for the grid; ``--methods fast`` leaves it out);
 * ``docs/images/gallery_fast_vs_default.jpg``: for a few photo/painting pairs, the default
   method (the CLI's 500 Adam steps) beside ``preset="fast"``, same size, seed and weights;
@@ -17,7 +17,8 @@ where it stopped and ``--only-sheets`` redraws the sheets without stylising anyt
 
     python scripts/gallery.py [--size 256] [--threads 1] [--force] [--methods fast]
 
-Two processes with different ``--photos`` share one cache (one core each, twice as fast).
+Two processes with different ``--photos`` can share one cache (one core each, twice as fast;
+give each its own ``--out``, then redraw the whole sheets with ``--only-sheets``).
 """
 
 from __future__ import annotations
