@@ -53,11 +53,16 @@ LABEL_H = 16
 
 
 def render(photo: str, style: str, method: str, args, cache: Path) -> tuple[Image.Image, dict]:
-    """One picture (from ``cache`` when it is there and ``--force`` is not given)."""
+    """One picture (from ``cache`` when it is there and ``--force`` is not given; with
+    ``--only-sheets`` it must be there)."""
     stem = cache / f"{photo}-{style}-{method}-{args.size}"
     png, info = stem.with_suffix(".png"), stem.with_suffix(".json")
-    if png.is_file() and info.is_file() and not args.force:
+    cached = png.is_file() and info.is_file()
+    if cached and (args.only_sheets or not args.force):
         return Image.open(png).convert("RGB"), json.loads(info.read_text())
+    if args.only_sheets:
+        raise FileNotFoundError(f"{stem}.png or .json is not in the cache: render it first "
+                                "(run without --only-sheets)")  # fmt: skip
     clock = Clock()
     result = stylize(photo, style, image_size=args.size, seed=0, device="cpu",
                      **args.measured.options, **METHODS[method])  # fmt: skip
@@ -122,13 +127,6 @@ def main() -> None:
     records: list[dict] = []
 
     def picture(photo: str, style: str, method: str) -> Image.Image:
-        if args.only_sheets:
-            stem = cache / f"{photo}-{style}-{method}-{args.size}"
-            if not (stem.with_suffix(".png").is_file() and stem.with_suffix(".json").is_file()):
-                raise FileNotFoundError(f"{stem}.png or .json is not in the cache: render it "
-                                        "first (run without --only-sheets)")  # fmt: skip
-            records.append(json.loads(stem.with_suffix(".json").read_text()))
-            return Image.open(stem.with_suffix(".png")).convert("RGB")
         img, record = render(photo, style, method, args, cache)
         records.append(record)
         return img

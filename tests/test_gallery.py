@@ -38,6 +38,15 @@ def _cache(folder: Path, photo: str, style: str) -> None:
         stem.with_suffix(".json").write_text(json.dumps(record))
 
 
+def _run(gallery, monkeypatch, cache: Path, out: Path, *extra: str) -> None:
+    """``gallery.py --only-sheets`` for chelsea x mosaic at ``SIDE`` px."""
+    argv = ["gallery.py", "--only-sheets", "--size", str(SIDE), "--photos", "chelsea",
+            "--styles", "mosaic", "--pairs", "chelsea:mosaic", "--cache", str(cache),
+            "--out", str(out), "--weights", "random", *extra]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    gallery.main()
+
+
 def _tile_centre(sheet: Image.Image, row: int, col: int) -> tuple[int, int, int]:
     """The colour at the centre of tile ``(row, col)``'s picture (below its label strip)."""
     return sheet.getpixel((col * SIDE + SIDE // 2, row * (SIDE + LABEL_H) + LABEL_H + SIDE // 2))
@@ -46,11 +55,7 @@ def _tile_centre(sheet: Image.Image, row: int, col: int) -> tuple[int, int, int]
 def test_only_sheets_lays_out_both_grids_and_the_pairs(gallery, tmp_path, monkeypatch):
     _cache(tmp_path / "cache", "chelsea", "mosaic")
     out = tmp_path / "out"
-    argv = ["gallery.py", "--only-sheets", "--size", str(SIDE), "--photos", "chelsea",
-            "--styles", "mosaic", "--pairs", "chelsea:mosaic", "--cache", str(tmp_path / "cache"),
-            "--out", str(out), "--weights", "random"]  # fmt: skip
-    monkeypatch.setattr(sys, "argv", argv)
-    gallery.main()
+    _run(gallery, monkeypatch, tmp_path / "cache", out)
 
     for method, colour in COLOURS.items():
         grid = Image.open(out / f"gallery_{method}.jpg").convert("RGB")
@@ -72,12 +77,8 @@ def test_only_sheets_lays_out_both_grids_and_the_pairs(gallery, tmp_path, monkey
 
 def test_only_sheets_names_a_missing_picture(gallery, tmp_path, monkeypatch):
     (tmp_path / "cache").mkdir()
-    argv = ["gallery.py", "--only-sheets", "--size", str(SIDE), "--photos", "chelsea",
-            "--styles", "mosaic", "--pairs", "chelsea:mosaic", "--cache", str(tmp_path / "cache"),
-            "--out", str(tmp_path / "out"), "--weights", "random", "--methods", "fast"]  # fmt: skip
-    monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(
         FileNotFoundError,
         match="chelsea-mosaic-fast-64.png or .json is not in the cache.*without --only-sheets",
     ):
-        gallery.main()
+        _run(gallery, monkeypatch, tmp_path / "cache", tmp_path / "out", "--methods", "fast")
