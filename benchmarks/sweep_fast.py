@@ -1,8 +1,8 @@
 """Tune ``preset="fast"``: a repeatable sweep of its constants against 500 Adam steps.
 
 Each variant changes the constants of ``nst_helpers/optimize/presets.py`` (schedule, learning
-rate per scale, EMA decay, L-BFGS iterations, first scale) for one run, restoring them after,
-and may pass ``precision`` (the precision switch: ``auto`` runs the Adam scales in bf16 where
+rate per scale, EMA decay, L-BFGS iterations, first scale, which scales) for one run, restoring
+them after, and may pass ``precision`` (the precision switch: ``auto`` runs the Adam scales in bf16 where
 the CPU has it, L-BFGS always fp32). Every run is scored by ``bench_quality``'s ruler against the
 same reference, 500 fp32 Adam steps of the default method, run first in the same process:
 
@@ -26,22 +26,14 @@ from common import add_arguments, machine, resolve
 from nst_helpers import load_image
 from nst_helpers.optimize import presets
 
-IMAGE = {"CARRY": "image"}
+ROUND3 = {"SKIP_SECOND_FINEST": False, "COARSE_STEPS": 60, "MIDDLE_STEPS": 30, "FINAL_STEPS": 20}
+"""The preset's shape before round 4 (every scale of ``sqrt2_scales``; 60/30/.../20 L-BFGS):
+rounds 1-3 pin it, so each of their rows runs as it ran then."""
+IMAGE = {**ROUND3, "CARRY": "image"}
 """The upsampled image carried between scales, as every variant before round 3 ran."""
-
-
-SQRT2_SCALES = presets.sqrt2_scales
-"""The preset's own scales (kept: a variant below replaces ``presets.sqrt2_scales``)."""
-
-
-def without_second_finest(image_size: int, first: int = presets.FIRST_SCALE) -> list[int]:
-    """``presets.sqrt2_scales`` without the scale just below the output: the finest stage then
-    starts from a stylisation carried up two sqrt(2) steps (``[128, 181, 384]`` for 384 px)."""
-    scales = SQRT2_SCALES(image_size, first)
-    return scales if len(scales) < 3 else [*scales[:-2], scales[-1]]
-
-
-SKIP = {"CARRY": "residual", "sqrt2_scales": without_second_finest, "FINAL_STEPS": 30}
+RESIDUAL = {**ROUND3, "CARRY": "residual"}
+"""Round 3's carry: the photo at each size plus the upsampled stylisation."""
+SKIP = {**RESIDUAL, "SKIP_SECOND_FINEST": True, "FINAL_STEPS": 30}
 """Round 4: the second-finest scale dropped, its time given to 10 more L-BFGS iterations."""
 
 VARIANTS: dict[str, tuple[dict, dict]] = {
@@ -78,25 +70,25 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     # round 3: carry the stylisation, not the image (presets.CARRY = "residual"): each finer
     # scale starts from the photo at its size plus the upsampled difference of the last scale's
     # image from the photo at that size, so the photo's fine detail is in every start
-    "residual carry": ({"CARRY": "residual"}, {}),  # the preset's defaults since round 3
-    "residual carry, precision auto": ({"CARRY": "residual"}, {"precision": "auto"}),
+    "residual carry": ({**RESIDUAL}, {}),  # the preset's defaults in round 3
+    "residual carry, precision auto": ({**RESIDUAL}, {"precision": "auto"}),
     "residual carry, 40/20/20 Adam, 30 L-BFGS": (
-        {"CARRY": "residual", "COARSE_STEPS": 40, "MIDDLE_STEPS": 20, "FINAL_STEPS": 30},
+        {**RESIDUAL, "COARSE_STEPS": 40, "MIDDLE_STEPS": 20, "FINAL_STEPS": 30},
         {},
     ),
     "residual carry, 20/10/10 Adam, 40 L-BFGS": (
-        {"CARRY": "residual", "COARSE_STEPS": 20, "MIDDLE_STEPS": 10, "FINAL_STEPS": 40},
+        {**RESIDUAL, "COARSE_STEPS": 20, "MIDDLE_STEPS": 10, "FINAL_STEPS": 40},
         {},
     ),
-    "residual carry, first scale 192": ({"CARRY": "residual", "FIRST_SCALE": 192}, {}),
-    "residual carry, EMA 0.8": ({"CARRY": "residual", "EMA_DECAY": 0.8}, {}),
+    "residual carry, first scale 192": ({**RESIDUAL, "FIRST_SCALE": 192}, {}),
+    "residual carry, EMA 0.8": ({**RESIDUAL, "EMA_DECAY": 0.8}, {}),
     "residual carry, Adam lr 0.08, x0.7 per scale": (
-        {"CARRY": "residual", "ADAM_LR": 0.08, "ADAM_LR_DECAY": 0.7},
+        {**RESIDUAL, "ADAM_LR": 0.08, "ADAM_LR_DECAY": 0.7},
         {},
     ),
-    "residual carry, 100/30/30 Adam, 20 L-BFGS": ({"CARRY": "residual", "COARSE_STEPS": 100}, {}),
+    "residual carry, 100/30/30 Adam, 20 L-BFGS": ({**RESIDUAL, "COARSE_STEPS": 100}, {}),
     "residual carry, precision auto, 40/20/20 Adam, 30 L-BFGS": (
-        {"CARRY": "residual", "COARSE_STEPS": 40, "MIDDLE_STEPS": 20, "FINAL_STEPS": 30},
+        {**RESIDUAL, "COARSE_STEPS": 40, "MIDDLE_STEPS": 20, "FINAL_STEPS": 30},
         {"precision": "auto"},
     ),
     # round 4: the second-finest Adam scale costs ~1/4 of the preset's time; drop it and give
@@ -105,7 +97,8 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     "residual carry, no second-finest scale, 100/30 Adam + 30 L-BFGS": (
         {**SKIP, "COARSE_STEPS": 100},
         {},
-    ),
+    ),  # the preset's defaults since round 4
+    "defaults": ({}, {}),  # whatever presets.py says now
 }
 """The documented sweep. Variants without a ``precision`` run fp32, like the reference."""
 

@@ -9,8 +9,9 @@ Three compact pictures (two with ``--methods fast``) and one record of how they 
   core for the grid; ``--methods fast`` leaves it out);
 * ``docs/images/gallery_fast_vs_default.jpg``: for a few photo/painting pairs, the default
   method (the CLI's 500 Adam steps) beside ``preset="fast"``, same size, seed and weights;
-* ``docs/images/gallery.json``: network, weights, size, steps, precision and the wall and CPU
-  seconds of every picture (what the README's captions say).
+* ``docs/images/gallery.json``: network, weights, size, steps, precision, machine and the wall
+  and CPU seconds of every picture (what the README's captions say); a run that draws only some
+  pictures (``--methods fast``) keeps the records of the others.
 
 Each picture is kept in ``outputs/gallery/`` (with its numbers), so an interrupted run picks up
 where it stopped and ``--only-sheets`` redraws the sheets without stylising anything.
@@ -71,6 +72,7 @@ def render(photo: str, style: str, method: str, args, cache: Path) -> tuple[Imag
         "network": args.measured.network, "weights": args.measured.weights,
         "steps": len(result.history), "wall_s": round(clock.wall, 1), "cpu_s": round(clock.cpu, 1),
         "precision": "+".join(dict.fromkeys(result.settings.get("precisions", [result.precision]))),
+        "machine": machine(),
     }  # fmt: skip
     cache.mkdir(parents=True, exist_ok=True)
     result.image.save(png)
@@ -78,6 +80,24 @@ def render(photo: str, style: str, method: str, args, cache: Path) -> tuple[Imag
     print(f"{photo} + {style}, {method}: {record['steps']} steps, {record['wall_s']} s wall, "
           f"{record['cpu_s']} s CPU ({record['precision']})", flush=True)  # fmt: skip
     return result.image, record
+
+
+def merged_records(path: Path, records: list[dict], here: str) -> list[dict]:
+    """This run's records (each with ``machine``: ``here`` unless it came from the cache with its
+    own) after those already in ``path`` for pictures this run did not draw: a run of one method
+    must not drop the other grid's numbers. Old records without a machine get their file's."""
+
+    def key(r: dict) -> tuple[str, str, str]:
+        return r["photo"], r["style"], r["method"]
+
+    merged: dict[tuple[str, str, str], dict] = {}
+    if path.is_file():
+        old = json.loads(path.read_text())
+        for r in old.get("pictures", []):
+            merged[key(r)] = {**r, "machine": r.get("machine", old.get("machine", "unknown"))}
+    for r in records:
+        merged[key(r)] = {**r, "machine": r.get("machine", here)}
+    return list(merged.values())
 
 
 def cell(img: Image.Image, side: int, label: str = "") -> Image.Image:
@@ -164,11 +184,11 @@ def main() -> None:
                  f"{d['precision']}) vs preset='fast'; {words}").save(
         out / "gallery_fast_vs_default.jpg", quality=82, optimize=True
     )  # fmt: skip
-    unique = {(r["photo"], r["style"], r["method"]): r for r in records}
+    here = machine()
     meta = {
-        "machine": machine(),
+        "machine": here,
         "measured": args.measured.words,
-        "pictures": list(unique.values()),
+        "pictures": merged_records(out / "gallery.json", records, here),
     }
     (out / "gallery.json").write_text(json.dumps(meta, indent=1) + "\n")
     sheets = [f"gallery_{m}.jpg" for m in args.methods] + ["gallery_fast_vs_default.jpg"]

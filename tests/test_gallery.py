@@ -82,3 +82,29 @@ def test_only_sheets_names_a_missing_picture(gallery, tmp_path, monkeypatch):
         match="chelsea-mosaic-fast-64.png or .json is not in the cache.*without --only-sheets",
     ):
         _run(gallery, monkeypatch, tmp_path / "cache", tmp_path / "out", "--methods", "fast")
+
+
+def test_a_partial_run_keeps_the_records_of_pictures_it_did_not_render(
+    gallery, tmp_path, monkeypatch
+):
+    # `make gallery METHODS=fast` must not drop the default grid's numbers from gallery.json
+    _cache(tmp_path / "cache", "chelsea", "mosaic")
+    out = tmp_path / "out"
+    out.mkdir()
+    kept = {"photo": "astronaut", "style": "mosaic", "method": "default", "size": SIDE,
+            "steps": 500, "wall_s": 600.0, "cpu_s": 450.0, "precision": "fp32"}  # fmt: skip
+    stale = {**kept, "photo": "chelsea", "method": "fast", "steps": 999}
+    old = {"machine": "an older machine", "measured": "hed", "pictures": [kept, stale]}
+    (out / "gallery.json").write_text(json.dumps(old))
+    _run(gallery, monkeypatch, tmp_path / "cache", out, "--methods", "fast")
+
+    pictures = json.loads((out / "gallery.json").read_text())["pictures"]
+    by_key = {(p["photo"], p["style"], p["method"]): p for p in pictures}
+    assert set(by_key) == {
+        ("astronaut", "mosaic", "default"),  # not in this run: kept
+        ("chelsea", "mosaic", "default"),  # the pair's default, drawn from the cache
+        ("chelsea", "mosaic", "fast"),  # this run's record replaces the stale one
+    }
+    assert by_key["chelsea", "mosaic", "fast"]["steps"] == 110
+    assert by_key["astronaut", "mosaic", "default"]["machine"] == "an older machine"
+    assert by_key["chelsea", "mosaic", "fast"]["machine"] != "an older machine"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,24 +43,66 @@ def test_sqrt2_scales():
     assert all(r == pytest.approx(math.sqrt(2), abs=0.01) for r in ratios)
 
 
+def test_fast_scales_leave_out_the_second_finest():
+    # round 4 of benchmarks/sweep_fast.py: the finest stage starts two sqrt(2) steps up
+    assert P.fast_scales(512) == [128, 181, 256, 512]
+    assert P.fast_scales(384) == [128, 181, 384]
+    assert P.fast_scales(256) == [128, 256]
+    assert P.fast_scales(1024) == [128, 181, 256, 362, 512, 1024]
+    assert P.fast_scales(200) == [128, 200]  # two scales: nothing between them to leave out
+    assert P.fast_scales(140) == [140]
+    assert P.fast_scales(96, first=48) == [48, 96]
+
+
+def test_fast_scales_follow_the_switch(monkeypatch):
+    monkeypatch.setattr(P, "SKIP_SECOND_FINEST", False)  # the shape of rounds 1-3
+    assert P.fast_scales(512) == P.sqrt2_scales(512) == [128, 181, 256, 362, 512]
+    assert P.fast_plan(384, None, None, None).scales == [128, 181, 256, 384]
+
+
+def test_the_sweeps_rounds_keep_the_plans_they_ran(monkeypatch):
+    # benchmarks/sweep_fast.py's rows in the README stay reproducible when the defaults move
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import sweep_fast
+
+    def plan_of(name):
+        with monkeypatch.context() as m:
+            for k, v in sweep_fast.VARIANTS[name][0].items():
+                m.setattr(P, k, v)
+            return P.fast_plan(384, None, None, None)
+
+    round1 = plan_of("current (60/30/30 Adam lr 0.05, EMA 0.9, 20 L-BFGS)")
+    round3 = plan_of("residual carry")
+    assert round1.scales == round3.scales == [128, 181, 256, 384]
+    assert round1.steps_per_scale == round3.steps_per_scale == [60, 30, 30, 20]
+    assert (round1.carry, round3.carry) == ("image", "residual")
+    round4 = plan_of("residual carry, no second-finest scale, 60/30 Adam + 30 L-BFGS")
+    assert (round4.scales, round4.steps_per_scale) == ([128, 181, 384], [60, 30, 30])
+    chosen = plan_of("residual carry, no second-finest scale, 100/30 Adam + 30 L-BFGS")
+    assert chosen == plan_of("defaults") == P.fast_plan(384, None, None, None)
+
+
 def test_fast_plan_schedule_and_choices():
+    # the defaults chosen by the sweep's round 4 (README, Speed)
+    assert (P.COARSE_STEPS, P.MIDDLE_STEPS, P.FINAL_STEPS) == (100, 30, 30)
     plan = P.fast_plan(512, None, None, None)
-    assert plan.scales == [128, 181, 256, 362, 512]
-    assert plan.optimizers == ["adam"] * 4 + ["lbfgs"]
-    expected = [P.COARSE_STEPS] + [P.MIDDLE_STEPS] * 3 + [P.FINAL_STEPS]
-    assert plan.steps_per_scale == expected
-    assert plan.lrs == [P.ADAM_LR] * 4 + [1.0]
-    assert plan.precisions == ["auto"] * 4 + ["fp32"]  # L-BFGS's line search: exact gradients
+    assert plan.scales == [128, 181, 256, 512]
+    assert plan.optimizers == ["adam"] * 3 + ["lbfgs"]
+    assert plan.steps_per_scale == [100, 30, 30, 30]
+    assert P.fast_plan(384, None, None, None).steps_per_scale == [100, 30, 30]
+    assert P.fast_plan(256, None, None, None).steps_per_scale == [100, 30]
+    assert plan.lrs == [P.ADAM_LR] * 3 + [1.0]
+    assert plan.precisions == ["auto"] * 3 + ["fp32"]  # L-BFGS's line search: exact gradients
     assert plan.ema_decay == P.EMA_DECAY and plan.preset == "fast"
     assert plan.carry == P.CARRY == "residual"  # finer scales start from photo + stylisation
-    assert P.fast_plan(512, None, "bf16", 0.1).precisions == ["bf16"] * 4 + ["fp32"]
-    assert P.fast_plan(512, None, "fp32", 0.1).lrs[:4] == [0.1] * 4
+    assert P.fast_plan(512, None, "bf16", 0.1).precisions == ["bf16"] * 3 + ["fp32"]
+    assert P.fast_plan(512, None, "fp32", 0.1).lrs[:3] == [0.1] * 3
     single = P.fast_plan(96, None, None, None)
     assert (single.scales, single.optimizers) == ([96], ["adam"])
     for steps in (0, 1, 7, 100, 1001):
         split = P.fast_plan(512, steps, None, None).steps_per_scale
-        assert sum(split) == steps and len(split) == 5
-    assert P.fast_plan(512, 1700, None, None).steps_per_scale == [x * 10 for x in expected]
+        assert sum(split) == steps and len(split) == 4
+    assert P.fast_plan(512, 1900, None, None).steps_per_scale == [1000, 300, 300, 300]
 
 
 def test_plain_and_preset_runs_make_the_same_kind_of_plan():
@@ -75,7 +118,7 @@ def test_plain_and_preset_runs_make_the_same_kind_of_plan():
     fast = make_plan(StyleConfig(image_size=256, preset="fast", precision="fp32"))
     assert fast == P.fast_plan(256, None, "fp32", None) and isinstance(fast, Plan)
     resolved = fast.resolved(torch.device("cpu"))
-    assert resolved.precisions == ["fp32"] * 3
+    assert resolved.precisions == ["fp32"] * 2  # 128 and 256 px
     cpu_auto = make_plan(StyleConfig()).resolved(torch.device("cpu")).final.precision
     assert cpu_auto in ("fp32", "bf16")  # "auto" is made concrete for the device
     with pytest.raises(AttributeError):
@@ -104,15 +147,16 @@ def test_fast_preset_across_scales(checkpointing):
     assert result.settings["scales"] == [128, 200]
     assert result.settings["optimizers"] == ["adam", "lbfgs"]
     coarse, fine = P.fast_plan(200, 6, None, None).steps_per_scale
-    assert (coarse, fine) == (5, 1)  # 6 in the proportions 60 : 20, largest remainder first
+    assert (coarse, fine) == (5, 1)  # 6 in the proportions 100 : 30, largest remainder first
     assert [r["scale"] for r in result.history] == [128] * coarse + [200] * fine
     assert result.checkpointing is checkpointing
     assert result.settings["precisions"][-1] == "fp32"  # L-BFGS's line search: exact gradients
 
 
 def test_fast_preset_with_a_stage_given_no_steps(monkeypatch):
-    # steps=1 split 60 : 30 : 20 is [1, 0, 0]: the empty middle stage hands on its start
+    # steps=1 split 100 : 30 : 30 is [1, 0, 0]: the empty middle stage hands on its start
     monkeypatch.setattr(P, "FIRST_SCALE", 48)
+    monkeypatch.setattr(P, "SKIP_SECOND_FINEST", False)  # three scales at 96 px: 48, 68, 96
     content, style = load_image("chelsea", max_size=96), load_image("brush_strokes", max_size=96)
     assert P.fast_plan(96, 1, None, None).steps_per_scale == [1, 0, 0]
     result = stylize(content, style, image_size=96, steps=1, preset="fast", **SMALL)
@@ -210,6 +254,7 @@ def test_a_finer_scale_starts_from_what_carry_says(monkeypatch, carry):
     monkeypatch.setattr(P, "CARRY", carry)
     monkeypatch.setattr(P, "EMA_DECAY", None)
     monkeypatch.setattr(P, "FIRST_SCALE", 48)
+    monkeypatch.setattr(P, "SKIP_SECOND_FINEST", False)  # two scale changes to check, not one
     made = _spy_starts(monkeypatch)
     content = Image.effect_mandelbrot((96, 72), (-2.0, -1.2, 1.0, 1.2), 40).convert("RGB")
     style = Image.effect_noise((64, 64), 60).convert("RGB")

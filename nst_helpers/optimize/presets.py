@@ -4,17 +4,20 @@
 at the requested size. Every choice, and why (the anchor is crowsonkb/style-transfer-pytorch,
 which produces high-resolution pictures the same way):
 
-* **Coarse to fine in sqrt(2) steps from 128 px.** Most of the work of style transfer is
-  moving large areas (colour, big strokes), which a small image does as well for a fraction
-  of the cost: a step at 128 px costs 1/4 of one at 256 px, and each finer scale starts from
-  what the last one painted, upsampled (next point), so it only adds detail. Steps of sqrt(2)
-  (each scale has twice the pixels of the one before) keep the upsampling blur small enough
-  for a few steps to repair.
+* **Coarse to fine in sqrt(2) steps from 128 px, the second-finest left out**
+  (``fast_scales``: ``[128, 181, 384]`` for 384 px, ``[128, 181, 256, 512]`` for 512 px).
+  Most of the work of style transfer is moving large areas (colour, big strokes), which a
+  small image does as well for a fraction of the cost: a step at 128 px costs 1/4 of one at
+  256 px, and each finer scale starts from what the last one painted, upsampled (next point),
+  so it only adds detail. Steps of sqrt(2) (each scale has twice the pixels of the one before)
+  keep the upsampling blur small enough for a few steps to repair; the last step is two of
+  them, because the scale just below the output cost a quarter of the preset's time and the
+  finest stage made better use of it (measured, next points and README, Speed, round 4).
 * **Each finer scale starts from the photo plus the stylisation carried so far**
   (``CARRY = "residual"``, ``Plan.carry``): ``photo_at_new_size + upsample(handed_on -
   photo_at_last_size)``, clamped to valid pixels, instead of the upsampled image. An upsampled
   image has lost the photo's fine detail (none of the coarse scales ever had it), and the
-  content loss at the new size pays for that; the finest scale's 20 L-BFGS iterations never
+  content loss at the new size pays for that; the finest scale's L-BFGS iterations never
   won it back. Carrying only the difference puts the photo's detail at each size into the
   start, and the stylisation is upsampled as before. Measured (``benchmarks/sweep_fast.py``,
   trained VGG16/HED features, chelsea + starry_night, 384 px, fp32, same schedule and time):
@@ -23,10 +26,10 @@ which produces high-resolution pictures the same way):
   target of 1.05x (see README, Speed). With it, as without, more L-BFGS iterations trade
   style for content (40/20/20 Adam + 30 L-BFGS: 1.217x / 1.570x), a 192 px start likewise
   (1.301x / 1.535x), EMA 0.8 the other way (1.351x / 1.486x), and 100 Adam steps at the
-  first scale buy style for time (1.351x / 1.376x at 0.114x): none is better on both. One
-  change of shape is (README, Speed, round 4): no second-finest scale, its time given to 10
-  more L-BFGS iterations, and 100 Adam steps at 128 px (1.215x / 1.472x in the same time);
-  not the default yet, because it changes every size's plan and was measured at 384 px only.
+  first scale buy style for time (1.351x / 1.376x at 0.114x): none is better on both. A change
+  of shape was (round 4, the defaults since): no second-finest scale, its time given to 10 more
+  L-BFGS iterations (30), and 100 Adam steps at 128 px instead of 60: 1.215x / 1.472x in the
+  same time (0.110x against 0.111x of the reference's CPU time).
 * **Adam's moments carried to the next scale.** Restarting Adam at each scale throws away
   what it learnt about the size of each pixel's gradient, and its first steps (with bias
   correction, about ``lr`` per pixel in every direction) undo part of the work. The moments
@@ -50,10 +53,13 @@ which produces high-resolution pictures the same way):
   that have it and CPUs with native bf16, fp16 on MPS, else fp32;
   L-BFGS's line search needs exact gradients, so the finest scale runs fp32 whenever it is
   L-BFGS.
-* **The schedule comes from the image size**: ``COARSE_STEPS`` Adam steps at the first scale,
-  ``MIDDLE_STEPS`` at each further coarse one, then the finest. Each coarse scale costs half
-  the one above it, so the total is about ``FINAL_STEPS + 2 * MIDDLE_STEPS`` full-size steps
-  whatever the size. A given ``steps`` is split in the same proportions.
+* **The schedule comes from the image size**: ``COARSE_STEPS`` (100) Adam steps at the first
+  scale, ``MIDDLE_STEPS`` (30) at each further coarse one, then ``FINAL_STEPS`` (30) at the
+  finest: 130 steps at 256 px, 160 at 384 px, 190 at 512 px. The finest stage costs most: a
+  step at each coarse scale costs half of one at the scale above, and the one just below the
+  output is left out, so all coarse scales together cost about as much as 20 Adam steps at
+  the output size, whatever the size.
+  A given ``steps`` is split in the same proportions.
 
 The weights of the loss (``content_weight``, ``style_weight``, layers, ...) stay the caller's:
 a preset changes how the minimum is found, not which picture is wanted.
@@ -67,10 +73,12 @@ from ..features import replicate_first_conv  # noqa: F401 - importable here, as 
 from .plan import Plan, Stage
 
 FIRST_SCALE = 128
+SKIP_SECOND_FINEST = True
+"""Leave out the sqrt(2) scale just below the output (``fast_scales``; round 4 of the sweep)."""
 EMA_DECAY = 0.9
-COARSE_STEPS = 60
+COARSE_STEPS = 100
 MIDDLE_STEPS = 30
-FINAL_STEPS = 20
+FINAL_STEPS = 30
 FINAL_OPTIMIZER = "lbfgs"
 ADAM_LR = 0.05
 """Adam's learning rate at the first scale (normalised-pixel units; the EMA absorbs the jitter)."""
@@ -96,6 +104,20 @@ def sqrt2_scales(image_size: int, first: int = FIRST_SCALE) -> list[int]:
     return [*sizes, image_size]
 
 
+def fast_scales(image_size: int, first: int = FIRST_SCALE) -> list[int]:
+    """The preset's scales: ``sqrt2_scales`` without the one just below ``image_size``.
+
+    ``fast_scales(512) == [128, 181, 256, 512]``, ``fast_scales(384) == [128, 181, 384]``,
+    ``fast_scales(256) == [128, 256]``: the finest stage starts from a stylisation carried up
+    two sqrt(2) steps. Two scales or fewer are kept as they are; with ``SKIP_SECOND_FINEST``
+    false this is ``sqrt2_scales`` (the preset's scales before round 4).
+    """
+    scales = sqrt2_scales(image_size, first)
+    if not SKIP_SECOND_FINEST or len(scales) < 3:
+        return scales
+    return [*scales[:-2], scales[-1]]
+
+
 def fast_plan(image_size: int, steps: int | None, precision: str | None, lr: float | None) -> Plan:
     """The ``"fast"`` preset's plan for an output whose longest side is ``image_size``.
 
@@ -104,7 +126,7 @@ def fast_plan(image_size: int, steps: int | None, precision: str | None, lr: flo
     fp32; ``lr`` (``None``: ``ADAM_LR``) is the first Adam scale's learning rate, each finer
     one's ``ADAM_LR_DECAY`` times the last. See the module docstring for every choice.
     """
-    scales = sqrt2_scales(image_size, FIRST_SCALE)  # read now: a sweep may change it
+    scales = fast_scales(image_size, FIRST_SCALE)  # read now: a sweep may change it
     n = len(scales)
     if n == 1:
         schedule, optimizers = [COARSE_STEPS], ["adam"]
