@@ -317,8 +317,9 @@ fig.tight_layout()
 # The report's recipe spends thousands of full-size steps; on a CPU that is hours, which is
 # why `setup()` picked smaller sizes there (its `cpu-fast` mode: 200 steps at 256 px, too few
 # to finish a picture). `stylize(..., preset="fast")` plans the route to a finished picture
-# itself: coarse to fine from 128 px with Adam, then L-BFGS at the full size, about 80
-# full-size steps of work in all (README, *Speed*: 16 s at 256 px on a quiet 2-core CPU). The
+# itself: coarse to fine from 128 px with Adam, then L-BFGS at the full size, about 70
+# full-size steps of work in all (README, *Speed*: about 50 s of one core at 256 px on a
+# 2-core AVX2 CPU). The
 # loss and its weights stay the same: a preset changes how the minimum is found, not which
 # picture is wanted.
 
@@ -334,13 +335,13 @@ fig = show_images(
 # %% [markdown] slideshow={"slide_type": "-"}
 # Seen here with HED's VGG16 (the offline weights) in `cpu-fast` mode (256 px): the two are
 # different pictures of the same cat.
-# The 200 Adam steps keep the photo's detail (whiskers, fur stripes, sharp eyes) under a fine
-# texture of small blue and yellow strokes; `fast` paints larger strokes with more of the
-# painting's blue and yellow in the fur, softer eyes and fewer whiskers, because it matched
-# the style at 128 px first (this was seen before the preset carried only the stylisation
-# between scales, which gives back some of the photo's detail, e.g. the whiskers). No seams at
-# its scale changes were visible. In quick mode (12
-# steps at 64 px) neither is a finished picture.
+# The 200 Adam steps keep the photo's detail (the stripes on the forehead, green-yellow eyes
+# with dark rims, the whiskers) under a fine texture of small strokes, the background blue with
+# a fine white pattern; `fast` paints larger blue and yellow-orange swirls, with more of the
+# painting's blue in the fur, softer blue-grey eyes and no whiskers left, because it matched the
+# style at 128 px first. No seams at its scale changes were visible. On a loaded 2-core CPU it
+# took 100 s against 294 s for the 200 steps. In quick mode (12 steps at 64 px) neither is a
+# finished picture.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Adam or L-BFGS?
