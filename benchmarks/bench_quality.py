@@ -27,6 +27,11 @@ Recipes, at the sizes in ``--curves`` (all five) and the other ``--sizes`` (the 
 Wall and CPU time are taken in a callback after every step (snapshots are scored after the run,
 untimed), so each curve is distance against the seconds a user would have waited.
 
+``--device cuda`` (or ``mps``) runs everything there, the ruler included; on CUDA each step's
+time is read after a synchronise, and a few untimed steps of every kind warm the device up
+first (see ``warm_up``). ``--auto-reference`` adds the reference's steps in ``precision="auto"``
+(bf16 on a recent GPU). ``benchmarks/gpu_quality.sh`` is the run made on a lent GPU.
+
     python benchmarks/bench_quality.py --sizes 384,512 --curves 384 --threads 1 \\
         --report-cap 1.6x --plot docs/images/time_to_quality.png
 
@@ -38,6 +43,7 @@ its wall time. ``--json`` keeps every number and curve; ``--save-images`` the fi
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import statistics
@@ -50,6 +56,7 @@ from common import Clock, Measured, add_arguments, machine, resolve
 from PIL import Image
 
 from nst_helpers import image_to_tensor, load_image, stylize
+from nst_helpers.devices import resolve_device, synchronize
 from nst_helpers.features import FeatureExtractor
 from nst_helpers.losses import gram_matrix
 
@@ -61,12 +68,15 @@ TARGET_RATIO, TARGET_TIME = 1.05, 0.10
 class Scorer:
     """The benchmark's ruler, against one photo and one painting at one output size."""
 
-    def __init__(self, content: Image.Image, style: Image.Image, size: int, measured: Measured):
-        self.net = FeatureExtractor([CONTENT_LAYER, *STYLE_LAYERS], **measured.options)
-        photo_x = image_to_tensor(content, size)
+    def __init__(self, content: Image.Image, style: Image.Image, size: int, measured: Measured,
+                 device: str = "cpu"):  # fmt: skip
+        self.device = device
+        self.net = FeatureExtractor([CONTENT_LAYER, *STYLE_LAYERS], device=device,
+                                    **measured.options)  # fmt: skip
+        photo_x = image_to_tensor(content, size, device)
         self.shape = tuple(photo_x.shape[-2:])
         with torch.no_grad():
-            photo, art = self.net(photo_x), self.net(image_to_tensor(style, size))
+            photo, art = self.net(photo_x), self.net(image_to_tensor(style, size, device))
         self.p = photo[CONTENT_LAYER]
         self.grams = {n: self._gram(art[n]) for n in STYLE_LAYERS}
 
@@ -77,7 +87,7 @@ class Scorer:
     @torch.no_grad()
     def __call__(self, image: Image.Image) -> tuple[float, float]:
         """``(content distance, style distance)`` of ``image``, resized to the output size."""
-        f = self.net(image_to_tensor(image, self.shape))
+        f = self.net(image_to_tensor(image, self.shape, self.device))
         content = ((f[CONTENT_LAYER] - self.p).pow(2).sum() / self.p.pow(2).sum()).item()
         style = sum(
             ((self._gram(f[n]) - a).pow(2).sum() / a.pow(2).sum()).item()
@@ -87,23 +97,28 @@ class Scorer:
 
 
 def run(name: str, scorer: Scorer, content, style, every: int, *, measured: Measured,
-        cap: str | None = None, min_steps: int = 0, **options) -> dict:  # fmt: skip
+        cap: str | None = None, min_steps: int = 0, device: str = "cpu", **options) -> dict:  # fmt: skip
     """One recipe, timed per step; then its snapshots scored. ``cap`` stops it once ``min_steps``
     are done and that much wall time has passed: seconds (``"900"``), or a multiple of the wall
-    time at ``min_steps`` (``"1.6x"``)."""
+    time at ``min_steps`` (``"1.6x"``). On a GPU each step's time is read after a
+    synchronise, so it counts the kernels the step queued, not only their launch."""
+    sync = functools.partial(synchronize, torch.device(device))
+    sync()  # a GPU's queued work from the last recipe is not this one's
     clock, marks, deadline = Clock(), {}, None
     if cap is not None and not cap.endswith("x"):
         deadline = float(cap)
 
     def tick(record: dict) -> bool:
         nonlocal deadline
+        sync()
         marks[record["step"]] = (clock.wall, clock.cpu)
         if cap is not None and cap.endswith("x") and record["step"] == min_steps:
             deadline = clock.wall * float(cap[:-1])
         return not (deadline is not None and record["step"] >= min_steps and clock.wall > deadline)
 
-    result = stylize(content, style, seed=0, device="cpu", snapshot_every=every, callback=tick,
+    result = stylize(content, style, seed=0, device=device, snapshot_every=every, callback=tick,
                      **measured.options, **options)  # fmt: skip
+    sync()
     wall, cpu = clock.wall, clock.cpu
     curve = [(s, *marks[s], *scorer(img)) for s, img in sorted(result.snapshots.items())]
     final = scorer(result.image)
@@ -137,11 +152,15 @@ def extrapolated(row: dict, steps: int) -> tuple[float, float]:
     return setup[0] + steps * row["step_wall"], setup[1] + steps * row["step_cpu"]
 
 
-def recipes(size: int, n: int, report_steps: int, curves: bool) -> dict[str, dict]:
-    """``{name: stylize options}`` for one size (``curves``: all five recipes)."""
+def recipes(size: int, n: int, report_steps: int, curves: bool, auto: bool = False
+            ) -> dict[str, dict]:  # fmt: skip
+    """``{name: stylize options}`` for one size (``curves``: all five recipes; ``auto``: the
+    reference's steps again in the device's own precision, bf16 on a recent GPU)."""
     out = {f"report recipe: Adam, {report_steps} steps": dict(steps=report_steps, precision="fp32")}
     if not curves:
         out = {f"Adam, {n} steps": dict(steps=n, precision="fp32")}
+    if auto:
+        out[f"Adam, {n} steps, precision='auto'"] = dict(steps=n, precision="auto")
     out["preset='fast'"] = dict(preset="fast")
     out["preset='fast', fp32"] = dict(preset="fast", precision="fp32")
     if curves:
@@ -154,14 +173,17 @@ def recipes(size: int, n: int, report_steps: int, curves: bool) -> dict[str, dic
 
 def bench_size(size: int, args: argparse.Namespace, content, style) -> list[dict]:
     """Every recipe at one size; the first row is the 500-step reference."""
-    scorer = Scorer(content, style, size, args.measured)
+    scorer = Scorer(content, style, size, args.measured, args.device)
+    if args.device != "cpu":
+        warm_up(content, style, size, args)
     curves = size in args.curves
     rows: list[dict] = []
-    for name, options in recipes(size, args.steps, args.report_steps, curves).items():
+    recipe = recipes(size, args.steps, args.report_steps, curves, args.auto_reference)
+    for name, options in recipe.items():
         every = 5 if "preset" in name else max(1, args.steps // 20)
         cap = args.report_cap if name.startswith("report") else None
         row = run(name, scorer, content, style, every, measured=args.measured, cap=cap,
-                  min_steps=args.steps, image_size=size, **options)  # fmt: skip
+                  min_steps=args.steps, image_size=size, device=args.device, **options)  # fmt: skip
         if name.startswith("report"):
             rows.append(prefix(row, args.steps, f"Adam, {args.steps} steps (the report's run "
                                                 f"after step {args.steps})"))  # fmt: skip
@@ -176,6 +198,20 @@ def bench_size(size: int, args: argparse.Namespace, content, style) -> list[dict
     if not curves:
         rows[0]["name"] = f"Adam, {args.steps} steps (reference)"
     return rows
+
+
+def warm_up(content, style, size: int, args: argparse.Namespace) -> None:
+    """Untimed, on a GPU: a few steps of every precision and of ``fast``'s scales, so that the
+    first recipe timed does not pay for the CUDA context, the libraries' start-up and the
+    convolution autotuning that every later one gets for free (4.3 s of the first 25 steps,
+    measured on an H200 before this was added)."""
+    clock = Clock()
+    for options in (dict(precision="fp32"), dict(precision="auto"),
+                    dict(preset="fast", steps=20), dict(optimizer="lbfgs", steps=2)):  # fmt: skip
+        stylize(content, style, **{"steps": 3, **options}, image_size=size, seed=0,
+                device=args.device, progress=False, **args.measured.options)  # fmt: skip
+    synchronize(torch.device(args.device))
+    print(f"# {size} px, warm-up (untimed): {clock.wall:.1f} s", flush=True)
 
 
 def table(rows: list[dict]) -> str:
@@ -215,7 +251,9 @@ def verdict(rows: list[dict], size: int) -> str:
     return "\n".join(out)
 
 
-def plot(rows: list[dict], path: Path, caption: str) -> None:
+def plot(
+    rows: list[dict], path: Path, caption: str, where: str = "this 2-core CPU, shared"
+) -> None:
     """Both distances against wall seconds, one line per recipe (log-log)."""
     import matplotlib
 
@@ -234,8 +272,7 @@ def plot(rows: list[dict], path: Path, caption: str) -> None:
         ax.plot([ref["wall"]], [value], "k*", ms=10, label=f"after {ref['steps']} Adam steps")
     for ax, title in zip(axes, ("content distance (relu4_2)", "style distance (Gram, relu1_1..5_1)"),
                          strict=True):  # fmt: skip
-        ax.set(xlabel="wall seconds (this 2-core CPU, shared)", title=title, xscale="log",
-               yscale="log")  # fmt: skip
+        ax.set(xlabel=f"wall seconds ({where})", title=title, xscale="log", yscale="log")
         ax.grid(alpha=0.3, which="both")
     axes[1].legend(fontsize=7)
     fig.suptitle(textwrap.fill(caption, 140), fontsize=8)
@@ -266,6 +303,10 @@ def main() -> None:
     parser.add_argument("--plot", default="outputs/bench_quality.png")
     parser.add_argument("--json", default=None, help="write every number and curve here")
     parser.add_argument("--save-images", default=None, help="folder for the final pictures")
+    parser.add_argument("--auto-reference", action="store_true",
+                        help="also the reference's Adam steps in precision='auto' (bf16 on a GPU)")  # fmt: skip
+    parser.add_argument("--device", default="cpu",
+                        help="cpu (the README's numbers), cuda or mps; the ruler runs there too")  # fmt: skip
     add_arguments(parser)
     args = parser.parse_args()
     args.measured = resolve(args)
@@ -273,14 +314,16 @@ def main() -> None:
     args.curves = [int(s) for s in (args.curves or str(sizes[0])).split(",")]
     warnings.simplefilter("ignore")
     content, style = load_image(args.content), load_image(args.style)
-    caption = f"{args.content} + {args.style}, {args.measured.words}; {machine()}"
+    args.device = str(resolve_device(args.device))
+    caption = f"{args.content} + {args.style}, {args.measured.words}; {machine(args.device)}"
     print(f"# {caption}", flush=True)
     results = {size: bench_size(size, args, content, style) for size in sizes}
     for size, rows in results.items():
         print(f"\n### {size} px\n\n{table(rows)}\n\n{verdict(rows, size)}")
     if args.plot:
         size = args.curves[0]
-        plot(results[size], Path(args.plot), f"{size} px, {caption}")
+        where = "this 2-core CPU, shared" if args.device == "cpu" else args.device
+        plot(results[size], Path(args.plot), f"{size} px, {caption}", where)
         print(f"\nplot: {args.plot}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

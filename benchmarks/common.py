@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -74,12 +75,32 @@ class Clock:
         return time.process_time() - self.cpu0
 
 
-def machine() -> str:
-    """One line: CPU, threads, torch version, and the load when it was measured."""
+def cpu_features() -> str:
+    """The CPU's widest vector and bf16 units, from ``/proc/cpuinfo`` (Linux; else ``""``):
+    CI's machines range from AVX2 to AVX-512 with AMX, and their times differ by 2x or more."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "flags:")
+    flags = set(line.split(":", 1)[1].split())
+    names = [("amx_bf16", "AMX"), ("avx512_bf16", "AVX512-BF16"), ("avx512f", "AVX-512"),
+             ("avx2", "AVX2")]  # fmt: skip
+    return next((name for flag, name in names if flag in flags), "")
+
+
+def machine(device: str = "cpu") -> str:
+    """One line: CPU (and GPU, for ``device="cuda"``), threads, torch version, and the load
+    when it was measured."""
     import os
     import platform
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+    gpu = ""
+    if torch.device(device).type == "cuda":
+        gpu = f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda}), "
+    isa = cpu_features()
+    cpu = platform.processor() or platform.machine()
+    return (f"{gpu}{cpu}{f' ({isa})' if isa else ''}, {os.cpu_count()} cores, "
             f"{torch.get_num_threads()} torch thread(s), torch {torch.__version__}, "
             f"load average {load:.1f} at the start")  # fmt: skip

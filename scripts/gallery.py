@@ -40,6 +40,7 @@ from common import Clock, add_arguments, machine, resolve  # noqa: E402
 
 from nst_helpers import load_image, stylize  # noqa: E402
 from nst_helpers.apps.cli import CLI_DEFAULTS  # noqa: E402
+from nst_helpers.devices import PRECISIONS  # noqa: E402
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 STYLES = ("starry_night", "the_scream", "shipwreck", "brush_strokes", "mosaic")
@@ -54,19 +55,19 @@ LABEL_H = 16
 
 
 def render(photo: str, style: str, method: str, args, cache: Path) -> tuple[Image.Image, dict]:
-    """One picture (from ``cache`` when it is there and ``--force`` is not given; with
-    ``--only-sheets`` it must be there)."""
+    """One picture (from ``cache`` when it is there and ``--force`` is not given, or this run
+    drew it already: the pairs sheet reuses the grids'; with ``--only-sheets`` it must be there)."""
     stem = cache / f"{photo}-{style}-{method}-{args.size}"
     png, info = stem.with_suffix(".png"), stem.with_suffix(".json")
     cached = png.is_file() and info.is_file()
-    if cached and (args.only_sheets or not args.force):
+    if cached and (args.only_sheets or not args.force or stem in args.fresh):
         return Image.open(png).convert("RGB"), json.loads(info.read_text())
     if args.only_sheets:
         raise FileNotFoundError(f"{stem}.png or .json is not in the cache: render it first "
                                 "(run without --only-sheets)")  # fmt: skip
     clock = Clock()
     result = stylize(photo, style, image_size=args.size, seed=0, device="cpu",
-                     **args.measured.options, **METHODS[method])  # fmt: skip
+                     precision=args.precision, **args.measured.options, **METHODS[method])  # fmt: skip
     record = {
         "photo": photo, "style": style, "method": method, "size": args.size,
         "network": args.measured.network, "weights": args.measured.weights,
@@ -77,6 +78,7 @@ def render(photo: str, style: str, method: str, args, cache: Path) -> tuple[Imag
     cache.mkdir(parents=True, exist_ok=True)
     result.image.save(png)
     info.write_text(json.dumps(record))
+    args.fresh.add(stem)
     print(f"{photo} + {style}, {method}: {record['steps']} steps, {record['wall_s']} s wall, "
           f"{record['cpu_s']} s CPU ({record['precision']})", flush=True)  # fmt: skip
     return result.image, record
@@ -138,9 +140,14 @@ def main() -> None:
                         help="which grids to render (the side-by-side pairs always get both)")  # fmt: skip
     parser.add_argument("--pairs", nargs="*", default=[f"{p}:{s}" for p, s in PAIRS],
                         help="photo:style pairs for the side-by-side sheet")  # fmt: skip
+    # fp32, not the library's "auto": auto is bf16 on CPUs with AVX512-BF16 or AMX and fp32 on
+    # the others, and a gallery re-rendered on another CI machine must not change its numerics
+    parser.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                        help="of every picture (default fp32: the same on every CPU)")  # fmt: skip
     add_arguments(parser)
     args = parser.parse_args()
     args.measured = resolve(args)
+    args.fresh = set()  # the stems this run rendered
     warnings.simplefilter("ignore")
     out, cache, side = Path(args.out), Path(args.cache), args.size
     print(f"# gallery: {args.measured.words}; {machine()}", flush=True)

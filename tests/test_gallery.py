@@ -108,3 +108,32 @@ def test_a_partial_run_keeps_the_records_of_pictures_it_did_not_render(
     assert by_key["chelsea", "mosaic", "fast"]["steps"] == 110
     assert by_key["astronaut", "mosaic", "default"]["machine"] == "an older machine"
     assert by_key["chelsea", "mosaic", "fast"]["machine"] != "an older machine"
+
+
+def test_pictures_are_rendered_in_fp32_whatever_the_cpu(gallery, tmp_path, monkeypatch):
+    # The library's default precision is "auto": bf16 on CPUs with AVX512-BF16 or AMX, fp32 on
+    # the others. A gallery re-rendered on another machine must keep its numerics, so every
+    # picture, of both methods, asks for fp32 unless --precision says otherwise.
+    asked: list[dict] = []
+
+    class Result:
+        image = Image.new("RGB", (SIDE, 48), (90, 90, 90))
+        history, settings, precision = [{}] * 3, {}, "fp32"
+
+    def fake_stylize(photo, style, **kwargs):
+        asked.append({"method": "fast" if "preset" in kwargs else "default", **kwargs})
+        return Result()
+
+    monkeypatch.setattr(gallery, "stylize", fake_stylize)
+    argv = ["gallery.py", "--size", str(SIDE), "--photos", "chelsea", "--styles", "mosaic",
+            "--pairs", "chelsea:mosaic", "--cache", str(tmp_path / "cache"),
+            "--out", str(tmp_path / "out"), "--weights", "random"]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    gallery.main()
+    assert sorted(a["method"] for a in asked) == ["default", "fast"]
+    assert [a["precision"] for a in asked] == ["fp32", "fp32"]
+
+    asked.clear()
+    monkeypatch.setattr(sys, "argv", [*argv, "--precision", "auto", "--force"])
+    gallery.main()
+    assert [a["precision"] for a in asked] == ["auto", "auto"]
