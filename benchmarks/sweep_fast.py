@@ -99,6 +99,15 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
         {},
     ),  # the preset's defaults since round 4
     "defaults": ({}, {}),  # whatever presets.py says now
+    # round 5: not a new shape but the price of the target's quality: the round-4 preset with
+    # every stage's steps multiplied (at 384 px its 160 steps are 100 + 30 Adam + 30 L-BFGS)
+    "round 4, steps x2 (320)": ({}, {"steps": 320}),
+    "round 4, steps x3 (480)": ({}, {"steps": 480}),
+    "round 4, steps x4 (640)": ({}, {"steps": 640}),
+    # ... and whether its plateau on style is the ruler's: the preset optimises with replicate
+    # padding on the first convolution, the ruler (and the reference) measure with zero padding
+    "round 4, zero padding": ({"FIRST_CONV_PADDING": "zeros"}, {}),
+    "round 4, zero padding, steps x4 (640)": ({"FIRST_CONV_PADDING": "zeros"}, {"steps": 640}),
 }
 """The documented sweep. Variants without a ``precision`` run fp32, like the reference."""
 

@@ -80,6 +80,10 @@ def test_the_sweeps_rounds_keep_the_plans_they_ran(monkeypatch):
     assert (round4.scales, round4.steps_per_scale) == ([128, 181, 384], [60, 30, 30])
     chosen = plan_of("residual carry, no second-finest scale, 100/30 Adam + 30 L-BFGS")
     assert chosen == plan_of("defaults") == P.fast_plan(384, None, None, None)
+    assert chosen.first_conv_padding == "replicate"
+    zeros = plan_of("round 4, zero padding")  # round 5: the ruler's padding
+    assert zeros.first_conv_padding == "zeros"
+    assert (zeros.scales, zeros.steps_per_scale) == (chosen.scales, chosen.steps_per_scale)
 
 
 def test_fast_plan_schedule_and_choices():
