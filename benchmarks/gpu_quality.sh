@@ -2,8 +2,8 @@
 # Time to quality on a CUDA GPU: bench_quality.py at 512 px (all five recipes, the report's
 # 4000 steps run in full, the reference in bf16 too) and 384 px; where a step's time goes
 # (bench_step.py, profile_step.py); then the device-sensitive unit tests (SKIP_TESTS=1: not).
-# One short run, made
-# for a lent GPU machine that has torch but not this package installed and no network:
+# One short run (about 2 minutes on an H200), made for a lent GPU machine that has torch but
+# not this package installed, and no network:
 #
 #   TORCH_HOME=<folder holding hub/checkpoints/hed_vgg16_bsds500-*.pth> OUT=<results> \
 #       bash benchmarks/gpu_quality.sh
