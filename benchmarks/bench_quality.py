@@ -251,10 +251,9 @@ def verdict(rows: list[dict], size: int) -> str:
     return "\n".join(out)
 
 
-def plot(
-    rows: list[dict], path: Path, caption: str, where: str = "this 2-core CPU, shared"
-) -> None:
+def plot(rows: list[dict], path: Path, caption: str, device: str = "cpu") -> None:
     """Both distances against wall seconds, one line per recipe (log-log)."""
+    where = "this 2-core CPU, shared" if device == "cpu" else device
     import matplotlib
 
     matplotlib.use("Agg")
@@ -322,8 +321,7 @@ def main() -> None:
         print(f"\n### {size} px\n\n{table(rows)}\n\n{verdict(rows, size)}")
     if args.plot:
         size = args.curves[0]
-        where = "this 2-core CPU, shared" if args.device == "cpu" else args.device
-        plot(results[size], Path(args.plot), f"{size} px, {caption}", where)
+        plot(results[size], Path(args.plot), f"{size} px, {caption}", args.device)
         print(f"\nplot: {args.plot}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

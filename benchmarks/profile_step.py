@@ -30,12 +30,11 @@ def main() -> None:
     options = dict(image_size=args.size, device=args.device, precision=args.precision, seed=0,
                    **measured.options)  # fmt: skip
     stylize(content, style, steps=5, **options)  # warm-up: context, autotuning
-    activities = [ProfilerActivity.CPU]
-    if args.device.startswith("cuda"):
-        activities.append(ProfilerActivity.CUDA)
+    cuda = args.device.startswith("cuda")
+    activities = [ProfilerActivity.CPU, *([ProfilerActivity.CUDA] if cuda else [])]
     with profile(activities=activities) as prof:
         stylize(content, style, steps=args.steps, **options)
-    key = "self_cuda_time_total" if args.device.startswith("cuda") else "self_cpu_time_total"
+    key = "self_cuda_time_total" if cuda else "self_cpu_time_total"
     print(f"# {args.steps} steps at {args.size} px, {args.device}, {args.precision}, "
           f"{measured.words}")  # fmt: skip
     print(prof.key_averages().table(sort_by=key, row_limit=args.rows))
