@@ -8,7 +8,8 @@ Both use the same random weights, images, size and number of Adam steps; set-up 
     NST_WEIGHTS=random python benchmarks/bench_step.py [--size 256] [--steps 12]
 
 Prints a Markdown table: seconds per step, speed-up over the naive loop, achieved GFLOP/s
-against this machine's measured matmul peak, and the final loss.
+against this machine's measured matmul peak, and the final loss. On a CUDA GPU it also times
+``stylize`` with eager steps (``NST_CUDA_GRAPHS=0``), against its default of one CUDA graph a step.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from nst_helpers import features as feats
 from nst_helpers import image_to_tensor, stylize
 from nst_helpers.devices import cpu_has_fast_bf16, resolve_device
 from nst_helpers.losses import content_loss, gram_matrix, style_layer_loss
+from nst_helpers.optimize import graphs
 
 STYLE = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 CONTENT = "conv4_2"
@@ -91,13 +93,26 @@ def naive_loop(
     return time.perf_counter() - start, float(loss)
 
 
-def run_stylize(content, style, size: int, steps: int, precision: str) -> tuple[float, float]:
-    """``stylize`` from a cold network cache; returns (seconds including set-up, final loss)."""
+def run_stylize(
+    content, style, size: int, steps: int, precision: str, cuda_graphs: bool = True
+) -> tuple[float, float]:
+    """``stylize`` from a cold network cache; returns (seconds including set-up, final loss).
+    ``cuda_graphs=False``: eager steps on a GPU (``NST_CUDA_GRAPHS=0``), to time what a graph
+    of the step saves."""
     feats.clear_cache()
-    start = time.perf_counter()
-    result = stylize(content, style, steps=steps, image_size=size, precision=precision,
-                     weights="random", seed=0, memory_check=False)  # fmt: skip
-    return time.perf_counter() - start, result.history[-1]["total"]
+    saved = os.environ.get(graphs.ENV)
+    os.environ[graphs.ENV] = "1" if cuda_graphs else "0"
+    try:
+        start = time.perf_counter()
+        result = stylize(content, style, steps=steps, image_size=size, precision=precision,
+                         weights="random", seed=0, memory_check=False)  # fmt: skip
+        seconds = time.perf_counter() - start
+    finally:
+        if saved is None:
+            del os.environ[graphs.ENV]
+        else:
+            os.environ[graphs.ENV] = saved
+    return seconds, result.history[-1]["total"]
 
 
 def main() -> None:
@@ -136,6 +151,10 @@ def main() -> None:
         secs, loss = run_stylize(content_img, style_img, args.size, args.steps, p)
         # stylize per step: 1 forward + input-only backward (~1 forward)
         rows.append((f"stylize ({p}, channels_last)", secs, loss, 2 * fwd, peaks[p]))
+    if device.type == "cuda":  # the same without CUDA graphs (fp16 never has them)
+        for p in precisions[:2]:
+            secs, loss = run_stylize(content_img, style_img, args.size, args.steps, p, False)
+            rows.append((f"stylize ({p}, eager steps)", secs, loss, 2 * fwd, peaks[p]))
 
     print(f"# stylize vs naive loop: {w}x{h} px, {args.steps} Adam steps incl. set-up, "
           f"VGG19 to conv5_1, random weights")  # fmt: skip
@@ -146,7 +165,7 @@ def main() -> None:
     for name, secs, loss, flops, peak in rows:
         per_step = secs / args.steps
         gflops = flops / per_step / 1e9
-        print(f"| {name} | {per_step:.3f} | {naive_s / secs:.1f}x | "
+        print(f"| {name} | {per_step:.4g} | {naive_s / secs:.1f}x | "
               f"{gflops:.0f} ({100 * gflops / peak:.0f}% of {peak:.0f}) | {loss:.4g} |")  # fmt: skip
     base = rows[1][2]
     for name, _, loss, _, _ in rows[2:]:

@@ -22,7 +22,7 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nst-course/nst-course/blob/main/notebooks/05_the_optimisation_loop.ipynb)
 #
-# *About 40 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU. On a CPU without it, `setup()` picks the `cpu-fast` sizes (256 px, 200 steps a run, and one `preset="fast"` picture); on a GPU the full ones (512 px, 4000 Adam steps, as in the report: 29 s a run on an H200, measured once with HED's VGG16; Colab's GPUs not timed).*
+# *About 40 minutes. Quick mode (`NST_QUICK=1`) runs the whole chapter in about a minute on a laptop CPU. On a CPU without it, `setup()` picks the `cpu-fast` sizes (256 px, 200 steps a run, and one `preset="fast"` picture); on a GPU the full ones (512 px, 4000 Adam steps, as in the report: 13 s a run on an H200, where each Adam step is one replay of a CUDA graph, measured with HED's VGG16; Colab's GPUs not timed).*
 #
 # Everything is in place: a frozen network that describes images (chapter 02), Gram
 # matrices (03) and a loss (04). What is left is to *change the pixels* of an image
@@ -398,7 +398,7 @@ ax.set_title("The learning rate sets how fast, and how smoothly, the loss falls"
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Long runs on Colab: checkpoint and resume
 #
-# 4000 steps at 512 px take half a minute on a fast GPU (29 s on an H200, measured once for
+# 4000 steps at 512 px take seconds on a fast GPU (13 s on an H200, measured for
 # this course; Colab's GPUs not timed) and hours on a laptop CPU, and Colab runtimes
 # disconnect. `stylize(..., checkpoint=PATH, checkpoint_every=N)` saves everything needed to
 # continue (image, optimiser state, history, snapshots) every `N` steps and

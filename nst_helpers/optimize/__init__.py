@@ -11,7 +11,8 @@ each term taken relative to its target's energy (``normalization="relative"``), 
 
 Speed comes from doing less, not from tricks: the network is frozen (no weight gradients),
 truncated after the deepest layer used, loaded once per process, and the content and style
-targets are computed once under ``no_grad``; channels_last and autocast help on top.
+targets are computed once under ``no_grad``; channels_last and autocast help on top, and on a
+CUDA GPU each Adam step is one replay of a recorded CUDA graph.
 
 The modules, in the order a run meets them::
 
@@ -22,6 +23,7 @@ The modules, in the order a run meets them::
     problem.py    targets, initial image and loss at one scale
     loop.py       the stage loop and its inner loop
     steps.py      one Adam or L-BFGS step (with the L-BFGS evaluation cache)
+    graphs.py     on CUDA: an Adam step recorded once as a CUDA graph, then replayed
     scaler.py     fp16 loss scaling          averaging.py  moving average of the iterates
     hooks.py      callback, previews, snapshots, progress bar
     state.py      what a run has made so far (history, best image, ...)

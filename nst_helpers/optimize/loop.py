@@ -32,6 +32,7 @@ from .. import devices
 from ..images import clamp_pixels
 from ..parameterization import make_parameterization
 from ..runtime.interrupts import StepBoundary
+from . import graphs
 from .averaging import EMA
 from .hooks import Hooks, Watch
 from .plan import Plan, Stage
@@ -157,7 +158,8 @@ def _start(
         init = carried_image(plan.carry, previous, targets.content)
         state.best.reset()  # losses differ between scales
     param = make_parameterization(problem.config.parameterization, init.to(problem.device))
-    opt = make_optimizer(stage.optimizer, stage.lr, param)
+    graphed = graphs.eligible(stage.optimizer, dtype, param, problem.device, checkpointing)
+    opt = make_optimizer(stage.optimizer, stage.lr, param, capturable=graphed)
     if plan.carry_moments and previous is not None:
         carry_adam_moments(previous.opt, opt)
     ema = EMA(plan.ema_decay) if plan.ema_decay and stage.optimizer == "adam" else None
@@ -169,7 +171,10 @@ def _start(
     state.stage = k
     loss_fn = problem.loss_fn(targets, dtype, checkpointing)
     scaler = state.scaler if dtype is torch.float16 else None  # bf16 has fp32's range
-    step_fn = make_step(stage.optimizer, param, opt, loss_fn, scaler, state.best)
+    if graphed:
+        step_fn = graphs.GraphedAdamStep(param, opt, loss_fn, state.best)
+    else:
+        step_fn = make_step(stage.optimizer, param, opt, loss_fn, scaler, state.best)
     return StageRun(stage, targets.content, dtype, param, opt, ema, loss_fn, step_fn)
 
 

@@ -43,10 +43,13 @@ class NonFiniteStep(FloatingPointError):
         self.step, self.value = step, value
 
 
-def make_optimizer(name: str, lr: float, param) -> torch.optim.Optimizer:
-    """Adam, or L-BFGS set up so that each ``.step()`` is one real iteration."""
+def make_optimizer(
+    name: str, lr: float, param, *, capturable: bool = False
+) -> torch.optim.Optimizer:
+    """Adam, or L-BFGS set up so that each ``.step()`` is one real iteration; ``capturable``:
+    Adam keeps its step count on the device, as a CUDA graph of the step needs."""
     if name == "adam":
-        return torch.optim.Adam(param.parameters(), lr=lr)
+        return torch.optim.Adam(param.parameters(), lr=lr, capturable=capturable)
     # Zero tolerances: the caller's step budget decides when to stop, not L-BFGS's own
     # convergence tests (which quit at once on the small gradients of style losses).
     # max_eval is the line search's budget; its default (max_iter * 5/4 = 1) leaves none.
@@ -79,8 +82,10 @@ def carry_adam_moments(old: torch.optim.Optimizer, new: torch.optim.Optimizer) -
         size = p_new.shape[-2:]
         first = F.interpolate(state["exp_avg"], size=size, mode="bicubic", align_corners=False)
         second = F.interpolate(state["exp_avg_sq"], size=size, mode="bilinear", align_corners=False)
+        # A capturable Adam keeps its step count beside the pixels, any other on the CPU.
+        step_device = p_new.device if new.defaults.get("capturable") else "cpu"
         new.state[p_new] = {
-            "step": state["step"].clone(),
+            "step": state["step"].detach().to(step_device, torch.float32, copy=True),
             "exp_avg": first.contiguous(),
             "exp_avg_sq": second.clamp_min(0).contiguous(),
         }
