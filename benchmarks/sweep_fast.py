@@ -3,7 +3,8 @@
 Each variant changes the constants of ``nst_helpers/optimize/presets.py`` (schedule, learning
 rate per scale, EMA decay, L-BFGS iterations, first scale, which scales) for one run, restoring
 them after, and may pass ``precision`` (the precision switch: ``auto`` runs the Adam scales in bf16 where
-the CPU has it, L-BFGS always fp32). Every run is scored by ``bench_quality``'s ruler against the
+the CPU has it, L-BFGS always fp32) or one of round 6's probes of the loss across stages
+(``probe``: benchmark-only, the preset never changes the caller's weights). Every run is scored by ``bench_quality``'s ruler against the
 same reference, 500 fp32 Adam steps of the default method, run first in the same process:
 
     python benchmarks/sweep_fast.py --size 384 --threads 1 [--variants current "EMA 0.95"]
@@ -16,6 +17,9 @@ both distances at most 1.05x in at most 1/10 of the wall time), then the whole t
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
+import dataclasses
 import json
 import warnings
 from pathlib import Path
@@ -25,6 +29,7 @@ from common import add_arguments, machine, resolve
 
 from nst_helpers import load_image
 from nst_helpers.optimize import presets
+from nst_helpers.optimize import problem as problem_module
 
 ROUND3 = {"SKIP_SECOND_FINEST": False, "COARSE_STEPS": 60, "MIDDLE_STEPS": 30, "FINAL_STEPS": 20}
 """The preset's shape before round 4 (every scale of ``sqrt2_scales``; 60/30/.../20 L-BFGS):
@@ -35,6 +40,10 @@ RESIDUAL = {**ROUND3, "CARRY": "residual"}
 """Round 3's carry: the photo at each size plus the upsampled stylisation."""
 SKIP = {**RESIDUAL, "SKIP_SECOND_FINEST": True, "FINAL_STEPS": 30}
 """Round 4: the second-finest scale dropped, its time given to 10 more L-BFGS iterations."""
+ROUND4 = {**SKIP, "COARSE_STEPS": 100, "FIRST_SCALE": 128, "FIRST_CONV_PADDING": "replicate"}
+"""Round 4's choice (the preset's defaults since): round 6 pins it."""
+DEEP = ("relu4_1", "relu5_1")
+"""The layers where round 5 found the style gap (README, Speed)."""
 
 VARIANTS: dict[str, tuple[dict, dict]] = {
     # name: (presets.py constants to change, stylize options)
@@ -108,21 +117,88 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     # padding on the first convolution, the ruler (and the reference) measure with zero padding
     "round 4, zero padding": ({"FIRST_CONV_PADDING": "zeros"}, {}),
     "round 4, zero padding, steps x4 (640)": ({"FIRST_CONV_PADDING": "zeros"}, {"steps": 640}),
+    # round 6: a 192 px start had been worse on style than 128 px (round 3); does a smaller
+    # one, with one or two more cheap sqrt(2) scales, start the finest scale in a better basin?
+    "round 4, first scale 90": ({**ROUND4, "FIRST_SCALE": 90}, {}),
+    "round 4, first scale 64": ({**ROUND4, "FIRST_SCALE": 64}, {}),
+    # ... and two probes of round 5's guess that the coarse scales fix the deep layers'
+    # statistics too early (``probe``: benchmark-only changes of the loss across stages; the
+    # preset itself keeps the caller's weights). Deep layers weighted x0, x0.5, x2 at the
+    # coarse scales; then, at the finest, the first 15 L-BFGS iterations with them x3 or x10
+    # and a fresh L-BFGS for the other 15 with the caller's weights (a continuation)
+    "round 4, coarse deep layers x0": ({**ROUND4}, {"probe_coarse_deep": 0.0}),
+    "round 4, coarse deep layers x0.5": ({**ROUND4}, {"probe_coarse_deep": 0.5}),
+    "round 4, coarse deep layers x2": ({**ROUND4}, {"probe_coarse_deep": 2.0}),
+    "round 4, finest: deep layers x3 for 15 L-BFGS, then 15": (
+        {**ROUND4},
+        {"probe_final_deep": (3.0, 15)},
+    ),
+    "round 4, finest: deep layers x10 for 15 L-BFGS, then 15": (
+        {**ROUND4},
+        {"probe_final_deep": (10.0, 15)},
+    ),
 }
 """The documented sweep. Variants without a ``precision`` run fp32, like the reference."""
+
+
+@contextlib.contextmanager
+def probe(size: int, coarse_deep: float | None = None, final_deep: tuple | None = None):
+    """Round 6's probes, for the runs inside: ``coarse_deep`` multiplies the ``DEEP`` layers'
+    style weights at every stage below ``size``; ``final_deep = (factor, k)`` splits the finest
+    stage in two at the same size, the first ``k`` steps with the ``DEEP`` weights times
+    ``factor``, the rest (a new optimiser) with the caller's. Nothing to probe: no change."""
+    original_loss, original_plan = problem_module.Problem.loss_fn, presets.fast_plan
+    finest_losses = 0
+
+    def reweighted(problem, factor):
+        other = copy.copy(problem)  # the loss closure reads layer_weights at every call
+        other.layer_weights = {n: w * factor if n in DEEP else w
+                               for n, w in problem.layer_weights.items()}  # fmt: skip
+        return other
+
+    def loss_fn(self, targets, dtype, checkpointing):
+        nonlocal finest_losses
+        at_finest = max(targets.content.shape[-2:]) == size
+        finest_losses += at_finest
+        if coarse_deep is not None and not at_finest:
+            self = reweighted(self, coarse_deep)
+        elif final_deep is not None and at_finest and finest_losses == 1:
+            self = reweighted(self, final_deep[0])
+        return original_loss(self, targets, dtype, checkpointing)
+
+    def fast_plan(*args, **kwargs):
+        plan = original_plan(*args, **kwargs)
+        last, k = plan.stages[-1], final_deep[1]
+        split = (
+            dataclasses.replace(last, steps=k),
+            dataclasses.replace(last, steps=last.steps - k),
+        )
+        return dataclasses.replace(plan, stages=(*plan.stages[:-1], *split))
+
+    problem_module.Problem.loss_fn = loss_fn
+    if final_deep is not None:
+        presets.fast_plan = fast_plan
+    try:
+        yield
+    finally:
+        problem_module.Problem.loss_fn, presets.fast_plan = original_loss, original_plan
 
 
 def run_variant(name: str, scorer: Scorer, content, style, args) -> dict:
     """One variant: constants set, one ``preset="fast"`` run, constants restored."""
     constants, options = VARIANTS[name]
+    options = dict(options)
+    probes = {"coarse_deep": options.pop("probe_coarse_deep", None),
+              "final_deep": options.pop("probe_final_deep", None)}  # fmt: skip
     saved = {k: getattr(presets, k) for k in constants}
     try:
         for k, v in constants.items():
             setattr(presets, k, v)
-        plan = presets.fast_plan(args.size, options.get("steps"), options.get("precision", "fp32"),
-                                 None)  # fmt: skip
-        row = run(name, scorer, content, style, 5, measured=args.measured, image_size=args.size,
-                  preset="fast", **{"precision": "fp32", **options})  # fmt: skip
+        with probe(args.size, **probes):
+            plan = presets.fast_plan(args.size, options.get("steps"),
+                                     options.get("precision", "fp32"), None)  # fmt: skip
+            row = run(name, scorer, content, style, 5, measured=args.measured,
+                      image_size=args.size, preset="fast", **{"precision": "fp32", **options})  # fmt: skip
     finally:
         for k, v in saved.items():
             setattr(presets, k, v)

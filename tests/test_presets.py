@@ -84,6 +84,10 @@ def test_the_sweeps_rounds_keep_the_plans_they_ran(monkeypatch):
     zeros = plan_of("round 4, zero padding")  # round 5: the ruler's padding
     assert zeros.first_conv_padding == "zeros"
     assert (zeros.scales, zeros.steps_per_scale) == (chosen.scales, chosen.steps_per_scale)
+    # round 6: smaller first scales, from round 4's plan
+    assert plan_of("round 4, first scale 90").scales == [90, 127, 180, 384]
+    assert plan_of("round 4, first scale 64").scales == [64, 91, 128, 181, 384]
+    assert plan_of("round 4, coarse deep layers x0") == chosen
 
 
 def test_fast_plan_schedule_and_choices():

@@ -13,6 +13,8 @@ which produces high-resolution pictures the same way):
   keep the upsampling blur small enough for a few steps to repair; the last step is two of
   them, because the scale just below the output cost a quarter of the preset's time and the
   finest stage made better use of it (measured, next points and README, Speed, round 4).
+  A start at 90 or 64 px (round 6) only trades one distance for the other (1.208x / 1.460x and
+  1.253x / 1.398x against 1.227x / 1.421x).
 * **Each finer scale starts from the photo plus the stylisation carried so far**
   (``CARRY = "residual"``, ``Plan.carry``): ``photo_at_new_size + upsample(handed_on -
   photo_at_last_size)``, clamped to valid pixels, instead of the upsampled image. An upsampled
@@ -65,6 +67,11 @@ which produces high-resolution pictures the same way):
 
 The weights of the loss (``content_weight``, ``style_weight``, layers, ...) stay the caller's:
 a preset changes how the minimum is found, not which picture is wanted.
+
+Made for the CPU. On a CUDA GPU (one H200, 512 px, Adam steps as CUDA graphs) the coarse steps
+are not cheap: a 128 px step costs 0.42 of a 512 px one, and the eager L-BFGS stage is half
+the preset's 0.9 s. There, plain Adam at the same time (275 steps) ends closer to the 500-step
+reference on both distances (README, Speed, *On a GPU*). The preset is not yet device-aware.
 """
 
 from __future__ import annotations
