@@ -29,6 +29,7 @@ graphs off; if recording fails, a warning says so and the stage goes on with eag
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import warnings
@@ -97,6 +98,8 @@ class GraphedAdamStep(Step):
         self.x_before = torch.empty_like(param.x.detach())
         cuda = param.x.device.type == "cuda"
         self.stream = torch.cuda.Stream(param.x.device) if record and cuda else None
+        # Streams and graphs belong to the current device: on cuda:1, make it the current one
+        self.on_device = torch.cuda.device(param.x.device) if cuda else contextlib.nullcontext()
 
     def _body(self) -> None:
         """One whole step on static tensors, no host read: score, update, clamp."""
@@ -136,13 +139,14 @@ class GraphedAdamStep(Step):
     def __call__(self, step: int) -> tuple[dict[str, float], dict[str, Any]]:
         """``(loss terms, {})`` of step ``step``; ``NonFiniteStep`` (image put back) if the
         loss at its start was NaN or infinite."""
-        if self.graph is None and self.record and self.warmup_left <= 0:
-            self._capture()
-        if self.graph is not None:
-            self.graph.replay()
-        else:
-            self.warmup_left -= 1
-            self._eager()
+        with self.on_device:
+            if self.graph is None and self.record and self.warmup_left <= 0:
+                self._capture()
+            if self.graph is not None:
+                self.graph.replay()
+            else:
+                self.warmup_left -= 1
+                self._eager()
         values = dict(zip(self.keys, self.terms.tolist(), strict=True))
         if not math.isfinite(values["total"]):
             with torch.no_grad():
