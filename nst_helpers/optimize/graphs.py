@@ -1,8 +1,8 @@
 """Adam steps replayed from a CUDA graph: one launch a step instead of a few hundred.
 
-On a GPU a step of this library is bound by the host, not by the arithmetic: an H200 was busy
-3.0 ms of each 7-10 ms step at 512 px while Python launched about 220 kernels (README, Speed,
-*On a GPU*). A CUDA graph records the kernels of one whole step once (the forward pass,
+On a GPU an eager step of this library is bound by the host, not by the arithmetic: an H200 was
+busy 3.0 ms of each 7-10 ms step at 512 px while Python launched about 220 kernels (README,
+Speed, *On a GPU*). A CUDA graph records the kernels of one whole step once (the forward pass,
 the backward pass, Adam's update, the clamp) and replays them with a single call, so the host
 only reads the step's losses back. Measured on the same H200 (random weights, with set-up):
 6.7 ms a 512 px fp32 step against 9.4 ms eager; 500 steps on HED's VGG16 in 1.7 s, not 4.0 s.
