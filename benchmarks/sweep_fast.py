@@ -137,16 +137,29 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
         {**ROUND4},
         {"probe_final_deep": (10.0, 15)},
     ),
+    # a diagnostic, far over the time budget: is the finest stage's start the limit, or its
+    # optimiser? The coarse scales as round 4, then the reference's own optimiser (500 Adam
+    # steps at lr 0.02) from their stylised start instead of 30 L-BFGS iterations
+    "round 4, finest: 500 Adam steps at lr 0.02 (diagnostic)": (
+        {**ROUND4},
+        {"probe_final_stage": ("adam", 500, 0.02)},
+    ),
 }
 """The documented sweep. Variants without a ``precision`` run fp32, like the reference."""
 
 
 @contextlib.contextmanager
-def probe(size: int, coarse_deep: float | None = None, final_deep: tuple | None = None):
+def probe(
+    size: int,
+    coarse_deep: float | None = None,
+    final_deep: tuple | None = None,
+    final_stage: tuple | None = None,
+):
     """Round 6's probes, for the runs inside: ``coarse_deep`` multiplies the ``DEEP`` layers'
     style weights at every stage below ``size``; ``final_deep = (factor, k)`` splits the finest
     stage in two at the same size, the first ``k`` steps with the ``DEEP`` weights times
-    ``factor``, the rest (a new optimiser) with the caller's. Nothing to probe: no change."""
+    ``factor``, the rest (a new optimiser) with the caller's; ``final_stage = (optimizer,
+    steps, lr)`` replaces the finest stage (fp32). Nothing to probe: no change."""
     original_loss, original_plan = problem_module.Problem.loss_fn, presets.fast_plan
     finest_losses = 0
 
@@ -168,15 +181,21 @@ def probe(size: int, coarse_deep: float | None = None, final_deep: tuple | None 
 
     def fast_plan(*args, **kwargs):
         plan = original_plan(*args, **kwargs)
-        last, k = plan.stages[-1], final_deep[1]
-        split = (
-            dataclasses.replace(last, steps=k),
-            dataclasses.replace(last, steps=last.steps - k),
-        )
-        return dataclasses.replace(plan, stages=(*plan.stages[:-1], *split))
+        last = plan.stages[-1]
+        if final_stage is not None:
+            optimizer, steps, lr = final_stage
+            last = dataclasses.replace(last, optimizer=optimizer, steps=steps, lr=lr)
+        finest = [last]
+        if final_deep is not None:
+            k = final_deep[1]
+            finest = [
+                dataclasses.replace(last, steps=k),
+                dataclasses.replace(last, steps=last.steps - k),
+            ]
+        return dataclasses.replace(plan, stages=(*plan.stages[:-1], *finest))
 
     problem_module.Problem.loss_fn = loss_fn
-    if final_deep is not None:
+    if final_deep is not None or final_stage is not None:
         presets.fast_plan = fast_plan
     try:
         yield
@@ -189,7 +208,8 @@ def run_variant(name: str, scorer: Scorer, content, style, args) -> dict:
     constants, options = VARIANTS[name]
     options = dict(options)
     probes = {"coarse_deep": options.pop("probe_coarse_deep", None),
-              "final_deep": options.pop("probe_final_deep", None)}  # fmt: skip
+              "final_deep": options.pop("probe_final_deep", None),
+              "final_stage": options.pop("probe_final_stage", None)}  # fmt: skip
     saved = {k: getattr(presets, k) for k in constants}
     try:
         for k, v in constants.items():

@@ -88,6 +88,14 @@ def test_the_sweeps_rounds_keep_the_plans_they_ran(monkeypatch):
     assert plan_of("round 4, first scale 90").scales == [90, 127, 180, 384]
     assert plan_of("round 4, first scale 64").scales == [64, 91, 128, 181, 384]
     assert plan_of("round 4, coarse deep layers x0") == chosen
+    with sweep_fast.probe(384, final_stage=("adam", 500, 0.02)):  # the round's diagnostic
+        diagnostic = plan_of("round 4, finest: 500 Adam steps at lr 0.02 (diagnostic)")
+    assert diagnostic.stages[:-1] == chosen.stages[:-1]
+    assert (diagnostic.final.optimizer, diagnostic.final.steps, diagnostic.final.lr) == (
+        "adam",
+        500,
+        0.02,
+    )
 
 
 def test_fast_plan_schedule_and_choices():
