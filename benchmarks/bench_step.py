@@ -18,6 +18,7 @@ import argparse
 import os
 import platform
 import time
+from unittest import mock
 
 import torch
 import torchvision
@@ -100,18 +101,11 @@ def run_stylize(
     ``cuda_graphs=False``: eager steps on a GPU (``NST_CUDA_GRAPHS=0``), to time what a graph
     of the step saves."""
     feats.clear_cache()
-    saved = os.environ.get(graphs.ENV)
-    os.environ[graphs.ENV] = "1" if cuda_graphs else "0"
-    try:
+    with mock.patch.dict(os.environ, {graphs.ENV: "1" if cuda_graphs else "0"}):
         start = time.perf_counter()
         result = stylize(content, style, steps=steps, image_size=size, precision=precision,
                          weights="random", seed=0, memory_check=False)  # fmt: skip
         seconds = time.perf_counter() - start
-    finally:
-        if saved is None:
-            del os.environ[graphs.ENV]
-        else:
-            os.environ[graphs.ENV] = saved
     return seconds, result.history[-1]["total"]
 
 

@@ -42,6 +42,13 @@ def test_graphs_are_on_for_cuda_unless_switched_off(monkeypatch, value, expected
     assert graphs.enabled(torch.device("mps")) is False
 
 
+def test_a_value_that_is_no_switch_names_the_variable(monkeypatch):
+    monkeypatch.setenv(graphs.ENV, "disable")
+    with pytest.raises(ValueError, match=r"NST_CUDA_GRAPHS='disable'.*0/false/no/off"):
+        graphs.enabled(CUDA)
+    assert graphs.enabled(torch.device("cpu")) is False  # not read where graphs never run
+
+
 def test_only_pixel_adam_stages_in_fp32_or_bf16_without_recomputation_are_graphs(monkeypatch):
     monkeypatch.delenv(graphs.ENV, raising=False)
     pixels = make_parameterization("pixel", torch.zeros(1, 3, 8, 8))

@@ -47,6 +47,7 @@ from ..features import (
     describe_weights,
     weights_are_random,
 )
+from ..runtime.env import TRUE, env_flag
 
 T = TypeVar("T")
 
@@ -55,9 +56,6 @@ COURSE_URL = "https://github.com/nst-course/nst-course"
 and ``tests/test_colab_setup.py`` fails if a copy differs)."""
 COLAB_DIR = "/content/nst-course"
 """Where a chapter's setup cell clones the course on Colab, and puts it on ``sys.path``."""
-
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("", "0", "false", "no", "off")
 
 BANNER_LINES = (
     "VGG19 HAS RANDOM WEIGHTS (NST_WEIGHTS=random)",
@@ -130,15 +128,7 @@ class CourseConfig:
 
 def quick_mode() -> bool:
     """Read ``NST_QUICK``: ``1/true/yes/on`` -> True, ``0/false/no/off`` or unset -> False."""
-    raw = os.environ.get("NST_QUICK", "")
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError(
-        f"NST_QUICK={raw!r} is not understood; use 1/true/yes/on or 0/false/no/off (or unset it)"
-    )
+    return env_flag("NST_QUICK", False)
 
 
 def choose_mode(quick: bool, device: torch.device, requested: str | None = None) -> tuple[str, str]:
@@ -252,7 +242,7 @@ def warn_if_figures_hidden() -> bool:
     ``MPLBACKEND=Agg`` is right for tests and CI, which only need figures to be drawn, but in
     a notebook it hides every figure without a word. Test runs set ``NST_TESTING=1``.
     """
-    if not _in_notebook() or os.environ.get("NST_TESTING", "").strip().lower() in _TRUE:
+    if not _in_notebook() or os.environ.get("NST_TESTING", "").strip().lower() in TRUE:
         return False
     import matplotlib
 

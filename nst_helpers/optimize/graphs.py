@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -39,6 +38,7 @@ from typing import Any
 import torch
 
 from ..parameterization import PixelParameterization
+from ..runtime.env import env_flag
 from .state import Best
 from .steps import LossFn, NonFiniteStep, Step
 
@@ -48,13 +48,9 @@ ENV = "NST_CUDA_GRAPHS"
 
 
 def enabled(device: torch.device) -> bool:
-    """True where graphs may run: a CUDA device, and ``NST_CUDA_GRAPHS`` not ``0``."""
-    return device.type == "cuda" and os.environ.get(ENV, "1").strip().lower() not in (
-        "0",
-        "false",
-        "no",
-        "off",
-    )
+    """True where graphs may run: a CUDA device, and ``NST_CUDA_GRAPHS`` not off (``0``,
+    ``false``, ``no``, ``off``; a value that is no switch at all is a ``ValueError``)."""
+    return device.type == "cuda" and env_flag(ENV, True)
 
 
 def eligible(
