@@ -59,6 +59,7 @@ from nst_helpers import image_to_tensor, load_image, stylize
 from nst_helpers.devices import resolve_device, synchronize
 from nst_helpers.features import FeatureExtractor
 from nst_helpers.losses import gram_matrix
+from nst_helpers.optimize import presets
 
 CONTENT_LAYER = "relu4_2"
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -306,8 +307,13 @@ def main() -> None:
                         help="also the reference's Adam steps in precision='auto' (bf16 on a GPU)")  # fmt: skip
     parser.add_argument("--device", default="cpu",
                         help="cpu (the README's numbers), cuda or mps; the ruler runs there too")  # fmt: skip
+    parser.add_argument("--fast-route", default=None, choices=presets.ROUTES,
+                        help="the shape preset='fast' takes here (presets.ROUTE; default: the "
+                             "preset's own)")  # fmt: skip
     add_arguments(parser)
     args = parser.parse_args()
+    if args.fast_route is not None:
+        presets.ROUTE = args.fast_route
     args.measured = resolve(args)
     sizes = [int(s) for s in args.sizes.split(",")]
     args.curves = [int(s) for s in (args.curves or str(sizes[0])).split(",")]

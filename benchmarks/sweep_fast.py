@@ -31,7 +31,8 @@ from nst_helpers import load_image
 from nst_helpers.optimize import presets
 from nst_helpers.optimize import problem as problem_module
 
-ROUND3 = {"SKIP_SECOND_FINEST": False, "COARSE_STEPS": 60, "MIDDLE_STEPS": 30, "FINAL_STEPS": 20}
+ROUND3 = {"ROUTE": "coarse-to-fine", "SKIP_SECOND_FINEST": False, "COARSE_STEPS": 60,
+          "MIDDLE_STEPS": 30, "FINAL_STEPS": 20}  # fmt: skip
 """The preset's shape before round 4 (every scale of ``sqrt2_scales``; 60/30/.../20 L-BFGS):
 rounds 1-3 pin it, so each of their rows runs as it ran then."""
 IMAGE = {**ROUND3, "CARRY": "image"}
@@ -41,7 +42,21 @@ RESIDUAL = {**ROUND3, "CARRY": "residual"}
 SKIP = {**RESIDUAL, "SKIP_SECOND_FINEST": True, "FINAL_STEPS": 30}
 """Round 4: the second-finest scale dropped, its time given to 10 more L-BFGS iterations."""
 ROUND4 = {**SKIP, "COARSE_STEPS": 100, "FIRST_SCALE": 128, "FIRST_CONV_PADDING": "replicate"}
-"""Round 4's choice (the preset's defaults since): round 6 pins it."""
+"""Round 4's choice (the preset's defaults): rounds 5 to 7 pin it."""
+FOURIER = {"ROUTE": "fourier", "FOURIER_STEPS": 72, "FOURIER_LR": 0.15, "EMA_DECAY": 0.9,
+           "FIRST_CONV_PADDING": "replicate"}  # fmt: skip
+"""Round 7's shape: one stage of Adam on the image's spectrum at the output size (72 steps,
+about 1/10 of the reference's time in bf16 on the AVX512-BF16 CPU)."""
+CONSTANT = {**FOURIER, "FOURIER_LR_END": 0.15, "WARMUP_STEPS": 0, "DECAY_POWER": 1.0}
+"""Round 7's first row: a constant step size, no warm-up, the parameterisation's own 1/f."""
+DECAYED = {**CONSTANT, "FOURIER_LR_END": 0.03, "DECAY_FROM": 0.6}
+WARMED = {**DECAYED, "DECAY_POWER": 1.25, "WARMUP_STEPS": 6}
+"""Round 7's fourth row: the decay, 1/f^1.25 and a warm-up."""
+ROUND7 = {**WARMED, "FOURIER_LR_END": None}
+"""Round 7's best row: the fourth without the decay (``presets.FOURIER_*`` hold it; not the
+preset's route: its pictures, README, Speed, round 7)."""
+AUTO = {"precision": "auto"}
+"""Round 7 runs the preset's own precision (bf16 on the AVX512-BF16 CPU), not fp32."""
 DEEP = ("relu4_1", "relu5_1")
 """The layers where round 5 found the style gap (README, Speed)."""
 
@@ -110,13 +125,16 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     "defaults": ({}, {}),  # whatever presets.py says now
     # round 5: not a new shape but the price of the target's quality: the round-4 preset with
     # every stage's steps multiplied (at 384 px its 160 steps are 100 + 30 Adam + 30 L-BFGS)
-    "round 4, steps x2 (320)": ({}, {"steps": 320}),
-    "round 4, steps x3 (480)": ({}, {"steps": 480}),
-    "round 4, steps x4 (640)": ({}, {"steps": 640}),
+    "round 4, steps x2 (320)": ({**ROUND4}, {"steps": 320}),
+    "round 4, steps x3 (480)": ({**ROUND4}, {"steps": 480}),
+    "round 4, steps x4 (640)": ({**ROUND4}, {"steps": 640}),
     # ... and whether its plateau on style is the ruler's: the preset optimises with replicate
     # padding on the first convolution, the ruler (and the reference) measure with zero padding
-    "round 4, zero padding": ({"FIRST_CONV_PADDING": "zeros"}, {}),
-    "round 4, zero padding, steps x4 (640)": ({"FIRST_CONV_PADDING": "zeros"}, {"steps": 640}),
+    "round 4, zero padding": ({**ROUND4, "FIRST_CONV_PADDING": "zeros"}, {}),
+    "round 4, zero padding, steps x4 (640)": (
+        {**ROUND4, "FIRST_CONV_PADDING": "zeros"},
+        {"steps": 640},
+    ),
     # round 6: a 192 px start had been worse on style than 128 px (round 3); does a smaller
     # one, with one or two more cheap sqrt(2) scales, start the finest scale in a better basin?
     "round 4, first scale 90": ({**ROUND4, "FIRST_SCALE": 90}, {}),
@@ -144,6 +162,24 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
         {**ROUND4},
         {"probe_final_stage": ("adam", 500, 0.02)},
     ),
+    # round 7: no coarse scales at all (round 6: they start the output size in the wrong
+    # basin). One stage from the photo at the output size, Adam on the Fourier
+    # parameterisation (fourier.py: 1/f-scaled spectrum, decorrelated colours), which moves
+    # large areas first the way the coarse scales did, but at full size; then its schedule
+    "round 7, Fourier, lr 0.15 constant": ({**CONSTANT}, AUTO),
+    "round 7, Fourier, lr 0.15 -> 0.03 over the last 40%": ({**DECAYED}, AUTO),
+    "round 7, ... and spectrum 1/f^1.25": ({**DECAYED, "DECAY_POWER": 1.25}, AUTO),
+    "round 7, ... and 6 warm-up steps": ({**WARMED}, AUTO),
+    # ... and variants of that fourth row
+    "round 7, spectrum 1/f^1.5": ({**WARMED, "DECAY_POWER": 1.5}, AUTO),
+    "round 7, lr 0.12 (-> 0.03)": ({**WARMED, "FOURIER_LR": 0.12}, AUTO),
+    "round 7, EMA 0.8": ({**WARMED, "EMA_DECAY": 0.8}, AUTO),
+    "round 7, zero padding": ({**WARMED, "FIRST_CONV_PADDING": "zeros"}, AUTO),
+    "round 7, no decay (lr 0.15 to the end)": ({**ROUND7}, AUTO),  # round 7's best
+    "round 7, 12 warm-up steps": ({**WARMED, "WARMUP_STEPS": 12}, AUTO),
+    # what a CPU without native bf16 gets: the same steps in fp32, and as many as fit 1/10
+    "round 7, fp32, 45 steps": ({**WARMED}, {"precision": "fp32", "steps": 45}),
+    "round 7, best in fp32": ({**ROUND7}, {"precision": "fp32"}),
 }
 """The documented sweep. Variants without a ``precision`` run fp32, like the reference."""
 
@@ -222,8 +258,12 @@ def run_variant(name: str, scorer: Scorer, content, style, args) -> dict:
     finally:
         for k, v in saved.items():
             setattr(presets, k, v)
-    row["plan"] = ", ".join(f"{st.size}: {st.steps} {st.optimizer} lr {st.lr:.3g} {st.precision}"
-                            for st in plan.stages) + f"; EMA {plan.ema_decay}"  # fmt: skip
+    row["plan"] = ", ".join(f"{st.size}: {st.steps} {st.optimizer} lr {st.lr:.3g}"
+                            + (f" -> {st.lr_end:.3g}" if st.lr_end is not None else "")
+                            + f" {st.precision}" for st in plan.stages)  # fmt: skip
+    row["plan"] += f"; EMA {plan.ema_decay}"
+    if plan.parameterization is not None:
+        row["plan"] += f"; {plan.parameterization} 1/f^{plan.decay_power}"
     return row
 
 

@@ -149,6 +149,7 @@ def _use_cpu_graphs(monkeypatch) -> None:
 )
 def test_stylize_through_graphed_steps_is_the_eager_run(tiny_images, monkeypatch, options):
     content, style = tiny_images
+    monkeypatch.setattr(presets, "ROUTE", "coarse-to-fine")  # graphed stages, moments carried
     monkeypatch.setattr(presets, "FIRST_SCALE", 32)
     settings = dict(weights="random", device="cpu", seed=0, precision="fp32", **options)
     settings.update(content_layers=["conv2_2"], style_layers=["conv1_1", "conv2_1", "conv3_1"])
@@ -169,6 +170,18 @@ def test_stylize_through_graphed_steps_is_the_eager_run(tiny_images, monkeypatch
     assert [r["scale"] for r in graphed.history] == [r["scale"] for r in eager.history]
     assert np.array_equal(np.asarray(graphed.image), np.asarray(eager.image))
     assert graphed.best_step == eager.best_step and graphed.best_loss == eager.best_loss
+
+
+def test_a_stage_with_a_step_size_schedule_is_not_graphed(tiny_images, monkeypatch):
+    # a recorded graph would replay the step size it was captured with: preset="fast" (its
+    # warm-up: 2 of 24 steps) runs eagerly even where graphs are on and its steps eligible
+    content, style = tiny_images
+    monkeypatch.setattr(graphs, "GraphedAdamStep", None)  # calling it would raise
+    _use_cpu_graphs(monkeypatch)
+    monkeypatch.setattr(presets, "ROUTE", "fourier")
+    result = stylize(content, style, image_size=32, steps=24, preset="fast", weights="random",
+                     device="cpu", seed=0, precision="fp32")  # fmt: skip
+    assert len({r["lr"] for r in result.history}) > 1
 
 
 # ---- on a CUDA device ---------------------------------------------------------------------------
@@ -241,6 +254,7 @@ def test_cuda_graph_run_matches_eager_steps(monkeypatch, replays, precision):
 def test_cuda_graph_fast_preset_matches_eager_steps(monkeypatch, replays):
     # 384 px: Adam at 128 and 181 px (graphs, Adam's moments carried between them), then
     # L-BFGS at 384 px (eager)
+    monkeypatch.setattr(presets, "ROUTE", "coarse-to-fine")  # the graphed route (round 4)
     eager = _run(monkeypatch, False, preset="fast", image_size=384, steps=None)
     graphed = _run(monkeypatch, True, preset="fast", image_size=384, steps=None)
     adam_steps = presets.COARSE_STEPS + presets.MIDDLE_STEPS

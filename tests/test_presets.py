@@ -57,7 +57,13 @@ def test_fast_scales_leave_out_the_second_finest():
 def test_fast_scales_follow_the_switch(monkeypatch):
     monkeypatch.setattr(P, "SKIP_SECOND_FINEST", False)  # the shape of rounds 1-3
     assert P.fast_scales(512) == P.sqrt2_scales(512) == [128, 181, 256, 362, 512]
-    assert P.fast_plan(384, None, None, None).scales == [128, 181, 256, 384]
+    assert P.coarse_to_fine_plan(384, None, None, None).scales == [128, 181, 256, 384]
+
+
+@pytest.fixture
+def coarse_to_fine(monkeypatch):
+    """``preset="fast"`` as it was until round 7: coarse to fine, L-BFGS at the finest scale."""
+    monkeypatch.setattr(P, "ROUTE", "coarse-to-fine")
 
 
 def test_the_sweeps_rounds_keep_the_plans_they_ran(monkeypatch):
@@ -80,7 +86,10 @@ def test_the_sweeps_rounds_keep_the_plans_they_ran(monkeypatch):
     assert (round4.scales, round4.steps_per_scale) == ([128, 181, 384], [60, 30, 30])
     chosen = plan_of("residual carry, no second-finest scale, 100/30 Adam + 30 L-BFGS")
     assert chosen == plan_of("defaults") == P.fast_plan(384, None, None, None)
+    assert chosen == P.coarse_to_fine_plan(384, None, None, None)
     assert chosen.first_conv_padding == "replicate"
+    for name in ("round 4, steps x2 (320)", "round 4, steps x4 (640)"):  # round 5
+        assert plan_of(name) == chosen
     zeros = plan_of("round 4, zero padding")  # round 5: the ruler's padding
     assert zeros.first_conv_padding == "zeros"
     assert (zeros.scales, zeros.steps_per_scale) == (chosen.scales, chosen.steps_per_scale)
@@ -96,29 +105,140 @@ def test_the_sweeps_rounds_keep_the_plans_they_ran(monkeypatch):
         500,
         0.02,
     )
+    # round 7: one Fourier stage; its best row is what presets.FOURIER_* hold
+    round7 = plan_of("round 7, no decay (lr 0.15 to the end)")
+    assert round7 == P.fourier_plan(384, None, None, None)
+    warmed = plan_of("round 7, ... and 6 warm-up steps")
+    assert (warmed.final.lr_end, warmed.final.warmup, warmed.decay_power) == (0.03, 6, 1.25)
+    first = plan_of("round 7, Fourier, lr 0.15 constant")
+    assert (first.scales, first.parameterization, first.decay_power) == ([384], "fourier", 1.0)
+    assert [first.final.lr_at(i) for i in (1, 40, 72)] == [0.15] * 3
+    assert plan_of("round 7, zero padding").first_conv_padding == "zeros"
+    assert plan_of("round 7, spectrum 1/f^1.5").decay_power == 1.5
 
 
-def test_fast_plan_schedule_and_choices():
+def test_the_fourier_route_is_one_stage_at_the_output_size(monkeypatch):
+    # round 7's route (README, Speed): not the default, for its pictures
+    assert P.ROUTE == "coarse-to-fine"
+    monkeypatch.setattr(P, "ROUTE", "fourier")
+    for size in (256, 384, 512, 1024):
+        plan = P.fast_plan(size, None, None, None)
+        assert plan.scales == [size] and plan.steps_per_scale == [P.FOURIER_STEPS] == [72]
+        assert (
+            (plan.parameterization, plan.decay_power)
+            == ("fourier", P.DECAY_POWER)
+            == (
+                "fourier",
+                1.25,
+            )
+        )
+        assert plan.optimizers == ["adam"] and plan.precisions == ["auto"]
+        assert plan.ema_decay == P.EMA_DECAY and plan.first_conv_padding == "replicate"
+        assert plan.preset == "fast" and plan.carry_moments is False
+    stage = P.fast_plan(384, None, None, None).final
+    assert (stage.lr, stage.lr_end, stage.warmup) == (0.15, None, 6)
+    assert [stage.lr_at(i) for i in (1, 6, 7, 72)] == [0.15 / 7, 0.15 * 6 / 7, 0.15, 0.15]
+    # steps and lr given: the warm-up keeps its share (and a decay, when set, its ratio)
+    mine = P.fast_plan(384, 144, "fp32", 0.3).final
+    assert (mine.steps, mine.warmup, mine.lr, mine.precision) == (144, 12, 0.3, "fp32")
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(P, "FOURIER_LR_END", 0.03)
+        assert P.fast_plan(384, 144, "fp32", 0.3).final.lr_end == pytest.approx(0.06)
+    assert P.fast_plan(384, 3, None, None).final.warmup == 0
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(P, "ROUTE", "slow")
+        with pytest.raises(ValueError, match="ROUTE"):
+            P.fast_plan(384, None, None, None)
+
+
+def test_a_stages_step_size_schedule():
+    stage = Stage(64, 11, "adam", 0.2, "fp32", lr_end=0.05, decay_from=0.5, warmup=3)
+    want = [0.2 * 1 / 4, 0.2 * 2 / 4, 0.2 * 3 / 4]  # warm-up: i / (warmup + 1) of lr
+    want += [0.2] * 3  # held until half of the stage (steps 4-6: progress 0.3 .. 0.5)
+    # then linear from 0.2 at progress 0.5 (step 6) to 0.05 at the last step (11)
+    want += [0.2 - 0.15 * (k / 10 - 0.5) / 0.5 for k in range(6, 11)]
+    got = [stage.lr_at(i) for i in range(1, 12)]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert stage.lr_at(11) == pytest.approx(0.05) and stage.scheduled
+    plain = Stage(64, 11, "adam", 0.2, "fp32")
+    assert not plain.scheduled and {plain.lr_at(i) for i in range(1, 12)} == {0.2}
+    assert Stage(64, 1, "adam", 0.2, "fp32", lr_end=0.05).lr_at(1) == 0.2
+    with pytest.raises(ValueError, match="decay_from"):
+        Stage(64, 11, "adam", 0.2, "fp32", lr_end=0.05, decay_from=1.0)
+    with pytest.raises(ValueError, match="warmup"):
+        Stage(64, 11, "adam", 0.2, "fp32", warmup=-1)
+    with pytest.raises(ValueError, match="parameterization"):
+        Plan((plain,), parameterization="wavelet")
+
+
+def test_the_fourier_route_runs_its_schedule_on_the_spectrum(monkeypatch):
+    from nst_helpers.fourier import FourierParameterization
+
+    monkeypatch.setattr(P, "ROUTE", "fourier")
+    made = _spy_starts(monkeypatch)
+    content, style = load_image("chelsea", max_size=48), load_image("brush_strokes", max_size=48)
+    result = stylize(content, style, image_size=48, steps=12, preset="fast", **SMALL)
+    stage = P.fast_plan(48, 12, None, None).final
+    assert [r["lr"] for r in result.history] == [stage.lr_at(i) for i in range(1, 13)]
+    assert result.history[0]["lr"] < stage.lr == result.history[-1]["lr"]
+    ((start, param),) = made
+    assert isinstance(param, FourierParameterization) and param.decay_power == P.DECAY_POWER
+    torch.testing.assert_close(start, image_to_tensor(content, tuple(start.shape[-2:])))
+    settings = result.settings
+    assert (settings["parameterization"], settings["decay_power"]) == ("fourier", 1.25)
+    assert settings["lr_schedules"] == [[1, None, P.DECAY_FROM]]
+    assert result.history[-1]["total"] < result.history[0]["total"]
+    # a plain run keeps v0.1's settings: none of the plan's new keys
+    plain = stylize(content, style, image_size=48, steps=2, **SMALL).settings
+    assert plain["parameterization"] == "pixel"
+    assert "decay_power" not in plain and "lr_schedules" not in plain
+
+
+def test_a_fourier_route_run_resumes_exactly(monkeypatch, tmp_path):
+    monkeypatch.setattr(P, "ROUTE", "fourier")
+    content, style = load_image("chelsea", max_size=48), load_image("brush_strokes", max_size=48)
+    options = dict(image_size=48, steps=10, preset="fast", precision="fp32", **SMALL)
+    reference = stylize(content, style, **options)
+    ck = tmp_path / "run.ckpt"
+    stylize(content, style, checkpoint=ck, callback=lambda r: r["step"] < 6, **options)
+    resumed = stylize(content, style, resume=ck, **options)
+    assert [r["lr"] for r in resumed.history] == [r["lr"] for r in reference.history]
+    assert [r["total"] for r in resumed.history] == [r["total"] for r in reference.history]
+    assert np.array_equal(np.asarray(resumed.image), np.asarray(reference.image))
+
+
+def test_a_preset_plan_sizes_memory_by_its_own_parameterization():
+    from nst_helpers.optimize.memory import MemoryOptions, estimate_memory
+
+    cfg = StyleConfig(preset="fast")
+    pixel = MemoryOptions.of(cfg, precision="fp32")
+    fourier = MemoryOptions.of(cfg, precision="fp32", parameterization="fourier")
+    assert (pixel.parameterization, fourier.parameterization) == ("pixel", "fourier")
+    assert estimate_memory((512, 512), fourier) > estimate_memory((512, 512), pixel)
+
+
+def test_coarse_to_fine_plan_schedule_and_choices():
     # the defaults chosen by the sweep's round 4 (README, Speed)
+    assert P.fast_plan(512, None, None, None) == P.coarse_to_fine_plan(512, None, None, None)
     assert (P.COARSE_STEPS, P.MIDDLE_STEPS, P.FINAL_STEPS) == (100, 30, 30)
-    plan = P.fast_plan(512, None, None, None)
+    plan = P.coarse_to_fine_plan(512, None, None, None)
     assert plan.scales == [128, 181, 256, 512]
     assert plan.optimizers == ["adam"] * 3 + ["lbfgs"]
     assert plan.steps_per_scale == [100, 30, 30, 30]
-    assert P.fast_plan(384, None, None, None).steps_per_scale == [100, 30, 30]
-    assert P.fast_plan(256, None, None, None).steps_per_scale == [100, 30]
+    assert P.coarse_to_fine_plan(384, None, None, None).steps_per_scale == [100, 30, 30]
+    assert P.coarse_to_fine_plan(256, None, None, None).steps_per_scale == [100, 30]
     assert plan.lrs == [P.ADAM_LR] * 3 + [1.0]
     assert plan.precisions == ["auto"] * 3 + ["fp32"]  # L-BFGS's line search: exact gradients
     assert plan.ema_decay == P.EMA_DECAY and plan.preset == "fast"
     assert plan.carry == P.CARRY == "residual"  # finer scales start from photo + stylisation
-    assert P.fast_plan(512, None, "bf16", 0.1).precisions == ["bf16"] * 3 + ["fp32"]
-    assert P.fast_plan(512, None, "fp32", 0.1).lrs[:3] == [0.1] * 3
-    single = P.fast_plan(96, None, None, None)
+    assert P.coarse_to_fine_plan(512, None, "bf16", 0.1).precisions == ["bf16"] * 3 + ["fp32"]
+    assert P.coarse_to_fine_plan(512, None, "fp32", 0.1).lrs[:3] == [0.1] * 3
+    single = P.coarse_to_fine_plan(96, None, None, None)
     assert (single.scales, single.optimizers) == ([96], ["adam"])
     for steps in (0, 1, 7, 100, 1001):
-        split = P.fast_plan(512, steps, None, None).steps_per_scale
+        split = P.coarse_to_fine_plan(512, steps, None, None).steps_per_scale
         assert sum(split) == steps and len(split) == 4
-    assert P.fast_plan(512, 1900, None, None).steps_per_scale == [1000, 300, 300, 300]
+    assert P.coarse_to_fine_plan(512, 1900, None, None).steps_per_scale == [1000, 300, 300, 300]
 
 
 def test_plain_and_preset_runs_make_the_same_kind_of_plan():
@@ -153,7 +273,7 @@ def test_fast_preset_without_steps_returns_a_result_at_image_size(tiny_images):
 
 
 @pytest.mark.parametrize("checkpointing", [False, True])
-def test_fast_preset_across_scales(checkpointing):
+def test_fast_preset_across_scales(checkpointing, coarse_to_fine):
     content = Image.new("RGB", (200, 150), (120, 80, 40))
     style = Image.effect_noise((64, 64), 60).convert("RGB")
     result = stylize(
@@ -169,7 +289,7 @@ def test_fast_preset_across_scales(checkpointing):
     assert result.settings["precisions"][-1] == "fp32"  # L-BFGS's line search: exact gradients
 
 
-def test_fast_preset_with_a_stage_given_no_steps(monkeypatch):
+def test_fast_preset_with_a_stage_given_no_steps(monkeypatch, coarse_to_fine):
     # steps=1 split 100 : 30 : 30 is [1, 0, 0]: the empty middle stage hands on its start
     monkeypatch.setattr(P, "FIRST_SCALE", 48)
     monkeypatch.setattr(P, "SKIP_SECOND_FINEST", False)  # three scales at 96 px: 48, 68, 96
@@ -265,7 +385,7 @@ def _spy_starts(monkeypatch) -> list:
 
 
 @pytest.mark.parametrize("carry", ["image", "residual"])
-def test_a_finer_scale_starts_from_what_carry_says(monkeypatch, carry):
+def test_a_finer_scale_starts_from_what_carry_says(monkeypatch, carry, coarse_to_fine):
     # No moving average: what a stage hands on is its last image, the parameter itself.
     monkeypatch.setattr(P, "CARRY", carry)
     monkeypatch.setattr(P, "EMA_DECAY", None)
@@ -297,7 +417,7 @@ def test_a_finer_scale_starts_from_what_carry_says(monkeypatch, carry):
         torch.testing.assert_close(start, want)
 
 
-def test_a_residual_carry_run_resumes_exactly(monkeypatch, tmp_path):
+def test_a_residual_carry_run_resumes_exactly(monkeypatch, tmp_path, coarse_to_fine):
     monkeypatch.setattr(P, "CARRY", "residual")
     monkeypatch.setattr(P, "FIRST_SCALE", 32)
     content, style = load_image("chelsea", max_size=48), load_image("brush_strokes", max_size=48)

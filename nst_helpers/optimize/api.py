@@ -122,7 +122,11 @@ def stylize(
     final = plan.final
     width, height = resize_to(content_img, final.size).size
     memory = MemoryOptions.of(
-        cfg, precision=final.precision, optimizer=final.optimizer, n_styles=len(styles)
+        cfg,
+        precision=final.precision,
+        optimizer=final.optimizer,
+        n_styles=len(styles),
+        parameterization=plan.parameterization_for(cfg),
     )
     memory = guard((height, width), device, memory, cfg.checkpointing, memory_check)
 

@@ -7,7 +7,7 @@ whole algorithm the chapters teach, with the run's bookkeeping around it::
 
     while state.step < end_of_stage:
         with boundary.step():                  # a first Ctrl-C waits for the end of the step
-            state.add(current.step(k, t0))     # evaluate, keep the image if best, update
+            state.add(current.step(k, i, t0))  # evaluate, keep the image if best, update
         stop = watch.after_step(record, ...)   # progress bar, snapshot, preview, callback
         ... save a checkpoint when one is due
 
@@ -57,8 +57,12 @@ class StageRun:
     loss_fn: LossFn
     step_fn: Callable[[int], tuple[dict[str, float], dict[str, Any]]]
 
-    def step(self, k: int, t0: float) -> Record:
-        """Take step ``k`` of the run (``t0``: when the run began); its record."""
+    def step(self, k: int, i: int, t0: float) -> Record:
+        """Take step ``k`` of the run, the stage's ``i``-th (``t0``: when the run began); its
+        record."""
+        if self.stage.scheduled:
+            for group in self.opt.param_groups:
+                group["lr"] = self.stage.lr_at(i)
         values, extra = self.step_fn(k)
         if self.ema is not None:
             self.ema.update(self.image())
@@ -107,9 +111,10 @@ def run(
         try:
             for k in range(state.stage, len(plan.stages)):
                 current = _start(plan, k, problem, state, current, checkpointing)
+                begins = ends[k] - plan.stages[k].steps
                 while state.step < ends[k] and not interrupted:
                     with boundary.step():  # a first Ctrl-C waits for the end of the step
-                        state.add(current.step(state.step + 1, t0))
+                        state.add(current.step(state.step + 1, state.step + 1 - begins, t0))
                     stop = watch.after_step(state.history[-1], current.image)
                     interrupted = stop or boundary.stop_requested
                     # after the callback: the checkpoint holds the RNG state of the step's end
@@ -157,8 +162,12 @@ def _start(
     else:
         init = carried_image(plan.carry, previous, targets.content)
         state.best.reset()  # losses differ between scales
-    param = make_parameterization(problem.config.parameterization, init.to(problem.device))
-    graphed = graphs.eligible(stage.optimizer, dtype, param, problem.device, checkpointing)
+    kind = plan.parameterization_for(problem.config)
+    param = make_parameterization(kind, init.to(problem.device), **plan.parameterization_options())
+    # A recorded graph replays the step size it was captured with: a schedule runs eagerly.
+    graphed = not stage.scheduled and graphs.eligible(
+        stage.optimizer, dtype, param, problem.device, checkpointing
+    )
     opt = make_optimizer(stage.optimizer, stage.lr, param, capturable=graphed)
     if plan.carry_moments and previous is not None:
         carry_adam_moments(previous.opt, opt)

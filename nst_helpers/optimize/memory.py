@@ -109,13 +109,22 @@ class MemoryOptions:
 
     @classmethod
     def of(
-        cls, config: StyleConfig, *, precision: str, optimizer: str | None = None, n_styles: int = 1
+        cls,
+        config: StyleConfig,
+        *,
+        precision: str,
+        optimizer: str | None = None,
+        n_styles: int = 1,
+        parameterization: str | None = None,
     ) -> MemoryOptions:
         """The options of a validated ``config`` run at ``precision`` (resolved) with
-        ``optimizer`` (default the config's) on ``n_styles`` style images."""
+        ``optimizer`` and ``parameterization`` (default the config's: a preset's plan may
+        choose its own) on ``n_styles`` style images."""
         fields = config.memory_options(precision)
         if optimizer is not None:
             fields["optimizer"] = optimizer
+        if parameterization is not None:
+            fields["parameterization"] = parameterization
         return cls(**fields, n_styles=n_styles)
 
 

@@ -26,6 +26,7 @@ from .. import devices
 from ..config import StyleConfig
 from ..features import weights_key
 from ..images import image_digest
+from ..parameterization import PARAMETERIZATIONS
 
 CARRIES = ("image", "residual")
 """What a finer stage starts from (``Plan.carry``)."""
@@ -38,7 +39,10 @@ class Stage:
     """One scale of a run: ``steps`` steps of ``optimizer`` at ``size`` px (longest side).
 
     ``precision`` is ``"fp32"``, ``"bf16"`` or ``"fp16"`` once the plan is ``resolved`` for a
-    device (``"auto"`` before); ``lr`` is the optimiser's step size.
+    device (``"auto"`` before); ``lr`` is the optimiser's step size. A schedule (``lr_at``):
+    the first ``warmup`` steps rise linearly towards ``lr``; with ``lr_end`` set, the step size
+    holds at ``lr`` until ``decay_from`` of the stage's steps are done, then falls linearly to
+    ``lr_end`` at its last step.
     """
 
     size: int
@@ -46,6 +50,30 @@ class Stage:
     optimizer: str
     lr: float
     precision: str
+    lr_end: float | None = None
+    decay_from: float = 0.5
+    warmup: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.decay_from < 1.0:
+            raise ValueError(f"decay_from={self.decay_from!r} must be in [0, 1)")
+        if self.warmup < 0:
+            raise ValueError(f"warmup={self.warmup!r} must be >= 0 steps")
+
+    @property
+    def scheduled(self) -> bool:
+        """Whether the step size changes within the stage."""
+        return self.lr_end is not None or self.warmup > 0
+
+    def lr_at(self, i: int) -> float:
+        """The step size of this stage's step ``i`` (1 for its first, ``steps`` for its last)."""
+        if i <= self.warmup:  # Adam's first, bias-corrected steps are full-sized: ease them in
+            return self.lr * i / (self.warmup + 1)
+        if self.lr_end is None or self.steps <= 1:
+            return self.lr
+        progress = (i - 1) / (self.steps - 1)  # 0 at the first step, 1 at the last
+        t = max(0.0, progress - self.decay_from) / (1.0 - self.decay_from)
+        return self.lr + (self.lr_end - self.lr) * t
 
     def dtype(self, device: torch.device) -> torch.dtype | None:
         """The autocast dtype of this stage on ``device`` (``None``: plain fp32)."""
@@ -64,6 +92,9 @@ class Plan:
     ``"residual"``, the photo at the new size plus the upsampled *difference* between the last
     stage's image and the photo at its size, so the photo's fine detail, which no coarse scale
     had, is in the start and only the stylisation is carried (see ``loop.carried_image``).
+    ``parameterization``: how the image is optimised (``"pixel"``, ``"fourier"``); ``None``:
+    the caller's ``StyleConfig.parameterization``. ``decay_power``: a Fourier
+    parameterisation's ``1 / f ** decay_power`` scaling (``None``: its default, 1).
     """
 
     stages: tuple[Stage, ...]
@@ -72,10 +103,25 @@ class Plan:
     first_conv_padding: str = "zeros"
     preset: str | None = None
     carry: str = "image"
+    parameterization: str | None = None
+    decay_power: float | None = None
 
     def __post_init__(self) -> None:
         if self.carry not in CARRIES:
             raise ValueError(f"carry={self.carry!r} must be one of {', '.join(CARRIES)}")
+        if self.parameterization not in (None, *PARAMETERIZATIONS):
+            raise ValueError(
+                f"parameterization={self.parameterization!r} must be None or one of "
+                + ", ".join(PARAMETERIZATIONS)
+            )
+
+    def parameterization_for(self, config: StyleConfig) -> str:
+        """The parameterisation this plan optimises: its own, else the caller's."""
+        return self.parameterization or config.parameterization
+
+    def parameterization_options(self) -> dict[str, float]:
+        """Keywords for ``make_parameterization`` beyond the kind (none by default)."""
+        return {} if self.decay_power is None else {"decay_power": self.decay_power}
 
     @property
     def final(self) -> Stage:
@@ -174,4 +220,13 @@ def settings(
         )
         if plan.carry != "image":  # absent when "image": checkpoints made before it resume
             out["carry"] = plan.carry
+        # Absent when the plan keeps to its defaults, so that older checkpoints still resume.
+        if plan.parameterization is not None:
+            out["parameterization"] = plan.parameterization
+        if plan.decay_power is not None:
+            out["decay_power"] = plan.decay_power
+        if any(stage.scheduled for stage in plan.stages):
+            out["lr_schedules"] = [
+                [stage.warmup, stage.lr_end, stage.decay_from] for stage in plan.stages
+            ]
     return out

@@ -1,8 +1,9 @@
 """Presets: a whole optimisation plan chosen for the caller, by name.
 
 ``stylize(..., preset="fast")`` is the quickest route this library knows to a finished picture
-at the requested size. Every choice, and why (the anchor is crowsonkb/style-transfer-pytorch,
-which produces high-resolution pictures the same way):
+at the requested size (``ROUTE = "coarse-to-fine"``, ``coarse_to_fine_plan``, round 4 of
+``benchmarks/sweep_fast.py``). Every choice, and why (the anchor is
+crowsonkb/style-transfer-pytorch, which produces high-resolution pictures the same way):
 
 * **Coarse to fine in sqrt(2) steps from 128 px, the second-finest left out**
   (``fast_scales``: ``[128, 181, 384]`` for 384 px, ``[128, 181, 256, 512]`` for 512 px).
@@ -71,10 +72,52 @@ which produces high-resolution pictures the same way):
 The weights of the loss (``content_weight``, ``style_weight``, layers, ...) stay the caller's:
 a preset changes how the minimum is found, not which picture is wanted.
 
-Made for the CPU. On a CUDA GPU (one H200, 512 px, Adam steps as CUDA graphs) the coarse steps
-are not cheap: a 128 px step costs 0.42 of a 512 px one, and the eager L-BFGS stage is half
-the preset's 0.9 s. There, plain Adam at the same time (275 steps) ends closer to the 500-step
-reference on both distances (README, Speed, *On a GPU*). The preset is not yet device-aware.
+Made for the CPU. On a CUDA GPU (one H200, 512 px, Adam steps as CUDA
+graphs) its coarse steps are not cheap: a 128 px step costs 0.42 of a 512 px one, and the
+eager L-BFGS stage is half its 0.9 s. There, plain Adam at the same time (275 steps) ends
+closer to the 500-step reference on both distances (README, Speed, *On a GPU*). The Fourier
+route has not run on a GPU yet.
+
+**Round 7's route, not the default** (``ROUTE = "fourier"``, ``fourier_plan``): one stage at the
+output size, from the photo, with no coarse scales. By the benchmark's ruler it is much closer
+to 500 Adam steps than round 4 in the same time, but on the one photo the ruler uses. The
+gallery's other photos showed what the ruler missed: at 256 px the astronaut's face and the
+rocket were lost in the style's strokes, where round 4 and the default method keep both
+(README, Speed, round 7). So the default stays round 4's until a route wins on the numbers and
+on the pictures. Its choices:
+
+* **Adam on the image's spectrum, not its pixels** (``Plan.parameterization = "fourier"``,
+  ``fourier.py``, after Mordvintsev et al., Distill 2018): each coefficient is scaled by
+  ``1 / f ** DECAY_POWER``, so a step of the same size moves large areas much more than fine
+  detail. That is what the coarse scales of round 4 were for, but here every step is taken
+  and scored at the output size, starting from the photo. Round 6 had found that coarse to fine
+  starts the output size in another basin: after its coarse scales even the reference's own
+  500 Adam steps ended 1.147x / 1.120x its distances. On the spectrum, 72 Adam steps from the
+  photo end at 1.133x / 1.079x in 0.103x of its time (trained VGG16/HED features, chelsea +
+  starry_night, 384 px, bf16 on an AVX512-BF16 CPU; 1.144x / 1.100x in 0.102x at 512 px),
+  against round 4's 1.227x / 1.421x in 0.109x. The target (1.05x on both) is still missed, on
+  content. ``DECAY_POWER = 1.25`` (more weight on large areas than the parameterisation's
+  default 1) with the warm-up below: better on both than 1/f alone (round 7's table).
+* **A large step size, eased in** (``Stage.lr_at``): ``WARMUP_STEPS`` (6) steps rising linearly
+  to ``FOURIER_LR`` (0.15), then held. Adam's first, bias-corrected steps are full-sized in
+  every coefficient and throw the photo's content away; the warm-up keeps more of it. A linear
+  decay over the last 40% of the steps (to 0.03; ``FOURIER_LR_END``, ``DECAY_FROM``) was
+  expected to settle the jitter of a large step but measured worse on style and no better on
+  content, with and without the warm-up, so it is off.
+* **An exponential moving average of the iterates** (``EMA_DECAY``, 0.9, bias-corrected): the
+  run returns it when its loss is the lowest seen.
+* **Replicate padding on the first convolution** (``FIRST_CONV_PADDING``): zero padding scores
+  about 6% better on style by the benchmark's ruler (which zero-pads) but paints a light line
+  along the top and left border; replicate paints none.
+* **The precision**: ``precision="auto"`` unless the caller chose one (bf16 on GPUs that have
+  it and on CPUs with native bf16, fp16 on MPS, else fp32). On a CPU without native bf16
+  the same 72 steps take about 0.16x the reference's time instead of 0.10x.
+* **The schedule does not depend on the size**: ``FOURIER_STEPS`` (72) steps at any size,
+  because the reference's time grows with the pixels as the preset's does. A given ``steps``
+  is the stage's step count, and the warm-up keeps its share.
+* **Not graphed on CUDA**: a recorded CUDA graph replays the step size it was captured with,
+  so a scheduled stage runs eagerly (and the graphs serve pixel Adam only). Not measured on a
+  GPU.
 """
 
 from __future__ import annotations
@@ -84,6 +127,25 @@ import math
 from ..features import replicate_first_conv  # noqa: F401 - importable here, as in v0.1
 from .plan import Plan, Stage
 
+ROUTES = ("coarse-to-fine", "fourier")
+ROUTE = "coarse-to-fine"
+"""The preset's shape: ``"coarse-to-fine"`` (round 4, ``coarse_to_fine_plan``, the default) or
+``"fourier"`` (round 7, ``fourier_plan``: better by the ruler, worse pictures; module docstring)."""
+FOURIER_STEPS = 72
+"""Adam steps of ``fourier_plan`` when ``steps`` is not given, at any size (the reference's
+time grows with the pixels like the preset's, so one count keeps the same ratio)."""
+FOURIER_LR = 0.15
+"""``fourier_plan``'s step size, on the spectrum's coefficients."""
+FOURIER_LR_END = None
+"""Its step size at the last step, reached by a linear decay after ``DECAY_FROM`` of the steps
+(scaled with ``lr`` when the caller gives one); ``None``: no decay (round 7: the decay to 0.03
+was worse on style and no better on content)."""
+DECAY_FROM = 0.6
+"""Fraction of the steps before the decay to ``FOURIER_LR_END`` begins."""
+WARMUP_STEPS = 6
+"""Steps of ``fourier_plan``'s linear warm-up (for ``FOURIER_STEPS``; scaled with ``steps``)."""
+DECAY_POWER = 1.25
+"""The spectrum's ``1 / f ** DECAY_POWER`` scaling (the parameterisation's default is 1)."""
 FIRST_SCALE = 128
 SKIP_SECOND_FINEST = True
 """Leave out the sqrt(2) scale just below the output (``fast_scales``; round 4 of the sweep)."""
@@ -134,6 +196,53 @@ def fast_scales(image_size: int, first: int = FIRST_SCALE) -> list[int]:
 
 def fast_plan(image_size: int, steps: int | None, precision: str | None, lr: float | None) -> Plan:
     """The ``"fast"`` preset's plan for an output whose longest side is ``image_size``.
+
+    ``ROUTE`` picks its shape: round 4's coarse to fine (``coarse_to_fine_plan``, the default)
+    or round 7's one stage of Adam on the image's spectrum (``fourier_plan``). ``steps`` (``None``: the
+    preset's own schedule) keeps the schedule's proportions; ``precision`` (``None``:
+    ``"auto"``) is the Adam stages'; ``lr`` (``None``: the preset's) its first Adam step size.
+    See the module docstring for every choice.
+    """
+    if ROUTE == "fourier":
+        return fourier_plan(image_size, steps, precision, lr)
+    if ROUTE == "coarse-to-fine":
+        return coarse_to_fine_plan(image_size, steps, precision, lr)
+    raise ValueError(f"presets.ROUTE={ROUTE!r} must be one of {', '.join(ROUTES)}")
+
+
+def fourier_plan(
+    image_size: int, steps: int | None, precision: str | None, lr: float | None
+) -> Plan:
+    """Round 7's plan: ``FOURIER_STEPS`` Adam steps at ``image_size`` on the Fourier
+    parameterisation, the step size eased in over the first twelfth, then held (decayed to
+    ``FOURIER_LR_END`` if that is set); moving average of the iterates as before. ``steps``
+    given: that many, the warm-up in the same proportion."""
+    n = FOURIER_STEPS if steps is None else steps
+    first = FOURIER_LR if lr is None else lr
+    stage = Stage(
+        image_size,
+        n,
+        "adam",
+        first,
+        "auto" if precision is None else precision,
+        lr_end=None if FOURIER_LR_END is None else first * FOURIER_LR_END / FOURIER_LR,
+        decay_from=DECAY_FROM,
+        warmup=round(n * WARMUP_STEPS / FOURIER_STEPS),
+    )
+    return Plan(
+        (stage,),
+        ema_decay=EMA_DECAY,
+        first_conv_padding=FIRST_CONV_PADDING,
+        preset="fast",
+        parameterization="fourier",
+        decay_power=DECAY_POWER,
+    )
+
+
+def coarse_to_fine_plan(
+    image_size: int, steps: int | None, precision: str | None, lr: float | None
+) -> Plan:
+    """Round 4's plan (the preset's default): coarse to fine, L-BFGS at the finest scale.
 
     ``steps`` (``None``: the preset's own schedule) is split in the schedule's proportions;
     ``precision`` (``None``: ``"auto"``) is kept for the Adam stages, the L-BFGS stage runs
