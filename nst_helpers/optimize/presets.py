@@ -72,11 +72,11 @@ crowsonkb/style-transfer-pytorch, which produces high-resolution pictures the sa
 The weights of the loss (``content_weight``, ``style_weight``, layers, ...) stay the caller's:
 a preset changes how the minimum is found, not which picture is wanted.
 
-Made for the CPU. On a CUDA GPU (one H200, 512 px, Adam steps as CUDA
-graphs) its coarse steps are not cheap: a 128 px step costs 0.42 of a 512 px one, and the
-eager L-BFGS stage is half its 0.9 s. There, plain Adam at the same time (275 steps) ends
-closer to the 500-step reference on both distances (README, Speed, *On a GPU*). The Fourier
-route has not run on a GPU yet.
+Made for the CPU. On a CUDA GPU (one H200, 512 px, Adam steps as CUDA graphs) the coarse steps
+are not cheap: a 128 px step costs 0.42 of a 512 px one, and the eager L-BFGS stage is half
+the preset's 0.9 s. There, plain Adam at the same time (275 steps) ends closer to the 500-step
+reference on both distances (README, Speed, *On a GPU*). The preset is not yet device-aware,
+and the Fourier route below has not run on a GPU.
 
 **Round 7's route, not the default** (``ROUTE = "fourier"``, ``fourier_plan``): one stage at the
 output size, from the photo, with no coarse scales. By the benchmark's ruler it is much closer
@@ -111,7 +111,7 @@ on the pictures. Its choices:
   along the top and left border; replicate paints none.
 * **The precision**: ``precision="auto"`` unless the caller chose one (bf16 on GPUs that have
   it and on CPUs with native bf16, fp16 on MPS, else fp32). On a CPU without native bf16
-  the same 72 steps take about 0.16x the reference's time instead of 0.10x.
+  the same 72 steps take about 0.15x the reference's time instead of 0.10x.
 * **The schedule does not depend on the size**: ``FOURIER_STEPS`` (72) steps at any size,
   because the reference's time grows with the pixels as the preset's does. A given ``steps``
   is the stage's step count, and the warm-up keeps its share.
@@ -198,10 +198,10 @@ def fast_plan(image_size: int, steps: int | None, precision: str | None, lr: flo
     """The ``"fast"`` preset's plan for an output whose longest side is ``image_size``.
 
     ``ROUTE`` picks its shape: round 4's coarse to fine (``coarse_to_fine_plan``, the default)
-    or round 7's one stage of Adam on the image's spectrum (``fourier_plan``). ``steps`` (``None``: the
-    preset's own schedule) keeps the schedule's proportions; ``precision`` (``None``:
-    ``"auto"``) is the Adam stages'; ``lr`` (``None``: the preset's) its first Adam step size.
-    See the module docstring for every choice.
+    or round 7's one stage of Adam on the image's spectrum (``fourier_plan``). ``steps``
+    (``None``: the preset's own schedule) keeps the schedule's proportions; ``precision``
+    (``None``: ``"auto"``) is the Adam stages'; ``lr`` (``None``: the preset's) its first Adam
+    step size. See the module docstring for every choice.
     """
     if ROUTE == "fourier":
         return fourier_plan(image_size, steps, precision, lr)
@@ -214,9 +214,9 @@ def fourier_plan(
     image_size: int, steps: int | None, precision: str | None, lr: float | None
 ) -> Plan:
     """Round 7's plan: ``FOURIER_STEPS`` Adam steps at ``image_size`` on the Fourier
-    parameterisation, the step size eased in over the first twelfth, then held (decayed to
-    ``FOURIER_LR_END`` if that is set); moving average of the iterates as before. ``steps``
-    given: that many, the warm-up in the same proportion."""
+    parameterisation, the step size eased in over the first ``WARMUP_STEPS``, then held
+    (decayed to ``FOURIER_LR_END`` if that is set); moving average of the iterates as before.
+    ``steps`` given: that many, the warm-up in the same proportion."""
     n = FOURIER_STEPS if steps is None else steps
     first = FOURIER_LR if lr is None else lr
     stage = Stage(
