@@ -23,6 +23,10 @@ import torch
 
 from nst_helpers.features import NETWORKS, default_weights, describe_weights
 
+PAIRS = (("chelsea", "starry_night"), ("astronaut", "the_scream"), ("rocket", "shipwreck"))
+"""Photo/painting pairs the gallery shows with the default method beside ``fast``, and that
+``sweep_fast.py --pairs gallery`` scores every variant on (one photo hides what three show)."""
+
 
 @dataclass(frozen=True)
 class Measured:

@@ -8,10 +8,12 @@ the CPU has it, L-BFGS always fp32) or one of round 6's probes of the loss acros
 same reference, 500 fp32 Adam steps of the default method, run first in the same process:
 
     python benchmarks/sweep_fast.py --size 384 --threads 1 [--variants current "EMA 0.95"]
+        [--pairs gallery] [--reference outputs/sweep_references.json]
 
-Prints one Markdown table row per variant as it finishes (wall and CPU time against the
-reference, content and style distance against the reference, whether the target is met:
-both distances at most 1.05x in at most 1/10 of the wall time), then the whole table.
+Prints one Markdown table row per variant and photo/painting pair as it finishes (wall and CPU
+time against that pair's reference, content and style distance against it, whether the target
+is met: both distances at most 1.05x in at most 1/10 of the wall time), with several pairs
+(``--pairs``, default chelsea + starry_night) a row of the worst of them, then the whole table.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import warnings
 from pathlib import Path
 
 from bench_quality import TARGET_RATIO, TARGET_TIME, Scorer, run
-from common import add_arguments, machine, resolve
+from common import PAIRS, add_arguments, machine, resolve
 
 from nst_helpers import load_image
 from nst_helpers.optimize import presets
@@ -44,7 +46,8 @@ SKIP = {**RESIDUAL, "SKIP_SECOND_FINEST": True, "FINAL_STEPS": 30}
 ROUND4 = {**SKIP, "COARSE_STEPS": 100, "FIRST_SCALE": 128, "FIRST_CONV_PADDING": "replicate"}
 """Round 4's choice (the preset's defaults): rounds 5 to 7 pin it."""
 FOURIER = {"ROUTE": "fourier", "FOURIER_STEPS": 72, "FOURIER_LR": 0.15, "EMA_DECAY": 0.9,
-           "FIRST_CONV_PADDING": "replicate"}  # fmt: skip
+           "FIRST_CONV_PADDING": "replicate", "LONGEST_PERIOD": None,
+           "FOURIER_OPTIMIZER": "adam"}  # fmt: skip
 """Round 7's shape: one stage of Adam on the image's spectrum at the output size (72 steps,
 about 1/10 of the reference's time in bf16 on the AVX512-BF16 CPU)."""
 CONSTANT = {**FOURIER, "FOURIER_LR_END": 0.15, "WARMUP_STEPS": 0, "DECAY_POWER": 1.0}
@@ -180,6 +183,33 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     # what a CPU without native bf16 gets: the same steps in fp32, and as many as fit 1/10
     "round 7, fp32, 45 steps": ({**WARMED}, {"precision": "fp32", "steps": 45}),
     "round 7, best in fp32": ({**ROUND7}, {"precision": "fp32"}),
+    # round 8: round 7's route lost the astronaut and the rocket (gallery), so every row is
+    # scored on the gallery's three pairs (--pairs gallery). Its 1/f^1.25 spectrum moves the
+    # coarsest waves 20x or more faster than a brush stroke's: the layout goes first. Here the
+    # waves longer than a period are weighted like it (presets.LONGEST_PERIOD); the weights are
+    # renormalised, so a short period also moves the fine waves faster: hence the lower lrs
+    "round 8, longest period 128 px": ({**ROUND7, "LONGEST_PERIOD": 128}, AUTO),
+    "round 8, longest period 64 px": ({**ROUND7, "LONGEST_PERIOD": 64}, AUTO),
+    "round 8, longest period 64 px, lr 0.1": (
+        {**ROUND7, "LONGEST_PERIOD": 64, "FOURIER_LR": 0.1},
+        AUTO,
+    ),
+    "round 8, longest period 32 px": ({**ROUND7, "LONGEST_PERIOD": 32}, AUTO),
+    "round 8, longest period 32 px, lr 0.075": (
+        {**ROUND7, "LONGEST_PERIOD": 32, "FOURIER_LR": 0.075},
+        AUTO,
+    ),
+    # ... and L-BFGS on the spectrum, from the photo: L-BFGS from the photo kept the content
+    # (1.05x) but was slow on style (2.1x in 0.22x); the 1/f weights precondition it. fp32, so
+    # about 45 iterations fit 1/10 of the reference at 384 px (0.9 s each)
+    "round 8, L-BFGS on the spectrum, 45 iterations": (
+        {**ROUND7, "FOURIER_OPTIMIZER": "lbfgs", "FOURIER_STEPS": 45},
+        {},
+    ),
+    "round 8, L-BFGS on the spectrum up to 64 px, 45 iterations": (
+        {**ROUND7, "FOURIER_OPTIMIZER": "lbfgs", "FOURIER_STEPS": 45, "LONGEST_PERIOD": 64},
+        {},
+    ),
 }
 """The documented sweep. Variants without a ``precision`` run fp32, like the reference."""
 
@@ -264,42 +294,84 @@ def run_variant(name: str, scorer: Scorer, content, style, args) -> dict:
     row["plan"] += f"; EMA {plan.ema_decay}"
     if plan.parameterization is not None:
         row["plan"] += f"; {plan.parameterization} 1/f^{plan.decay_power}"
+        if plan.longest_period is not None:
+            row["plan"] += f" up to {plan.longest_period} px"
     return row
 
 
-def reference(args, scorer: Scorer, content, style) -> dict:
-    """500 fp32 Adam steps: run here, or read from ``--reference`` when it holds the same one.
+def parse_pairs(words: list[str] | None, content: str, style: str) -> list[tuple[str, str]]:
+    """``photo:painting`` words as pairs; ``gallery`` stands for ``common.PAIRS`` (the gallery's
+    side-by-side sheet); none: ``content`` with ``style``."""
+    pairs: list[tuple[str, str]] = []
+    for word in words or [f"{content}:{style}"]:
+        if word == "gallery":
+            pairs.extend(PAIRS)
+        elif word.count(":") == 1 and all(word.split(":")):
+            pairs.append(tuple(word.split(":")))
+        else:
+            raise SystemExit(f"--pairs: {word!r} is not photo:painting (e.g. chelsea:starry_night) "
+                             "or gallery")  # fmt: skip
+    return list(dict.fromkeys(pairs))
+
+
+def reference(args, pair: tuple[str, str], scorer: Scorer, content, style) -> dict:
+    """500 fp32 Adam steps on ``pair``: run here, or read from ``--reference`` when it holds the
+    same one. The file keeps one entry per pair, size, step count and network.
 
     A reused reference was timed in another process, under another load: its CPU time compares,
     its wall time less so (the final verdict is ``bench_quality.py``'s, in one process)."""
-    key = {"size": args.size, "steps": args.steps, "content": args.content, "style": args.style,
+    key = {"size": args.size, "steps": args.steps, "content": pair[0], "style": pair[1],
            "measured": args.measured.words}  # fmt: skip
     path = Path(args.reference) if args.reference else None
-    if path is not None and path.is_file():
-        kept = json.loads(path.read_text())
-        if kept.get("key") == key:
-            print(f"# reference reused from {path}", flush=True)
-            return kept["row"]
+    kept = json.loads(path.read_text()) if path is not None and path.is_file() else {}
+    entries = kept.get("entries", [kept] if "key" in kept else [])  # one entry: the old format
+    for entry in entries:
+        if entry["key"] == key:
+            print(f"# reference for {pair[0]} + {pair[1]} reused from {path}", flush=True)
+            return {**entry["row"], "pair": pair}
     ref = run(f"reference: Adam, {args.steps} steps", scorer, content, style,
               max(1, args.steps // 20), measured=args.measured, image_size=args.size,
               steps=args.steps, precision="fp32")  # fmt: skip
+    ref["pair"] = pair
     if path is not None:
         row = {k: ref[k] for k in ("name", "precision", "wall", "cpu", "content", "style", "steps")}
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"key": key, "row": row}, indent=1))
+        entries = [e for e in entries if e["key"] != key] + [{"key": key, "row": row}]
+        path.write_text(json.dumps({"entries": entries}, indent=1))
     return ref
 
 
-def line(r: dict, ref: dict) -> str:
-    c, s, t = r["content"] / ref["content"], r["style"] / ref["style"], r["wall"] / ref["wall"]
+def ratios(r: dict, ref: dict) -> tuple[float, float, float]:
+    """``(content, style, wall time)`` of row ``r`` against its reference."""
+    return r["content"] / ref["content"], r["style"] / ref["style"], r["wall"] / ref["wall"]
+
+
+def met(c: float, s: float, t: float) -> str:
     ok = c <= TARGET_RATIO and s <= TARGET_RATIO and t <= TARGET_TIME
-    return (f"| {r['name']} | {r.get('plan', '')} | {r['precision']} | {r['wall']:.1f} | {t:.3f} | "
-            f"{r['cpu']:.1f} | {r['cpu'] / ref['cpu']:.3f} | {c:.3f} | {s:.3f} | "
-            f"{'yes' if ok else 'no'} |")  # fmt: skip
+    return "yes" if ok else "no"
 
 
-HEAD = ("| variant | plan | precision | wall s | wall vs ref | CPU s | CPU vs ref | content vs ref "
-        "| style vs ref | target |\n|---|---|---|---:|---:|---:|---:|---:|---:|---|")  # fmt: skip
+def line(r: dict, ref: dict) -> str:
+    c, s, t = ratios(r, ref)
+    return (f"| {r['name']} | {' + '.join(r['pair'])} | {r.get('plan', '')} | {r['precision']} | "
+            f"{r['wall']:.1f} | {t:.3f} | {r['cpu']:.1f} | {r['cpu'] / ref['cpu']:.3f} | "
+            f"{c:.3f} | {s:.3f} | {met(c, s, t)} |")  # fmt: skip
+
+
+def worst(rows: list[dict], refs: dict) -> str:
+    """A variant over several pairs: its worst content and style ratios, and its time against the
+    references' (summed), as one row; the target is met only if it is on every pair."""
+    each = [ratios(r, refs[r["pair"]]) for r in rows]
+    c, s = max(e[0] for e in each), max(e[1] for e in each)
+    t = sum(r["wall"] for r in rows) / sum(refs[r["pair"]]["wall"] for r in rows)
+    cpu = sum(r["cpu"] for r in rows) / sum(refs[r["pair"]]["cpu"] for r in rows)
+    return (f"| **{rows[0]['name']}** | worst of {len(rows)} | | | "
+            f"{sum(r['wall'] for r in rows):.1f} | {t:.3f} | {sum(r['cpu'] for r in rows):.1f} | "
+            f"{cpu:.3f} | **{c:.3f}** | **{s:.3f}** | {met(c, s, max(e[2] for e in each))} |")  # fmt: skip
+
+
+HEAD = ("| variant | pair | plan | precision | wall s | wall vs ref | CPU s | CPU vs ref "
+        "| content vs ref | style vs ref | target |\n|---|---|---|---|---:|---:|---:|---:|---:|---:|---|")  # fmt: skip
 
 
 def main() -> None:
@@ -308,42 +380,59 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=500, help="the reference's Adam steps")
     parser.add_argument("--content", default="chelsea")
     parser.add_argument("--style", default="starry_night")
+    parser.add_argument("--pairs", nargs="*", default=None,
+                        help="photo:painting pairs to score every variant on (default: --content "
+                             "with --style); 'gallery' stands for the gallery's three pairs")  # fmt: skip
     parser.add_argument("--variants", nargs="*", default=None, choices=list(VARIANTS),
                         help="names of VARIANTS to run (default: all)")  # fmt: skip
     parser.add_argument("--json", default=None, help="write the rows here")
     parser.add_argument("--reference", default=None,
-                        help="a JSON file: reuse the reference kept there by an earlier sweep of "
-                             "the same size, images and network (else run it and keep it there)")  # fmt: skip
+                        help="a JSON file: reuse the references kept there by an earlier sweep of "
+                             "the same size, images and network (else run them and keep them there)")  # fmt: skip
     parser.add_argument("--save-images", default=None,
                         help="folder for each variant's final picture (and the reference's, "
                              "when it is run here)")  # fmt: skip
     add_arguments(parser)
     args = parser.parse_args()
+    pairs = parse_pairs(args.pairs, args.content, args.style)
     args.measured = resolve(args)
     warnings.simplefilter("ignore")
-    content, style = load_image(args.content), load_image(args.style)
-    scorer = Scorer(content, style, args.size, args.measured)
-    print(f"# sweep of preset='fast' at {args.size} px, {args.content} + {args.style}, "
-          f"{args.measured.words}; {machine()}", flush=True)  # fmt: skip
-    ref = reference(args, scorer, content, style)
-    print(f"# reference: {ref['wall']:.1f} s wall, {ref['cpu']:.1f} s CPU, content "
-          f"{ref['content']:.4g}, style {ref['style']:.4g}\n{HEAD}", flush=True)  # fmt: skip
+    print(f"# sweep of preset='fast' at {args.size} px, "
+          f"{', '.join(' + '.join(p) for p in pairs)}, {args.measured.words}; {machine()}",
+          flush=True)  # fmt: skip
     folder = Path(args.save_images) if args.save_images else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-        if "image" in ref:
-            ref["image"].save(folder / f"{args.size}-reference.png")
-    rows = []
+    inputs, refs = {}, {}
+    for pair in pairs:
+        content, style = load_image(pair[0]), load_image(pair[1])
+        scorer = Scorer(content, style, args.size, args.measured)
+        inputs[pair] = (scorer, content, style)
+        refs[pair] = ref = reference(args, pair, scorer, content, style)
+        print(f"# reference, {' + '.join(pair)}: {ref['wall']:.1f} s wall, {ref['cpu']:.1f} s "
+              f"CPU, content {ref['content']:.4g}, style {ref['style']:.4g}", flush=True)  # fmt: skip
+        if folder is not None and "image" in ref:
+            ref["image"].save(folder / f"{'-'.join(pair)}-{args.size}-reference.png")
+    print(HEAD, flush=True)
+    rows, lines = [], []
     for name in args.variants or VARIANTS:
-        rows.append(run_variant(name, scorer, content, style, args))
-        print(line(rows[-1], ref), flush=True)
-        if folder is not None:
-            slug = "".join(c if c.isalnum() else "-" for c in name).strip("-")
-            rows[-1]["image"].save(folder / f"{args.size}-{slug[:60]}.png")
-    print(f"\n{HEAD}\n" + "\n".join(line(r, ref) for r in rows))
+        mine = []
+        for pair in pairs:
+            mine.append(run_variant(name, *inputs[pair], args))
+            mine[-1]["pair"] = pair
+            lines.append(line(mine[-1], refs[pair]))
+            print(lines[-1], flush=True)
+            if folder is not None:
+                slug = "".join(c if c.isalnum() else "-" for c in name).strip("-")
+                mine[-1]["image"].save(folder / f"{'-'.join(pair)}-{args.size}-{slug[:60]}.png")
+        if len(pairs) > 1:
+            lines.append(worst(mine, refs))
+            print(lines[-1], flush=True)
+        rows.extend(mine)
+    print(f"\n{HEAD}\n" + "\n".join(lines))
     if args.json:
-        keep = ("name", "plan", "precision", "wall", "cpu", "content", "style", "steps")
-        out = {"reference": {k: ref[k] for k in keep if k in ref},
+        keep = ("name", "pair", "plan", "precision", "wall", "cpu", "content", "style", "steps")
+        out = {"references": [{k: r[k] for k in keep if k in r} for r in refs.values()],
                "rows": [{k: r[k] for k in keep} for r in rows]}  # fmt: skip
         Path(args.json).write_text(json.dumps(out, indent=1))
 

@@ -44,17 +44,29 @@ def color_matrix(decorrelate: bool = True) -> torch.Tensor:
     return c / std[:, None]
 
 
-def frequency_scale(height: int, width: int, decay_power: float = 1.0) -> torch.Tensor:
-    """``[H, W // 2 + 1]`` float32 weights ``1 / max(f, 1 / max(H, W)) ** decay_power``.
+def frequency_scale(
+    height: int, width: int, decay_power: float = 1.0, longest_period: int | None = None
+) -> torch.Tensor:
+    """``[H, W // 2 + 1]`` float32 weights ``1 / max(f, 1 / L) ** decay_power``.
 
-    ``f`` is the spatial frequency in cycles per pixel of each ``rfft2`` coefficient. The
-    weights are divided by their root mean square over the full spectrum, so a step of the same
-    size on every coefficient moves the image as much in total as the same step on every pixel
-    would; only its distribution over frequencies differs.
+    ``f`` is the spatial frequency in cycles per pixel of each ``rfft2`` coefficient; ``L`` is
+    ``longest_period`` in pixels (``None``: ``max(H, W)``, the image's own size), so every
+    coarser wave, DC included, is weighted like the wave of period ``L``: it moves no faster.
+    A short ``L`` keeps the picture's layout (its coarsest waves) nearer the start while the
+    textures' scales still move fast. The weights are divided by their root mean square over
+    the full spectrum, so a step of the same size on every coefficient moves the image as much
+    in total as the same step on every pixel would; only its distribution over frequencies
+    differs.
     """
+    if longest_period is not None and longest_period < 1:
+        raise ValueError(
+            f"longest_period must be a whole number of pixels >= 1, got {longest_period!r}"
+        )
+    longest = max(height, width)
+    period = longest if longest_period is None else min(longest_period, longest)
     fy = torch.fft.fftfreq(height, dtype=torch.float64)[:, None]
     fx = torch.fft.rfftfreq(width, dtype=torch.float64)[None, :]
-    f = (fy**2 + fx**2).sqrt().clamp_min(1.0 / max(height, width))
+    f = (fy**2 + fx**2).sqrt().clamp_min(1.0 / period)
     scale = f ** (-decay_power)
     # Columns 1 .. W/2-1 stand for two coefficients each (their mirror images are implied).
     counts = torch.full((width // 2 + 1,), 2.0, dtype=torch.float64)
@@ -72,22 +84,28 @@ class FourierParameterization:
     first step. The parameter is the real view ``[1, 3, H, W // 2 + 1, 2]`` of the complex
     spectrum (real tensors work with every optimiser, L-BFGS included, and in checkpoints).
     All the maths is fp32, outside autocast; ``torch.fft`` runs on CUDA, MPS and the CPU.
+    ``decay_power`` and ``longest_period``: the spectrum's weights, see ``frequency_scale``.
     """
 
     def __init__(
-        self, init: torch.Tensor, decorrelate: bool = True, decay_power: float = 1.0
+        self,
+        init: torch.Tensor,
+        decorrelate: bool = True,
+        decay_power: float = 1.0,
+        longest_period: int | None = None,
     ) -> None:
         if init.dim() != 4 or init.shape[:2] != (1, 3):
             raise ValueError(f"init must be a [1, 3, H, W] image, got shape {tuple(init.shape)}")
         if decay_power < 0:
             raise ValueError(f"decay_power must be >= 0, got {decay_power!r}")
         self.decorrelate, self.decay_power = decorrelate, decay_power
+        self.longest_period = longest_period
         self.size = tuple(init.shape[-2:])
         device = init.device
         m = color_matrix(decorrelate)
         self._color = m.float().to(device)
         self._color_inv = torch.linalg.inv(m).float().to(device)
-        self._scale = frequency_scale(*self.size, decay_power).to(device)
+        self._scale = frequency_scale(*self.size, decay_power, longest_period).to(device)
         self._low, self._high = pixel_bounds(device)
         self.spectrum = self._encode(init.detach().float()).requires_grad_(True)
 

@@ -36,7 +36,7 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import Clock, add_arguments, machine, resolve  # noqa: E402
+from common import PAIRS, Clock, add_arguments, machine, resolve  # noqa: E402
 
 from nst_helpers import load_image, stylize  # noqa: E402
 from nst_helpers.apps.cli import CLI_DEFAULTS  # noqa: E402
@@ -44,8 +44,6 @@ from nst_helpers.devices import PRECISIONS  # noqa: E402
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 STYLES = ("starry_night", "the_scream", "shipwreck", "brush_strokes", "mosaic")
-PAIRS = (("chelsea", "starry_night"), ("astronaut", "the_scream"), ("rocket", "shipwreck"))
-"""Photo/painting pairs shown with the default method beside ``fast``."""
 METHODS = {"default": {"steps": CLI_DEFAULTS["steps"]}, "fast": {"preset": "fast"}}
 METHOD_WORDS = {
     "default": "default settings (the CLI's: {steps} Adam steps, {precision})",

@@ -267,6 +267,20 @@ def test_frequency_scale_is_one_over_f_with_unit_rms():
     assert (full**2).mean().item() == pytest.approx(1.0, rel=1e-5)
 
 
+def test_frequency_scale_weights_waves_longer_than_the_longest_period_like_it():
+    scale = frequency_scale(8, 8, decay_power=1.25, longest_period=4)
+    assert scale[0, 0] == pytest.approx(scale[0, 2])  # DC and f = 1/8 are weighted like f = 1/4
+    assert scale[0, 1] == pytest.approx(scale[0, 2])
+    assert scale[1, 1] == pytest.approx(scale[0, 2])  # f = sqrt(2)/8 < 1/4 as well
+    assert scale[0, 2] / scale[0, 3] == pytest.approx(1.5**1.25)  # f = 2/8 vs 3/8, unchanged
+    full = torch.cat([scale, scale[:, 1:4].flip(1)], dim=1)
+    assert (full**2).mean().item() == pytest.approx(1.0, rel=1e-5)
+    # a period at least the image's size is the default
+    torch.testing.assert_close(frequency_scale(8, 6, longest_period=50), frequency_scale(8, 6))
+    with pytest.raises(ValueError, match="longest_period"):
+        frequency_scale(8, 8, longest_period=0)
+
+
 def test_stylize_fourier_reduces_the_loss(tiny_images):
     content, style = tiny_images
     result = stylize(content, style, parameterization="fourier", **{**RUN, "steps": 6})

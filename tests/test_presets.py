@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import itertools
+import json
 import math
 from pathlib import Path
 
@@ -66,10 +68,16 @@ def coarse_to_fine(monkeypatch):
     monkeypatch.setattr(P, "ROUTE", "coarse-to-fine")
 
 
-def test_the_sweeps_rounds_keep_the_plans_they_ran(monkeypatch):
-    # benchmarks/sweep_fast.py's rows in the README stay reproducible when the defaults move
+def _sweep(monkeypatch):
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import sweep_fast
+
+    return sweep_fast
+
+
+def test_the_sweeps_rounds_keep_the_plans_they_ran(monkeypatch):
+    # benchmarks/sweep_fast.py's rows in the README stay reproducible when the defaults move
+    sweep_fast = _sweep(monkeypatch)
 
     def plan_of(name):
         with monkeypatch.context() as m:
@@ -115,6 +123,60 @@ def test_the_sweeps_rounds_keep_the_plans_they_ran(monkeypatch):
     assert [first.final.lr_at(i) for i in (1, 40, 72)] == [0.15] * 3
     assert plan_of("round 7, zero padding").first_conv_padding == "zeros"
     assert plan_of("round 7, spectrum 1/f^1.5").decay_power == 1.5
+    # round 8: round 7's best with the spectrum's coarsest waves capped
+    assert round7.longest_period is None
+    capped = plan_of("round 8, longest period 32 px, lr 0.075")
+    assert (capped.longest_period, capped.final.lr, capped.final.steps) == (32, 0.075, 72)
+    lbfgs = plan_of("round 8, L-BFGS on the spectrum, 45 iterations")
+    assert (lbfgs.parameterization, lbfgs.final.optimizer, lbfgs.final.precision) == (
+        "fourier",
+        "lbfgs",
+        "fp32",
+    )
+    assert (lbfgs.final.steps, lbfgs.final.lr, lbfgs.final.scheduled) == (45, 1.0, False)
+
+
+def test_the_sweep_reads_photo_painting_pairs(monkeypatch):
+    sweep_fast = _sweep(monkeypatch)
+    assert sweep_fast.parse_pairs(None, "coffee", "mosaic") == [("coffee", "mosaic")]
+    gallery = sweep_fast.parse_pairs(["gallery", "coffee:mosaic", "chelsea:starry_night"], "", "")
+    assert gallery == [
+        ("chelsea", "starry_night"),
+        ("astronaut", "the_scream"),
+        ("rocket", "shipwreck"),
+        ("coffee", "mosaic"),
+    ]
+    for bad in ("chelsea", "chelsea:", "a:b:c"):
+        with pytest.raises(SystemExit, match=repr(bad)):
+            sweep_fast.parse_pairs([bad], "", "")
+
+
+def test_the_sweep_keeps_one_reference_per_pair(monkeypatch, tmp_path):
+    sweep_fast = _sweep(monkeypatch)
+    ran = []
+
+    def fake_run(name, scorer, content, style, every, **options):
+        ran.append((content, style))
+        return {"name": name, "precision": "fp32", "wall": 10.0 + len(ran), "cpu": 9.0,
+                "content": 0.5, "style": 0.03, "steps": options["steps"]}  # fmt: skip
+
+    monkeypatch.setattr(sweep_fast, "run", fake_run)
+    path = tmp_path / "refs.json"
+    measured = argparse.Namespace(words="vgg16, weights=hed")
+    args = argparse.Namespace(size=64, steps=5, reference=str(path), measured=measured)
+    a = sweep_fast.reference(args, ("chelsea", "starry_night"), None, "c1", "s1")
+    b = sweep_fast.reference(args, ("rocket", "shipwreck"), None, "c2", "s2")
+    assert ran == [("c1", "s1"), ("c2", "s2")] and (a["wall"], b["wall"]) == (11.0, 12.0)
+    again = sweep_fast.reference(args, ("chelsea", "starry_night"), None, "c1", "s1")
+    assert len(ran) == 2 and again["wall"] == 11.0 and again["pair"] == ("chelsea", "starry_night")
+    assert [e["key"]["content"] for e in json.loads(path.read_text())["entries"]] == [
+        "chelsea",
+        "rocket",
+    ]
+    # a file of the old format (one reference, no "entries") is still read
+    path.write_text(json.dumps(json.loads(path.read_text())["entries"][1]))
+    assert sweep_fast.reference(args, ("rocket", "shipwreck"), None, "c2", "s2")["wall"] == 12.0
+    assert len(ran) == 2
 
 
 def test_the_fourier_route_is_one_stage_at_the_output_size(monkeypatch):
@@ -192,6 +254,23 @@ def test_the_fourier_route_runs_its_schedule_on_the_spectrum(monkeypatch):
     plain = stylize(content, style, image_size=48, steps=2, **SMALL).settings
     assert plain["parameterization"] == "pixel"
     assert "decay_power" not in plain and "lr_schedules" not in plain
+    assert "longest_period" not in settings and "longest_period" not in plain
+
+
+def test_the_fourier_routes_longest_period_reaches_the_spectrum_and_the_settings(monkeypatch):
+    from nst_helpers.fourier import frequency_scale
+
+    monkeypatch.setattr(P, "ROUTE", "fourier")
+    monkeypatch.setattr(P, "LONGEST_PERIOD", 16)
+    made = _spy_starts(monkeypatch)
+    content, style = load_image("chelsea", max_size=48), load_image("brush_strokes", max_size=48)
+    result = stylize(content, style, image_size=48, steps=3, preset="fast", **SMALL)
+    ((start, param),) = made
+    h, w = start.shape[-2:]
+    assert param.longest_period == 16
+    torch.testing.assert_close(param._scale, frequency_scale(h, w, P.DECAY_POWER, 16))
+    assert not torch.allclose(param._scale, frequency_scale(h, w, P.DECAY_POWER))
+    assert result.settings["longest_period"] == 16
 
 
 def test_a_fourier_route_run_resumes_exactly(monkeypatch, tmp_path):

@@ -95,6 +95,8 @@ class Plan:
     ``parameterization``: how the image is optimised (``"pixel"``, ``"fourier"``); ``None``:
     the caller's ``StyleConfig.parameterization``. ``decay_power``: a Fourier
     parameterisation's ``1 / f ** decay_power`` scaling (``None``: its default, 1).
+    ``longest_period``: a Fourier parameterisation's coarsest wave in pixels, coarser ones
+    weighted like it (``None``: the image's size; see ``fourier.frequency_scale``).
     """
 
     stages: tuple[Stage, ...]
@@ -105,6 +107,7 @@ class Plan:
     carry: str = "image"
     parameterization: str | None = None
     decay_power: float | None = None
+    longest_period: int | None = None
 
     def __post_init__(self) -> None:
         if self.carry not in CARRIES:
@@ -121,7 +124,8 @@ class Plan:
 
     def parameterization_options(self) -> dict[str, float]:
         """Keywords for ``make_parameterization`` beyond the kind (none by default)."""
-        return {} if self.decay_power is None else {"decay_power": self.decay_power}
+        options = {"decay_power": self.decay_power, "longest_period": self.longest_period}
+        return {k: v for k, v in options.items() if v is not None}
 
     @property
     def final(self) -> Stage:
@@ -225,6 +229,8 @@ def settings(
             out["parameterization"] = plan.parameterization
         if plan.decay_power is not None:
             out["decay_power"] = plan.decay_power
+        if plan.longest_period is not None:
+            out["longest_period"] = plan.longest_period
         if any(stage.scheduled for stage in plan.stages):
             out["lr_schedules"] = [
                 [stage.warmup, stage.lr_end, stage.decay_from] for stage in plan.stages

@@ -136,6 +136,9 @@ FOURIER_STEPS = 72
 time grows with the pixels like the preset's, so one count keeps the same ratio)."""
 FOURIER_LR = 0.15
 """``fourier_plan``'s step size, on the spectrum's coefficients."""
+FOURIER_OPTIMIZER = "adam"
+"""``fourier_plan``'s optimiser; ``"lbfgs"``: L-BFGS on the spectrum instead (fp32, its own
+step size 1 and line search, no schedule: ``FOURIER_LR`` and the warm-up are Adam's)."""
 FOURIER_LR_END = None
 """Its step size at the last step, reached by a linear decay after ``DECAY_FROM`` of the steps
 (scaled with ``lr`` when the caller gives one); ``None``: no decay (round 7: the decay to 0.03
@@ -146,6 +149,9 @@ WARMUP_STEPS = 6
 """Steps of ``fourier_plan``'s linear warm-up (for ``FOURIER_STEPS``; scaled with ``steps``)."""
 DECAY_POWER = 1.25
 """The spectrum's ``1 / f ** DECAY_POWER`` scaling (the parameterisation's default is 1)."""
+LONGEST_PERIOD = None
+"""The spectrum's coarsest wave in pixels: coarser ones move no faster than it (``None``: the
+image's size, as in round 7; see ``fourier.frequency_scale``)."""
 FIRST_SCALE = 128
 SKIP_SECOND_FINEST = True
 """Leave out the sqrt(2) scale just below the output (``fast_scales``; round 4 of the sweep)."""
@@ -216,19 +222,23 @@ def fourier_plan(
     """Round 7's plan: ``FOURIER_STEPS`` Adam steps at ``image_size`` on the Fourier
     parameterisation, the step size eased in over the first ``WARMUP_STEPS``, then held
     (decayed to ``FOURIER_LR_END`` if that is set); moving average of the iterates as before.
-    ``steps`` given: that many, the warm-up in the same proportion."""
+    ``steps`` given: that many, the warm-up in the same proportion. ``FOURIER_OPTIMIZER =
+    "lbfgs"`` (round 8): as many L-BFGS iterations on the spectrum instead."""
     n = FOURIER_STEPS if steps is None else steps
-    first = FOURIER_LR if lr is None else lr
-    stage = Stage(
-        image_size,
-        n,
-        "adam",
-        first,
-        "auto" if precision is None else precision,
-        lr_end=None if FOURIER_LR_END is None else first * FOURIER_LR_END / FOURIER_LR,
-        decay_from=DECAY_FROM,
-        warmup=round(n * WARMUP_STEPS / FOURIER_STEPS),
-    )
+    if FOURIER_OPTIMIZER == "lbfgs":  # its line search wants exact gradients: fp32
+        stage = Stage(image_size, n, "lbfgs", 1.0 if lr is None else lr, "fp32")
+    else:
+        first = FOURIER_LR if lr is None else lr
+        stage = Stage(
+            image_size,
+            n,
+            "adam",
+            first,
+            "auto" if precision is None else precision,
+            lr_end=None if FOURIER_LR_END is None else first * FOURIER_LR_END / FOURIER_LR,
+            decay_from=DECAY_FROM,
+            warmup=round(n * WARMUP_STEPS / FOURIER_STEPS),
+        )
     return Plan(
         (stage,),
         ema_decay=EMA_DECAY,
@@ -236,6 +246,7 @@ def fourier_plan(
         preset="fast",
         parameterization="fourier",
         decay_power=DECAY_POWER,
+        longest_period=LONGEST_PERIOD,
     )
 
 
