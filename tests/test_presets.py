@@ -136,6 +136,33 @@ def test_the_sweeps_rounds_keep_the_plans_they_ran(monkeypatch):
     assert (lbfgs.final.steps, lbfgs.final.lr, lbfgs.final.scheduled) == (45, 1.0, False)
 
 
+def test_the_benchmarks_layout_is_the_correlation_of_coarse_luminance(monkeypatch):
+    sweep_fast = _sweep(monkeypatch)
+    from bench_quality import LAYOUT_SIDE, Scorer, luminance
+
+    photo, style = load_image("rocket", max_size=96), load_image("shipwreck", max_size=96)
+    measured = argparse.Namespace(options={"network": "vgg19", "weights": "random"})
+    scorer = Scorer(photo, style, 96, measured)
+    assert max(scorer.photo_luma.shape) == LAYOUT_SIDE
+    assert scorer.layout(photo) == pytest.approx(1.0)
+    # brightness and contrast do not move it (a correlation); an inverted photo scores -1
+    a = np.asarray(photo, dtype=np.float64)
+    duller = Image.fromarray((0.5 * a + 60).astype(np.uint8))
+    assert scorer.layout(duller) > 0.99
+    inverted = Image.fromarray((255 - a).astype(np.uint8))
+    assert scorer.layout(inverted) == pytest.approx(-1.0, abs=1e-4)  # bicubic rounding
+    assert scorer.layout(Image.new("RGB", photo.size, (90, 90, 90))) == 0.0
+    # by hand: the luma of one bright left half against the photo's own coarse luma
+    half = np.zeros_like(a)
+    half[:, : a.shape[1] // 2] = 255
+    lum, mask = scorer.photo_luma.ravel(), luminance(Image.fromarray(half.astype(np.uint8)),
+                                                     scorer.shape).ravel()  # fmt: skip
+    assert scorer.layout(Image.fromarray(half.astype(np.uint8))) == pytest.approx(
+        np.corrcoef(lum, mask)[0, 1]
+    )
+    assert sweep_fast.Scorer is Scorer
+
+
 def test_the_sweep_reads_photo_painting_pairs(monkeypatch):
     sweep_fast = _sweep(monkeypatch)
     assert sweep_fast.parse_pairs(None, "coffee", "mosaic") == [("coffee", "mosaic")]
@@ -158,7 +185,7 @@ def test_the_sweep_keeps_one_reference_per_pair(monkeypatch, tmp_path):
     def fake_run(name, scorer, content, style, every, **options):
         ran.append((content, style))
         return {"name": name, "precision": "fp32", "wall": 10.0 + len(ran), "cpu": 9.0,
-                "content": 0.5, "style": 0.03, "steps": options["steps"]}  # fmt: skip
+                "content": 0.5, "style": 0.03, "layout": 0.9, "steps": options["steps"]}  # fmt: skip
 
     monkeypatch.setattr(sweep_fast, "run", fake_run)
     path = tmp_path / "refs.json"
