@@ -62,6 +62,9 @@ WARMED = {**DECAYED, "DECAY_POWER": 1.25, "WARMUP_STEPS": 6}
 ROUND7 = {**WARMED, "FOURIER_LR_END": None}
 """Round 7's best row: the fourth without the decay (``presets.FOURIER_*`` hold it; not the
 preset's route: its pictures, README, Speed, round 7)."""
+PIXELS = {**ROUND7, "ROUTE": "pixels", "PIXEL_STEPS": 72, "PIXEL_LR_END": None}
+"""Round 8: round 7's one stage (warm-up, EMA, padding) on the pixels instead of the spectrum
+(``presets.pixel_plan``); each row sets ``PIXEL_LR``."""
 AUTO = {"precision": "auto"}
 """Round 7 runs the preset's own precision (bf16 on the AVX512-BF16 CPU), not fp32."""
 DEEP = ("relu4_1", "relu5_1")
@@ -214,6 +217,22 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
         {**ROUND7, "FOURIER_OPTIMIZER": "lbfgs", "FOURIER_STEPS": 45, "LONGEST_PERIOD": 64},
         {},
     ),
+    # ... and no spectrum at all: the one stage on the pixels, from the photo, as the reference,
+    # but 72 bf16 steps with a larger step size (the reference's is 0.02), eased in and decayed
+    "round 8, pixels, Adam lr 0.05": ({**PIXELS, "PIXEL_LR": 0.05}, AUTO),
+    "round 8, pixels, Adam lr 0.1": ({**PIXELS, "PIXEL_LR": 0.1}, AUTO),
+    "round 8, pixels, Adam lr 0.1 -> 0.02 over the last 40%": (
+        {**PIXELS, "PIXEL_LR": 0.1, "PIXEL_LR_END": 0.02},
+        AUTO,
+    ),
+    "round 8, pixels, Adam lr 0.15": ({**PIXELS, "PIXEL_LR": 0.15}, AUTO),
+    "round 8, pixels, Adam lr 0.2": ({**PIXELS, "PIXEL_LR": 0.2}, AUTO),
+    "round 8, pixels, Adam lr 0.25": ({**PIXELS, "PIXEL_LR": 0.25}, AUTO),
+    "round 8, pixels, Adam lr 0.3": ({**PIXELS, "PIXEL_LR": 0.3}, AUTO),
+    "round 8, pixels, Adam lr 0.15 -> 0.03 over the last 40%": (
+        {**PIXELS, "PIXEL_LR": 0.15, "PIXEL_LR_END": 0.03},
+        AUTO,
+    ),
 }
 """The documented sweep. Variants without a ``precision`` run fp32, like the reference."""
 
@@ -296,7 +315,9 @@ def run_variant(name: str, scorer: Scorer, content, style, args) -> dict:
                             + (f" -> {st.lr_end:.3g}" if st.lr_end is not None else "")
                             + f" {st.precision}" for st in plan.stages)  # fmt: skip
     row["plan"] += f"; EMA {plan.ema_decay}"
-    if plan.parameterization is not None:
+    if plan.parameterization == "pixel":
+        row["plan"] += "; pixels"
+    elif plan.parameterization is not None:
         row["plan"] += f"; {plan.parameterization} 1/f^{plan.decay_power}"
         if plan.longest_period is not None:
             row["plan"] += f" up to {plan.longest_period} px"

@@ -134,6 +134,14 @@ def test_the_sweeps_rounds_keep_the_plans_they_ran(monkeypatch):
         "fp32",
     )
     assert (lbfgs.final.steps, lbfgs.final.lr, lbfgs.final.scheduled) == (45, 1.0, False)
+    pixels = plan_of("round 8, pixels, Adam lr 0.1 -> 0.02 over the last 40%")
+    assert (pixels.parameterization, pixels.decay_power, pixels.longest_period) == (
+        "pixel",
+        None,
+        None,
+    )
+    assert (pixels.final.lr, pixels.final.lr_end, pixels.final.warmup) == (0.1, 0.02, 6)
+    assert plan_of("round 8, pixels, Adam lr 0.1") == P.pixel_plan(384, None, None, None)
 
 
 def test_the_benchmarks_layout_is_the_correlation_of_coarse_luminance(monkeypatch):
@@ -298,6 +306,30 @@ def test_the_fourier_routes_longest_period_reaches_the_spectrum_and_the_settings
     torch.testing.assert_close(param._scale, frequency_scale(h, w, P.DECAY_POWER, 16))
     assert not torch.allclose(param._scale, frequency_scale(h, w, P.DECAY_POWER))
     assert result.settings["longest_period"] == 16
+
+
+def test_the_pixel_route_is_one_adam_stage_on_the_pixels_from_the_photo(monkeypatch):
+    from nst_helpers.parameterization import PixelParameterization
+
+    monkeypatch.setattr(P, "ROUTE", "pixels")
+    plan = P.fast_plan(384, None, None, None)
+    assert (plan.scales, plan.steps_per_scale, plan.optimizers) == ([384], [72], ["adam"])
+    stage = plan.final
+    assert (stage.lr, stage.warmup, stage.lr_end, stage.precision) == (0.1, 6, None, "auto")
+    assert [stage.lr_at(i) for i in (1, 6, 7, 72)] == pytest.approx([0.1 / 7, 0.6 / 7, 0.1, 0.1])
+    assert (plan.parameterization, plan.decay_power, plan.ema_decay) == ("pixel", None, 0.9)
+    # the caller's steps and lr: the warm-up in proportion
+    scaled = P.fast_plan(384, 144, "fp32", 0.05).final
+    assert (scaled.steps, scaled.warmup, scaled.lr, scaled.precision) == (144, 12, 0.05, "fp32")
+    made = _spy_starts(monkeypatch)
+    content, style = load_image("chelsea", max_size=48), load_image("brush_strokes", max_size=48)
+    result = stylize(content, style, image_size=48, steps=8, preset="fast", **SMALL)
+    ((start, param),) = made
+    assert isinstance(param, PixelParameterization)
+    torch.testing.assert_close(start, image_to_tensor(content, tuple(start.shape[-2:])))
+    assert len(result.history) == 8 and result.settings["parameterization"] == "pixel"
+    assert "decay_power" not in result.settings
+    assert result.history[-1]["total"] < result.history[0]["total"]
 
 
 def test_a_fourier_route_run_resumes_exactly(monkeypatch, tmp_path):

@@ -127,7 +127,7 @@ import math
 from ..features import replicate_first_conv  # noqa: F401 - importable here, as in v0.1
 from .plan import Plan, Stage
 
-ROUTES = ("coarse-to-fine", "fourier")
+ROUTES = ("coarse-to-fine", "fourier", "pixels")
 ROUTE = "coarse-to-fine"
 """The preset's shape: ``"coarse-to-fine"`` (round 4, ``coarse_to_fine_plan``, the default) or
 ``"fourier"`` (round 7, ``fourier_plan``: better by the ruler, worse pictures; module docstring)."""
@@ -146,12 +146,20 @@ was worse on style and no better on content)."""
 DECAY_FROM = 0.6
 """Fraction of the steps before the decay to ``FOURIER_LR_END`` begins."""
 WARMUP_STEPS = 6
-"""Steps of ``fourier_plan``'s linear warm-up (for ``FOURIER_STEPS``; scaled with ``steps``)."""
+"""Steps of the one-stage routes' linear warm-up (for ``FOURIER_STEPS`` or ``PIXEL_STEPS``;
+scaled with ``steps``)."""
 DECAY_POWER = 1.25
 """The spectrum's ``1 / f ** DECAY_POWER`` scaling (the parameterisation's default is 1)."""
 LONGEST_PERIOD = None
 """The spectrum's coarsest wave in pixels: coarser ones move no faster than it (``None``: the
 image's size, as in round 7; see ``fourier.frequency_scale``)."""
+PIXEL_STEPS = 72
+"""Adam steps of ``pixel_plan`` when ``steps`` is not given, at any size (as ``FOURIER_STEPS``)."""
+PIXEL_LR = 0.1
+"""``pixel_plan``'s step size on the pixels (in [0, 1] units; the report's is 0.02)."""
+PIXEL_LR_END = None
+"""``pixel_plan``'s step size at its last step after a linear decay from ``DECAY_FROM``;
+``None``: no decay (round 8: the decay to 0.02 was worse on style)."""
 FIRST_SCALE = 128
 SKIP_SECOND_FINEST = True
 """Leave out the sqrt(2) scale just below the output (``fast_scales``; round 4 of the sweep)."""
@@ -209,11 +217,56 @@ def fast_plan(image_size: int, steps: int | None, precision: str | None, lr: flo
     (``None``: ``"auto"``) is the Adam stages'; ``lr`` (``None``: the preset's) its first Adam
     step size. See the module docstring for every choice.
     """
+    if ROUTE == "pixels":
+        return pixel_plan(image_size, steps, precision, lr)
     if ROUTE == "fourier":
         return fourier_plan(image_size, steps, precision, lr)
     if ROUTE == "coarse-to-fine":
         return coarse_to_fine_plan(image_size, steps, precision, lr)
     raise ValueError(f"presets.ROUTE={ROUTE!r} must be one of {', '.join(ROUTES)}")
+
+
+def _one_stage(
+    image_size: int,
+    steps: int | None,
+    precision: str | None,
+    lr: float | None,
+    own: tuple[int, float, float | None],
+) -> Stage:
+    """The one-stage routes' Adam stage: ``own = (steps, lr, lr_end)`` are the route's defaults;
+    the caller's ``steps`` scale the warm-up, its ``lr`` scales ``lr_end`` in proportion."""
+    own_steps, own_lr, own_lr_end = own
+    n = own_steps if steps is None else steps
+    first = own_lr if lr is None else lr
+    return Stage(
+        image_size,
+        n,
+        "adam",
+        first,
+        "auto" if precision is None else precision,
+        lr_end=None if own_lr_end is None else first * own_lr_end / own_lr,
+        decay_from=DECAY_FROM,
+        warmup=round(n * WARMUP_STEPS / own_steps),
+    )
+
+
+def _one_stage_plan(stage: Stage, parameterization: str, **spectrum) -> Plan:
+    return Plan(
+        (stage,),
+        ema_decay=EMA_DECAY,
+        first_conv_padding=FIRST_CONV_PADDING,
+        preset="fast",
+        parameterization=parameterization,
+        **spectrum,
+    )
+
+
+def pixel_plan(image_size: int, steps: int | None, precision: str | None, lr: float | None) -> Plan:
+    """Round 8's plan: ``PIXEL_STEPS`` Adam steps at ``image_size`` on the pixels, from the
+    photo, as the reference but with a 5x larger step size eased in over ``WARMUP_STEPS``;
+    moving average of the iterates, replicate padding. ``steps`` given: that many."""
+    stage = _one_stage(image_size, steps, precision, lr, (PIXEL_STEPS, PIXEL_LR, PIXEL_LR_END))
+    return _one_stage_plan(stage, "pixel")
 
 
 def fourier_plan(
@@ -224,30 +277,13 @@ def fourier_plan(
     (decayed to ``FOURIER_LR_END`` if that is set); moving average of the iterates as before.
     ``steps`` given: that many, the warm-up in the same proportion. ``FOURIER_OPTIMIZER =
     "lbfgs"`` (round 8): as many L-BFGS iterations on the spectrum instead."""
-    n = FOURIER_STEPS if steps is None else steps
     if FOURIER_OPTIMIZER == "lbfgs":  # its line search wants exact gradients: fp32
+        n = FOURIER_STEPS if steps is None else steps
         stage = Stage(image_size, n, "lbfgs", 1.0 if lr is None else lr, "fp32")
     else:
-        first = FOURIER_LR if lr is None else lr
-        stage = Stage(
-            image_size,
-            n,
-            "adam",
-            first,
-            "auto" if precision is None else precision,
-            lr_end=None if FOURIER_LR_END is None else first * FOURIER_LR_END / FOURIER_LR,
-            decay_from=DECAY_FROM,
-            warmup=round(n * WARMUP_STEPS / FOURIER_STEPS),
-        )
-    return Plan(
-        (stage,),
-        ema_decay=EMA_DECAY,
-        first_conv_padding=FIRST_CONV_PADDING,
-        preset="fast",
-        parameterization="fourier",
-        decay_power=DECAY_POWER,
-        longest_period=LONGEST_PERIOD,
-    )
+        own = (FOURIER_STEPS, FOURIER_LR, FOURIER_LR_END)
+        stage = _one_stage(image_size, steps, precision, lr, own)
+    return _one_stage_plan(stage, "fourier", decay_power=DECAY_POWER, longest_period=LONGEST_PERIOD)
 
 
 def coarse_to_fine_plan(
