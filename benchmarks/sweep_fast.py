@@ -132,7 +132,8 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
         {**SKIP, "COARSE_STEPS": 100},
         {},
     ),  # the preset's defaults since round 4
-    "defaults": ({}, {}),  # whatever presets.py says now
+    "defaults": ({}, {}),  # whatever presets.py says now (round 8's pixel route since then)
+    "round 4": ({**ROUND4}, {}),  # the defaults of rounds 4 to 7, which their "defaults" ran
     # round 5: not a new shape but the price of the target's quality: the round-4 preset with
     # every stage's steps multiplied (at 384 px its 160 steps are 100 + 30 Adam + 30 L-BFGS)
     "round 4, steps x2 (320)": ({**ROUND4}, {"steps": 320}),

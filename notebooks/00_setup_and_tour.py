@@ -128,9 +128,9 @@ fig = show_pipeline(
 # - `quick` (`NST_QUICK=1`): tiny images and a dozen steps, about a minute a chapter. It
 #   checks that everything runs (CI uses it); the pictures are too small to judge.
 # - `cpu-fast` (a CPU, `NST_QUICK` not set): 256 px pictures made with `preset="fast"`, the
-#   library's quickest route to a finished picture (16 s at 256 px on a quiet 2-core CPU,
-#   README *Speed*), and smaller versions of each chapter's experiments (estimated at a few
-#   minutes a chapter on a quiet laptop; not measured).
+#   library's quickest route to a finished picture (21 s at 256 px on a quiet 2-core CPU with
+#   native bf16, 34 s in fp32; README *Speed*), and smaller versions of each chapter's
+#   experiments (estimated at a few minutes a chapter on a quiet laptop; not measured).
 # - `full` (a GPU): the chapters' full sizes and step counts, up to 512 px and 4000 steps.
 
 # %% slideshow={"slide_type": "-"}
@@ -142,7 +142,7 @@ print("this chapter runs on:", cfg.device)
 
 # cfg.pick(quick, full, cpu=...) is how every chapter sizes its work for the mode setup() chose
 image_size = cfg.pick(96, 512, cpu=256)
-steps = cfg.pick(40, 500, cpu=110)
+steps = cfg.pick(40, 500, cpu=72)  # cpu-fast: preset="fast"'s own 72 steps
 how = " with preset='fast'" if cfg.preset else ""
 print(f"mode {cfg.mode} -> images of {image_size} px, {steps} steps{how}")
 
@@ -234,8 +234,8 @@ fig = show_images(
 # ## Style transfer in one cell
 #
 # `stylize` runs the whole pipeline: load and resize both images, compute the targets once,
-# then take `steps` Adam steps on the pixels, starting from the photo (in `cpu-fast` mode
-# `preset="fast"` plans the steps itself: coarse to fine, Adam, then L-BFGS). This is a
+# then take `steps` Adam steps on the pixels, starting from the photo (in `cpu-fast` mode with
+# `preset="fast"`, whose step size is 7.5 times the report's, eased in). This is a
 # preview at `image_size` px and `steps` steps (chosen above); chapter by chapter we will take
 # it apart.
 
@@ -262,8 +262,8 @@ if result.random_weights:
     caption = "RANDOM VGG19 weights: the result is NOT stylised, it only shows the code runs"
 elif cfg.weights == "hed" and cfg.mode == "cpu-fast":
     caption = (  # seen by the course's authors (cpu-fast mode, 256 px, preset="fast")
-        f"After {steps} steps{cfg.caveat}. Seen: the cat, eyes ringed in teal, its fur "
-        "in olive and yellow curved strokes, blue strokes at the edges"
+        f"After {steps} steps{cfg.caveat}. Seen: the cat, forehead stripes and dark-rimmed "
+        "yellow-green eyes kept, fur in golden curved strokes, blue and pink-white strokes around"
     )
 else:
     caption = (  # a picture the course's authors have not seen: what to expect, said as such

@@ -178,8 +178,8 @@ class StyleConfig:
     parameterization: str = _option("pixel", "fourier: a decorrelated Fourier-space image",
                                     choices=PARAMETERIZATIONS, memory=True)  # fmt: skip
     preset: str | None = _option(
-        None, "fast: the quickest route to a finished picture at the output size (coarse to "
-        "fine, L-BFGS at the end; chooses scales, optimiser, steps and lr itself)",
+        None, "fast: the quickest route to a finished picture at the output size (72 Adam "
+        "steps on the pixels at lr 0.15, eased in; chooses scales, optimiser, steps and lr itself)",
         choices=PRESETS,
     )  # fmt: skip
     checkpointing: bool | str = _option(

@@ -93,8 +93,14 @@ def test_the_sweeps_rounds_keep_the_plans_they_ran(monkeypatch):
     round4 = plan_of("residual carry, no second-finest scale, 60/30 Adam + 30 L-BFGS")
     assert (round4.scales, round4.steps_per_scale) == ([128, 181, 384], [60, 30, 30])
     chosen = plan_of("residual carry, no second-finest scale, 100/30 Adam + 30 L-BFGS")
-    assert chosen == plan_of("defaults") == P.fast_plan(384, None, None, None)
-    assert chosen == P.coarse_to_fine_plan(384, None, None, None)
+    assert chosen == plan_of("round 4") == P.coarse_to_fine_plan(384, None, None, None)
+    # round 8 made the one stage on the pixels the default
+    assert (
+        plan_of("defaults")
+        == P.fast_plan(384, None, None, None)
+        == P.pixel_plan(384, None, None, None)
+    )
+    assert plan_of("round 8, pixels, Adam lr 0.15") == plan_of("defaults")
     assert chosen.first_conv_padding == "replicate"
     for name in ("round 4, steps x2 (320)", "round 4, steps x4 (640)"):  # round 5
         assert plan_of(name) == chosen
@@ -141,7 +147,7 @@ def test_the_sweeps_rounds_keep_the_plans_they_ran(monkeypatch):
         None,
     )
     assert (pixels.final.lr, pixels.final.lr_end, pixels.final.warmup) == (0.1, 0.02, 6)
-    assert plan_of("round 8, pixels, Adam lr 0.1") == P.pixel_plan(384, None, None, None)
+    assert plan_of("round 8, pixels, Adam lr 0.15") == P.pixel_plan(384, None, None, None)
 
 
 def test_the_benchmarks_layout_is_the_correlation_of_coarse_luminance(monkeypatch):
@@ -216,7 +222,7 @@ def test_the_sweep_keeps_one_reference_per_pair(monkeypatch, tmp_path):
 
 def test_the_fourier_route_is_one_stage_at_the_output_size(monkeypatch):
     # round 7's route (README, Speed): not the default, for its pictures
-    assert P.ROUTE == "coarse-to-fine"
+    assert P.ROUTE == "pixels"
     monkeypatch.setattr(P, "ROUTE", "fourier")
     for size in (256, 384, 512, 1024):
         plan = P.fast_plan(size, None, None, None)
@@ -315,8 +321,8 @@ def test_the_pixel_route_is_one_adam_stage_on_the_pixels_from_the_photo(monkeypa
     plan = P.fast_plan(384, None, None, None)
     assert (plan.scales, plan.steps_per_scale, plan.optimizers) == ([384], [72], ["adam"])
     stage = plan.final
-    assert (stage.lr, stage.warmup, stage.lr_end, stage.precision) == (0.1, 6, None, "auto")
-    assert [stage.lr_at(i) for i in (1, 6, 7, 72)] == pytest.approx([0.1 / 7, 0.6 / 7, 0.1, 0.1])
+    assert (stage.lr, stage.warmup, stage.lr_end, stage.precision) == (0.15, 6, None, "auto")
+    assert [stage.lr_at(i) for i in (1, 6, 7, 72)] == pytest.approx([0.15 / 7, 0.9 / 7, 0.15, 0.15])
     assert (plan.parameterization, plan.decay_power, plan.ema_decay) == ("pixel", None, 0.9)
     # the caller's steps and lr: the warm-up in proportion
     scaled = P.fast_plan(384, 144, "fp32", 0.05).final
@@ -355,7 +361,7 @@ def test_a_preset_plan_sizes_memory_by_its_own_parameterization():
     assert estimate_memory((512, 512), fourier) > estimate_memory((512, 512), pixel)
 
 
-def test_coarse_to_fine_plan_schedule_and_choices():
+def test_coarse_to_fine_plan_schedule_and_choices(coarse_to_fine):
     # the defaults chosen by the sweep's round 4 (README, Speed)
     assert P.fast_plan(512, None, None, None) == P.coarse_to_fine_plan(512, None, None, None)
     assert (P.COARSE_STEPS, P.MIDDLE_STEPS, P.FINAL_STEPS) == (100, 30, 30)
@@ -392,7 +398,7 @@ def test_plain_and_preset_runs_make_the_same_kind_of_plan():
     fast = make_plan(StyleConfig(image_size=256, preset="fast", precision="fp32"))
     assert fast == P.fast_plan(256, None, "fp32", None) and isinstance(fast, Plan)
     resolved = fast.resolved(torch.device("cpu"))
-    assert resolved.precisions == ["fp32"] * 2  # 128 and 256 px
+    assert resolved.precisions == ["fp32"]  # one stage at 256 px
     cpu_auto = make_plan(StyleConfig()).resolved(torch.device("cpu")).final.precision
     assert cpu_auto in ("fp32", "bf16")  # "auto" is made concrete for the device
     with pytest.raises(AttributeError):
@@ -404,7 +410,7 @@ def test_fast_preset_without_steps_returns_a_result_at_image_size(tiny_images):
     result = stylize(content, style, image_size=40, preset="fast", **FAST)
     assert isinstance(result, StylizeResult)
     assert max(result.image.size) == 40 and result.image.size == (40, 27)
-    assert len(result.history) == P.COARSE_STEPS
+    assert len(result.history) == P.PIXEL_STEPS
     assert result.settings["preset"] == "fast" and result.settings["scales"] == [40]
     assert result.best_loss <= min(r["total"] for r in result.history)
     assert result.history[-1]["total"] < result.history[0]["total"]

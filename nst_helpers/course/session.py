@@ -8,7 +8,7 @@ same thing everywhere:
   - ``quick`` (``NST_QUICK=1``): small images and few steps, about a minute a chapter on a
     laptop CPU, and what CI runs; too small to judge a picture by;
   - ``cpu-fast`` (no GPU, and ``NST_QUICK`` not set): 256 px pictures made with
-    ``preset="fast"`` (``cfg.preset``; 16 s a picture on a quiet 2-core CPU, README *Speed*)
+    ``preset="fast"`` (``cfg.preset``; 21-34 s a picture on a quiet 2-core CPU, README *Speed*)
     and smaller versions of each chapter's runs;
   - ``full`` (a CUDA or Apple GPU): the chapters' full sizes and step counts.
 
@@ -154,7 +154,7 @@ def choose_mode(quick: bool, device: torch.device, requested: str | None = None)
 
 _MODE_EFFECT = {
     "quick": "small images and few steps (about a minute a chapter), too small to judge a picture by",
-    "cpu-fast": f"{CPU_FAST_SIZE} px pictures made with preset='fast' (16 s each on a quiet "
+    "cpu-fast": f"{CPU_FAST_SIZE} px pictures made with preset='fast' (21-34 s each on a quiet "
     "2-core CPU) and smaller versions of each chapter's runs",
     "full": "the chapters' full sizes and step counts",
 }
