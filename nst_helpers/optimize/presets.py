@@ -18,7 +18,8 @@ at the requested size (``ROUTE = "pixels"``, ``pixel_plan``, round 8 of
   in 0.101x the reference's wall time at 384 px, 1.082x / 1.198x in 0.104x at 512 px. The
   target (1.05x on both in 0.1x) is still missed (README, Speed, round 8).
 * **A 7.5x larger step size than the report's, eased in**: ``PIXEL_LR`` (0.15, in the
-  ImageNet-normalised pixel units of the report's 0.02) after ``WARMUP_STEPS`` (6) steps rising linearly to it.
+  ImageNet-normalised pixel units of the report's 0.02), reached after ``WARMUP_STEPS`` (6)
+  steps rising linearly to it.
   Round 8 tried 0.05 to 0.3: content improves up to 0.2 on two pairs, style up to 0.25 on two,
   and the rocket gets worse on both above 0.15; 0.15 is the best mean over the three pairs at
   a worst case within 2% of 0.1's. A linear decay over the last 40% (``PIXEL_LR_END``) was worse
@@ -288,6 +289,8 @@ def _one_stage(
 
 
 def _one_stage_plan(stage: Stage, parameterization: str, **spectrum) -> Plan:
+    """A one-stage route's plan: ``stage`` on ``parameterization``, with the preset's EMA and
+    padding; ``spectrum``: the Fourier parameterisation's weights (``decay_power``, ...)."""
     return Plan(
         (stage,),
         ema_decay=EMA_DECAY,
@@ -300,7 +303,7 @@ def _one_stage_plan(stage: Stage, parameterization: str, **spectrum) -> Plan:
 
 def pixel_plan(image_size: int, steps: int | None, precision: str | None, lr: float | None) -> Plan:
     """Round 8's plan: ``PIXEL_STEPS`` Adam steps at ``image_size`` on the pixels, from the
-    photo, as the reference but with a 5x larger step size eased in over ``WARMUP_STEPS``;
+    photo, as the reference but with a 7.5x larger step size eased in over ``WARMUP_STEPS``;
     moving average of the iterates, replicate padding. ``steps`` given: that many."""
     stage = _one_stage(image_size, steps, precision, lr, (PIXEL_STEPS, PIXEL_LR, PIXEL_LR_END))
     return _one_stage_plan(stage, "pixel")
