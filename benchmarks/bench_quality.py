@@ -76,6 +76,12 @@ LUMA = (0.299, 0.587, 0.114)
 """Rec. 601 luma weights of R, G, B."""
 
 
+def meets_target(content: float, style: float, wall: float) -> bool:
+    """Issue 19's target, from ratios against the reference: both distances at most
+    ``TARGET_RATIO`` in at most ``TARGET_TIME`` of its wall time."""
+    return content <= TARGET_RATIO and style <= TARGET_RATIO and wall <= TARGET_TIME
+
+
 def luminance(image: Image.Image, shape: tuple[int, int]) -> np.ndarray:
     """``image`` resized to ``shape`` ``(H, W)``, box-averaged to ``LAYOUT_SIDE`` px on its long
     side: its luma ``[h, w]`` in [0, 1], float64."""
@@ -275,7 +281,7 @@ def verdict(rows: list[dict], size: int) -> str:
             continue
         c, s = r["content"] / ref["content"], r["style"] / ref["style"]
         t_wall, t_cpu = r["wall"] / ref["wall"], r["cpu"] / ref["cpu"]
-        ok = c <= TARGET_RATIO and s <= TARGET_RATIO and t_wall <= TARGET_TIME
+        ok = meets_target(c, s, t_wall)
         out.append(f"{size} px, {r['name']}: content {c:.3f}x, style {s:.3f}x in {t_wall:.3f}x "
                    f"the wall time ({t_cpu:.3f}x the CPU time): target "
                    f"{'MET' if ok else 'not met'} (<= {TARGET_RATIO}x both, <= {TARGET_TIME}x "

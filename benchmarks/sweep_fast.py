@@ -30,7 +30,7 @@ import math
 import warnings
 from pathlib import Path
 
-from bench_quality import TARGET_RATIO, TARGET_TIME, Scorer, run
+from bench_quality import Scorer, meets_target, run
 from common import PAIRS, add_arguments, machine, resolve
 
 from nst_helpers import load_image
@@ -374,8 +374,7 @@ def ratios(r: dict, ref: dict) -> tuple[float, float, float]:
 
 
 def met(c: float, s: float, t: float) -> str:
-    ok = c <= TARGET_RATIO and s <= TARGET_RATIO and t <= TARGET_TIME
-    return "yes" if ok else "no"
+    return "yes" if meets_target(c, s, t) else "no"
 
 
 def line(r: dict, ref: dict) -> str:
