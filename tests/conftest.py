@@ -8,6 +8,7 @@ The environment defaults are set at import, before any test module imports ``nst
 from __future__ import annotations
 
 import os
+import signal
 
 os.environ.setdefault("NST_WEIGHTS", "random")
 os.environ.setdefault("NST_QUICK", "1")
@@ -88,3 +89,33 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
         "headless": True,
         "args": CHROMIUM_ARGS,
     }
+
+
+class _InterruptingFile:
+    """A file whose ``n``-th write first raises SIGINT in this process (as a Ctrl-C would)."""
+
+    def __init__(self, fh, n: int) -> None:
+        self.fh, self.n = fh, n
+
+    def write(self, data):
+        self.n -= 1
+        if self.n == 0:
+            signal.raise_signal(signal.SIGINT)
+        return self.fh.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.fh, name)
+
+
+@pytest.fixture
+def ctrl_c_in_first_save(monkeypatch):
+    """``torch.save``'s first call gets a Ctrl-C (a real SIGINT) half-way through its writes."""
+    real_save, calls = torch.save, []
+
+    def save(obj, fh, *args, **kwargs):
+        calls.append(fh)
+        first = len(calls) == 1
+        return real_save(obj, _InterruptingFile(fh, 2) if first else fh, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save)
+    return calls

@@ -186,6 +186,18 @@ def test_callback_false_and_ctrl_c_keep_the_network_so_far(photos):
     assert interrupted.stylize("chelsea", max_size=24).size == (24, 16)
 
 
+def test_ctrl_c_while_a_checkpoint_is_written_waits_for_the_write(
+    photos, tmp_path, ctrl_c_in_first_save
+):
+    # the twin of stylize's (tests/test_interrupts.py): torch.save cut short raised its own
+    # RuntimeError, so a Ctrl-C during a checkpoint write crashed the training
+    ck = tmp_path / "net.ckpt"
+    net = train_transformer("mosaic", photos, steps=6, checkpoint=ck, checkpoint_every=1,
+                            **TINY, **LAYERS)  # fmt: skip
+    assert net.interrupted and len(net.history) == 1  # stopped once the write was done
+    assert torch.load(ck, weights_only=True)["step"] == 1  # written whole
+
+
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_mixed_precision_training_keeps_fp32_losses_and_weights(photos, precision):
     net = train_transformer(

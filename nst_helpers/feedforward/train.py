@@ -272,7 +272,8 @@ def train_transformer(
                 bar.update(1)
                 bar.set_postfix(loss=f"{record['total']:.4g}", refresh=False)
                 if checkpoint_every and step % checkpoint_every == 0:
-                    write_checkpoint(step)
+                    with boundary.step():  # a Ctrl-C waits for the write (see optimize/loop)
+                        write_checkpoint(step)
                 if preview is not None and (step % preview_every == 0 or step == steps):
                     preview(step, net)
                     net.train()

@@ -119,7 +119,10 @@ def run(
                     interrupted = stop or boundary.stop_requested
                     # after the callback: the checkpoint holds the RNG state of the step's end
                     if not interrupted and checkpointer.due(state.step):
-                        checkpointer.save(settings, state, current, problem.device)
+                        # torch.save cut short by a Ctrl-C raises its own error: let it finish
+                        with boundary.step():
+                            checkpointer.save(settings, state, current, problem.device)
+                        interrupted = boundary.stop_requested
                 if interrupted:
                     break
             else:

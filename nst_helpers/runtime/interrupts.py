@@ -30,6 +30,8 @@ class StepBoundary:
     """Context manager: while it is active (in the main thread), Ctrl-C stops between steps.
 
     Wrap each step in ``with boundary.step():``; check ``boundary.stop_requested`` after it.
+    Wrap each checkpoint write too: ``torch.save`` interrupted half-way raises its own
+    ``RuntimeError`` instead of the ``KeyboardInterrupt``, so a first Ctrl-C must wait for it.
     Outside a step, the signal raises ``KeyboardInterrupt`` at once, as usual (between steps the
     state is whole). ``signals``: the signals handled so (SIGINT; the CLI adds SIGTERM). In other
     threads it does nothing. ``torn`` tells whether the last ``KeyboardInterrupt`` arrived inside
